@@ -1,0 +1,109 @@
+//! Building and running the server: store, keys, router and listener.
+
+use std::{future::Future, sync::Arc};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::{
+    clock::SharedClock,
+    config::Config,
+    domain::refresh::RefreshTokenKey,
+    http,
+    jwt::JwtKeys,
+    state::{AppState, SharedState},
+    store,
+};
+
+pub struct Application {
+    listener: TcpListener,
+    state: SharedState,
+}
+
+impl Application {
+    /// Connects the store, applies migrations and binds the listener (port 0 picks a free one).
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let state = build_state(config, clock).await?;
+        let address = format!("{}:{}", state.config.host, state.config.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<SharedState> {
+    let signing_pem = match &config.jwt.signing_key_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading jwt.signing_key_file {path}"))?,
+        ),
+        None => None,
+    };
+    let keys = JwtKeys::new(
+        &config.jwt.secret,
+        signing_pem
+            .as_deref()
+            .map(|pem| (pem, config.jwt.kid.as_deref())),
+    )?;
+    let store = store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening database {}", config.redacted_database_url()))?;
+    store.migrate().await.context("applying migrations")?;
+    let refresh_key = RefreshTokenKey::derive(config.jwt.secret.as_bytes());
+    let issuer = config.issuer();
+    Ok(Arc::new(AppState {
+        config,
+        store,
+        keys,
+        refresh_key,
+        clock,
+        issuer,
+    }))
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,529 @@
+//! Configuration: defaults, then `saoma.toml` (when present), then `SAOMA_*` environment
+//! variables. Secrets are redacted whenever the configuration is printed.
+
+use std::{collections::BTreeMap, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// `postgres://...` for Postgres; otherwise a SQLite file path.
+    pub database_url: String,
+    /// Where users land after OAuth flows and email links when no valid redirect_to is given.
+    pub site_url: String,
+    /// Globs that redirect_to may match besides the site URL (GoTrue's URI_ALLOW_LIST).
+    pub uri_allow_list: Vec<String>,
+    /// The URL clients reach saoma at (GoTrue's API_EXTERNAL_URL).
+    pub external_url: String,
+    pub disable_signup: bool,
+    pub jwt: JwtConfig,
+    pub security: SecurityConfig,
+    pub mailer: MailerConfig,
+    pub password: PasswordConfig,
+    pub external: ExternalConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtConfig {
+    pub secret: String,
+    /// Access-token lifetime in seconds.
+    pub exp: i64,
+    pub aud: String,
+    /// `iss` claim; defaults to `external_url` + `/auth/v1`.
+    pub issuer: Option<String>,
+    /// PEM file of an ES256 (P-256) or RS256 private key that signs access tokens.
+    pub signing_key_file: Option<String>,
+    /// `kid` for that key; defaults to its RFC 7638 thumbprint.
+    pub kid: Option<String>,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub refresh_token_rotation_enabled: bool,
+    /// Seconds during which a rotated refresh token may still be used.
+    pub refresh_token_reuse_interval: i64,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailerConfig {
+    /// Sign-ups are confirmed at once (no email is sent).
+    pub autoconfirm: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    pub bcrypt_cost: u32,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExternalConfig {
+    pub email: ProviderToggle,
+    pub anonymous_users: ProviderToggle,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderToggle {
+    pub enabled: bool,
+}
+
+impl Default for ProviderToggle {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 9999,
+            database_url: "saoma.db".into(),
+            site_url: "http://localhost:3000".into(),
+            uri_allow_list: Vec::new(),
+            external_url: "http://localhost:9999".into(),
+            disable_signup: false,
+            jwt: JwtConfig::default(),
+            security: SecurityConfig::default(),
+            mailer: MailerConfig::default(),
+            password: PasswordConfig::default(),
+            external: ExternalConfig {
+                email: ProviderToggle { enabled: true },
+                anonymous_users: ProviderToggle { enabled: false },
+            },
+        }
+    }
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            secret: String::new(),
+            exp: 3600,
+            aud: "authenticated".into(),
+            issuer: None,
+            signing_key_file: None,
+            kid: None,
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            refresh_token_rotation_enabled: true,
+            refresh_token_reuse_interval: 10,
+        }
+    }
+}
+
+impl Default for MailerConfig {
+    fn default() -> Self {
+        Self { autoconfirm: false }
+    }
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 6,
+            bcrypt_cost: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One environment variable: its name and the TOML path it sets.
+struct EnvVar {
+    name: &'static str,
+    path: &'static [&'static str],
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+    List,
+}
+
+const ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "SAOMA_HOST",
+        path: &["host"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_PORT",
+        path: &["port"],
+        kind: Kind::Int,
+    },
+    EnvVar {
+        name: "SAOMA_DATABASE_URL",
+        path: &["database_url"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_SITE_URL",
+        path: &["site_url"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_URI_ALLOW_LIST",
+        path: &["uri_allow_list"],
+        kind: Kind::List,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_URL",
+        path: &["external_url"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_DISABLE_SIGNUP",
+        path: &["disable_signup"],
+        kind: Kind::Bool,
+    },
+    EnvVar {
+        name: "SAOMA_JWT_SECRET",
+        path: &["jwt", "secret"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_JWT_EXP",
+        path: &["jwt", "exp"],
+        kind: Kind::Int,
+    },
+    EnvVar {
+        name: "SAOMA_JWT_AUD",
+        path: &["jwt", "aud"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_JWT_ISSUER",
+        path: &["jwt", "issuer"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_JWT_SIGNING_KEY_FILE",
+        path: &["jwt", "signing_key_file"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_JWT_KID",
+        path: &["jwt", "kid"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED",
+        path: &["security", "refresh_token_rotation_enabled"],
+        kind: Kind::Bool,
+    },
+    EnvVar {
+        name: "SAOMA_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL",
+        path: &["security", "refresh_token_reuse_interval"],
+        kind: Kind::Int,
+    },
+    EnvVar {
+        name: "SAOMA_MAILER_AUTOCONFIRM",
+        path: &["mailer", "autoconfirm"],
+        kind: Kind::Bool,
+    },
+    EnvVar {
+        name: "SAOMA_PASSWORD_MIN_LENGTH",
+        path: &["password", "min_length"],
+        kind: Kind::Int,
+    },
+    EnvVar {
+        name: "SAOMA_PASSWORD_BCRYPT_COST",
+        path: &["password", "bcrypt_cost"],
+        kind: Kind::Int,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_EMAIL_ENABLED",
+        path: &["external", "email", "enabled"],
+        kind: Kind::Bool,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_ANONYMOUS_USERS_ENABLED",
+        path: &["external", "anonymous_users", "enabled"],
+        kind: Kind::Bool,
+    },
+];
+
+/// Names that look like ours but are not: reported at start, since a typo silently ignored
+/// is a setting silently lost.
+pub fn unknown_env_names(env: &BTreeMap<String, String>) -> Vec<String> {
+    env.keys()
+        .filter(|name| name.starts_with("SAOMA_") && !name.starts_with("SAOMA_TEST_"))
+        .filter(|name| *name != "SAOMA_CONFIG" && *name != "SAOMA_LOG")
+        .filter(|name| !ENV_VARS.iter().any(|var| var.name == name.as_str()))
+        .cloned()
+        .collect()
+}
+
+impl Config {
+    /// Loads `file` (if it exists) over the defaults, then the environment over that.
+    pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut table = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file.filter(|p| p.exists()) {
+            let display = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: display.clone(),
+                source,
+            })?;
+            let overlay: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        path: display.clone(),
+                        message: e.to_string(),
+                    })?;
+            merge(&mut table, overlay);
+        }
+        for var in ENV_VARS {
+            if let Some(raw) = env.get(var.name) {
+                let value = parse_env(var, raw)?;
+                set_path(&mut table, var.path, value);
+            }
+        }
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: "configuration".into(),
+                    message: e.to_string(),
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.jwt.exp <= 0 {
+            return Err(ConfigError::Invalid("jwt.exp must be positive".into()));
+        }
+        if self.security.refresh_token_reuse_interval < 0 {
+            return Err(ConfigError::Invalid(
+                "security.refresh_token_reuse_interval must be >= 0".into(),
+            ));
+        }
+        for (name, url) in [
+            ("site_url", &self.site_url),
+            ("external_url", &self.external_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be an http(s) URL, got {url:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `iss` claim of access tokens.
+    pub fn issuer(&self) -> String {
+        self.jwt
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("{}/auth/v1", self.external_url.trim_end_matches('/')))
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &self.redacted_database_url())
+            .field("site_url", &self.site_url)
+            .field("uri_allow_list", &self.uri_allow_list)
+            .field("external_url", &self.external_url)
+            .field("disable_signup", &self.disable_signup)
+            .field(
+                "jwt.secret",
+                &if self.jwt.secret.is_empty() {
+                    ""
+                } else {
+                    "[redacted]"
+                },
+            )
+            .field("jwt.exp", &self.jwt.exp)
+            .field("jwt.signing_key_file", &self.jwt.signing_key_file)
+            .field(
+                "security.refresh_token_reuse_interval",
+                &self.security.refresh_token_reuse_interval,
+            )
+            .field("mailer.autoconfirm", &self.mailer.autoconfirm)
+            .field(
+                "external.anonymous_users",
+                &self.external.anonymous_users.enabled,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_env(var: &EnvVar, raw: &str) -> Result<toml::Value, ConfigError> {
+    let err = |message: &str| ConfigError::Env {
+        name: var.name.into(),
+        message: message.into(),
+    };
+    Ok(match var.kind {
+        Kind::Str => toml::Value::String(raw.to_owned()),
+        Kind::Int => {
+            toml::Value::Integer(raw.trim().parse().map_err(|_| err("expected an integer"))?)
+        }
+        Kind::Bool => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" | "" => false,
+            _ => return Err(err("expected true or false")),
+        }),
+        Kind::List => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        ),
+    })
+}
+
+fn set_path(table: &mut toml::Table, path: &[&str], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(Default::default());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        current = next;
+    }
+    current.insert(last.to_string(), value);
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(incoming)) => {
+                merge(existing, incoming)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("saoma.toml");
+        std::fs::write(
+            &file,
+            "port = 8000\n[jwt]\nexp = 60\n[external.anonymous_users]\nenabled = true\n",
+        )
+        .expect("write");
+        let config = Config::load(
+            Some(&file),
+            &env(&[("SAOMA_JWT_EXP", "120"), ("SAOMA_URI_ALLOW_LIST", "a, b")]),
+        )
+        .expect("load");
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.jwt.exp, 120);
+        assert!(config.external.anonymous_users.enabled);
+        assert_eq!(
+            config.uri_allow_list,
+            vec!["a".to_string(), "b".to_string()]
+        );
+        assert_eq!(config.security.refresh_token_reuse_interval, 10);
+    }
+
+    #[test]
+    fn bad_values_and_unknown_keys_are_errors() {
+        assert!(Config::load(None, &env(&[("SAOMA_PORT", "eighty")])).is_err());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("saoma.toml");
+        std::fs::write(&file, "prot = 1\n").expect("write");
+        assert!(Config::load(Some(&file), &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn misspelt_names_are_reported() {
+        let names = unknown_env_names(&env(&[
+            ("SAOMA_JWT_SECRT", "x"),
+            ("SAOMA_PORT", "1"),
+            ("HOME", "/"),
+        ]));
+        assert_eq!(names, vec!["SAOMA_JWT_SECRT".to_string()]);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut config = Config::default();
+        config.jwt.secret = "topsecretvalue".into();
+        config.database_url = "postgres://app:hunter2@db/auth".into();
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("topsecretvalue") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! Domain types and rules, free of HTTP and SQL.
+
+pub mod email;
+pub mod identity;
+pub mod password;
+pub mod refresh;
+pub mod session;
+pub mod user;
+
+pub use identity::Identity;
+pub use session::Session;
+pub use user::User;

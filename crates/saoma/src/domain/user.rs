@@ -1,0 +1,187 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::Identity;
+
+/// A user row. `encrypted_password` never leaves the server: [`UserView`] is what is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub aud: String,
+    pub role: String,
+    pub email: Option<String>,
+    pub encrypted_password: Option<String>,
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+    pub phone: Option<String>,
+    pub phone_confirmed_at: Option<DateTime<Utc>>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub app_metadata: Value,
+    pub user_metadata: Value,
+    pub banned_until: Option<DateTime<Utc>>,
+    pub is_anonymous: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// A fresh user with GoTrue's defaults; `provider` seeds `app_metadata`.
+    pub fn new(id: Uuid, aud: &str, provider: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            aud: aud.to_owned(),
+            role: "authenticated".to_owned(),
+            email: None,
+            encrypted_password: None,
+            email_confirmed_at: None,
+            confirmation_sent_at: None,
+            phone: None,
+            phone_confirmed_at: None,
+            last_sign_in_at: None,
+            app_metadata: json!({ "provider": provider, "providers": [provider] }),
+            user_metadata: json!({}),
+            banned_until: None,
+            is_anonymous: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn is_banned(&self, now: DateTime<Utc>) -> bool {
+        self.banned_until.is_some_and(|until| until > now)
+    }
+
+    /// GoTrue's `confirmed_at`: the earlier of the email and phone confirmations.
+    pub fn confirmed_at(&self) -> Option<DateTime<Utc>> {
+        match (self.email_confirmed_at, self.phone_confirmed_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Merges `data` into `user_metadata` the way GoTrue's `PUT /user` does:
+    /// keys set to `null` are removed, others overwrite.
+    pub fn merge_user_metadata(&mut self, data: &Map<String, Value>) {
+        if !self.user_metadata.is_object() {
+            self.user_metadata = json!({});
+        }
+        if let Value::Object(current) = &mut self.user_metadata {
+            for (key, value) in data {
+                if value.is_null() {
+                    current.remove(key);
+                } else {
+                    current.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The user JSON that GoTrue returns and clients read.
+#[derive(Debug, Serialize)]
+pub struct UserView<'a> {
+    pub id: Uuid,
+    pub aud: &'a str,
+    pub role: &'a str,
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    pub phone: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_confirmed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_sent_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub app_metadata: &'a Value,
+    pub user_metadata: &'a Value,
+    pub identities: Vec<IdentityView<'a>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub banned_until: Option<DateTime<Utc>>,
+    pub is_anonymous: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IdentityView<'a> {
+    pub identity_id: Uuid,
+    /// The provider's subject (GoTrue calls it `id` on the wire).
+    pub id: &'a str,
+    pub user_id: Uuid,
+    pub identity_data: &'a Value,
+    pub provider: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+}
+
+impl<'a> UserView<'a> {
+    pub fn new(user: &'a User, identities: &'a [Identity]) -> Self {
+        Self {
+            id: user.id,
+            aud: &user.aud,
+            role: &user.role,
+            email: user.email.as_deref().unwrap_or(""),
+            email_confirmed_at: user.email_confirmed_at,
+            phone: user.phone.as_deref().unwrap_or(""),
+            phone_confirmed_at: user.phone_confirmed_at,
+            confirmation_sent_at: user.confirmation_sent_at,
+            confirmed_at: user.confirmed_at(),
+            last_sign_in_at: user.last_sign_in_at,
+            app_metadata: &user.app_metadata,
+            user_metadata: &user.user_metadata,
+            identities: identities.iter().map(IdentityView::new).collect(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            banned_until: user.banned_until,
+            is_anonymous: user.is_anonymous,
+        }
+    }
+}
+
+impl<'a> IdentityView<'a> {
+    pub fn new(identity: &'a Identity) -> Self {
+        Self {
+            identity_id: identity.id,
+            id: &identity.provider_id,
+            user_id: identity.user_id,
+            identity_data: &identity.identity_data,
+            provider: &identity.provider,
+            last_sign_in_at: identity.last_sign_in_at,
+            created_at: identity.created_at,
+            updated_at: identity.updated_at,
+            email: identity.email.as_deref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_merge_removes_nulls_and_overwrites() {
+        let mut user = User::new(Uuid::nil(), "authenticated", "email", Utc::now());
+        user.user_metadata = json!({"a": 1, "b": 2});
+        let patch = json!({"b": null, "c": 3});
+        user.merge_user_metadata(patch.as_object().expect("object"));
+        assert_eq!(user.user_metadata, json!({"a": 1, "c": 3}));
+    }
+
+    #[test]
+    fn view_uses_empty_strings_for_missing_contacts() {
+        let user = User::new(Uuid::nil(), "authenticated", "anonymous", Utc::now());
+        let view = serde_json::to_value(UserView::new(&user, &[])).expect("json");
+        assert_eq!(view["email"], "");
+        assert_eq!(view["phone"], "");
+        assert!(view.get("email_confirmed_at").is_none());
+    }
+}

@@ -1,0 +1,209 @@
+//! Extractors that fail in GoTrue's error format rather than axum's plain-text one.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Query, Request},
+    http::{header, request::Parts, HeaderMap, StatusCode},
+};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use crate::{
+    domain::{Session, User},
+    jwt::{Claims, JwtError},
+    state::SharedState,
+};
+
+/// A JSON body; wrong content type, bad JSON, a bad shape or an oversized body are 4xx errors.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = RawBody::from_request(req, state).await?;
+        body.json().map(Self)
+    }
+}
+
+/// A body read but not yet parsed, for handlers whose body shape depends on the query.
+pub struct RawBody {
+    headers: HeaderMap,
+    bytes: Bytes,
+}
+
+impl RawBody {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.headers, &self.bytes)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request_entity_too_large",
+                    format!("Request body too large (max {MAX_BODY_BYTES} bytes)"),
+                )
+            } else {
+                ApiError::bad_request(
+                    "bad_json",
+                    format!("Could not read request body: {}", rejection.body_text()),
+                )
+            }
+        })?;
+        Ok(Self { headers, bytes })
+    }
+}
+
+/// Largest request body accepted, as GoTrue's.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Parses a JSON request body, refusing other content types.
+fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_json",
+            "Request body must be JSON, sent with Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_json",
+            format!("Could not parse request body as JSON: {e}"),
+        )
+    })
+}
+
+/// Query parameters; a malformed query is a 400 `validation_failed`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|e| {
+                ApiError::validation(format!("Invalid query parameters: {}", e.body_text()))
+            })
+    }
+}
+
+/// The signed-in caller: a valid access token whose user and session still exist.
+pub struct Authenticated {
+    pub claims: Claims,
+    pub user: User,
+    pub session: Option<Session>,
+    /// The raw bearer token, for endpoints that hand it back.
+    pub token: String,
+}
+
+impl Authenticated {
+    /// The session the token names; tokens without one cannot sign out a session.
+    pub fn session_id(&self) -> Option<Uuid> {
+        self.session.as_ref().map(|s| s.id)
+    }
+}
+
+/// Reads `Authorization: Bearer <jwt>` and checks the signature and expiry only.
+pub fn bearer_claims(parts: &Parts, state: &SharedState) -> Result<(String, Claims), ApiError> {
+    let header_value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim();
+    let token = match header_value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ => {
+            return Err(ApiError::unauthorized(
+                "no_authorization",
+                "This endpoint requires a valid Bearer token",
+            ))
+        }
+    };
+    let claims = state.keys.verify(token, state.clock.now()).map_err(|e| {
+        let message = match e {
+            JwtError::Expired => "invalid JWT: unable to parse or verify signature, token has invalid claims: token is expired".to_owned(),
+            other => format!("invalid JWT: unable to parse or verify signature, {other}"),
+        };
+        ApiError::forbidden("bad_jwt", message)
+    })?;
+    Ok((token.to_owned(), claims))
+}
+
+impl FromRequestParts<SharedState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let (token, claims) = bearer_claims(parts, state)?;
+        let user_id = claims
+            .sub
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::forbidden("bad_jwt", "invalid claim: missing sub claim"))?;
+        let user_id = Uuid::parse_str(user_id).map_err(|_| {
+            ApiError::bad_request("bad_jwt", "invalid claim: sub claim must be a UUID")
+        })?;
+        let user = state.store.user_by_id(user_id).await?.ok_or_else(|| {
+            ApiError::forbidden(
+                "user_not_found",
+                "User from sub claim in JWT does not exist",
+            )
+        })?;
+        let session = match claims.session_id.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => {
+                let session_id = Uuid::parse_str(raw).map_err(|_| {
+                    ApiError::forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID")
+                })?;
+                let session = state
+                    .store
+                    .session_by_id(session_id)
+                    .await?
+                    .filter(|s| s.user_id == user.id);
+                Some(session.ok_or_else(|| {
+                    ApiError::forbidden(
+                        "session_not_found",
+                        "Session from session_id claim in JWT does not exist",
+                    )
+                })?)
+            }
+        };
+        if user.is_banned(state.clock.now()) {
+            return Err(ApiError::forbidden("user_banned", "User is banned"));
+        }
+        Ok(Self {
+            claims,
+            user,
+            session,
+            token,
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! `GET /health`, `GET /settings`, `GET /.well-known/jwks.json`.
+
+use axum::{extract::State, http::header, response::IntoResponse, Json};
+use serde_json::{json, Value};
+
+use crate::{
+    http::error::{ApiError, ApiResult},
+    state::SharedState,
+};
+
+/// Answers only when the database does, so a load balancer drops a node that lost it.
+pub async fn health(State(state): State<SharedState>) -> ApiResult<Json<Value>> {
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|e| ApiError::internal(e).unavailable())?;
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "name": "saoma",
+        "description": "saoma is a GoTrue-compatible authentication server with first-class WeChat login",
+    })))
+}
+
+pub async fn settings(State(state): State<SharedState>) -> Json<Value> {
+    let config = &state.config;
+    Json(json!({
+        "external": {
+            "anonymous_users": config.external.anonymous_users.enabled,
+            "email": config.external.email.enabled,
+            "phone": false,
+        },
+        "disable_signup": config.disable_signup,
+        "mailer_autoconfirm": config.mailer.autoconfirm,
+        "phone_autoconfirm": false,
+        "sms_provider": "",
+        "saml_enabled": false,
+    }))
+}
+
+pub async fn jwks(State(state): State<SharedState>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=600")],
+        Json(state.keys.jwks()),
+    )
+}

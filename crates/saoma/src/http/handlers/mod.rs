@@ -1,0 +1,7 @@
+//! One module per endpoint group.
+
+pub mod health;
+pub mod logout;
+pub mod signup;
+pub mod token;
+pub mod user;

@@ -1,0 +1,189 @@
+//! `POST /signup`: email + password, or anonymous when neither email nor phone is given.
+
+use axum::{extract::State, http::HeaderMap, response::IntoResponse, Json};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::{
+    domain::{email, password, user::UserView, Identity, User},
+    http::{
+        error::{ApiError, ApiResult},
+        extract::ApiJson,
+        handlers::user::{check_password_strength, user_agent},
+    },
+    state::SharedState,
+    store::StoreError,
+    tokens,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct SignupRequest {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    data: Option<Map<String, Value>>,
+}
+
+pub async fn signup(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<axum::response::Response> {
+    let email = req
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let phone = req
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let metadata = Value::Object(req.data.unwrap_or_default());
+
+    match (email, phone) {
+        // GoTrue ignores a password given without email or phone: that is an anonymous sign-in.
+        (None, None) => anonymous(&state, metadata, user_agent(&headers)).await,
+        (Some(_), Some(_)) => Err(ApiError::validation(
+            "Only an email address or phone number should be provided on signup.",
+        )),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "phone_provider_disabled",
+            "Phone signups are disabled",
+        )),
+        (Some(address), None) => {
+            let password = req.password.unwrap_or_default();
+            with_email(&state, address, password, metadata, user_agent(&headers)).await
+        }
+    }
+}
+
+async fn anonymous(
+    state: &SharedState,
+    metadata: Value,
+    ua: Option<String>,
+) -> ApiResult<axum::response::Response> {
+    if !state.config.external.anonymous_users.enabled {
+        return Err(ApiError::unprocessable(
+            "anonymous_provider_disabled",
+            "Anonymous sign-ins are disabled",
+        ));
+    }
+    refuse_if_signups_disabled(state)?;
+    let now = state.clock.now();
+    let mut user = User::new(Uuid::new_v4(), &state.config.jwt.aud, "anonymous", now);
+    // Anonymous users have no provider until they link one, as in GoTrue.
+    user.app_metadata = json!({});
+    user.is_anonymous = true;
+    user.user_metadata = metadata;
+    state.store.create_user(&user, &[]).await?;
+    let session = tokens::start_session(state, &user, "anonymous", ua).await?;
+    Ok(Json(session).into_response())
+}
+
+async fn with_email(
+    state: &SharedState,
+    address: &str,
+    password: String,
+    metadata: Value,
+    ua: Option<String>,
+) -> ApiResult<axum::response::Response> {
+    let config = &state.config;
+    refuse_if_signups_disabled(state)?;
+    if password.is_empty() {
+        return Err(ApiError::validation("Signup requires a valid password"));
+    }
+    check_password_strength(config, &password)?;
+    if !config.external.email.enabled {
+        return Err(ApiError::bad_request(
+            "email_provider_disabled",
+            "Email signups are disabled",
+        ));
+    }
+    let address = email::normalize(address).map_err(ApiError::validation)?;
+    // Hash before looking the address up, so that a taken address answers as slowly as a new one.
+    let hash = password::hash(password, config.password.bcrypt_cost)
+        .await
+        .map_err(ApiError::internal)?;
+
+    if let Some(existing) = state.store.user_by_email(&address).await? {
+        return existing_account(state, &existing, metadata).await;
+    }
+
+    let now = state.clock.now();
+    let mut user = User::new(Uuid::new_v4(), &config.jwt.aud, "email", now);
+    user.email = Some(address.clone());
+    user.encrypted_password = Some(hash);
+    user.user_metadata = metadata;
+    if config.mailer.autoconfirm {
+        // GoTrue's confirmation also marks the metadata (the identity's flag stays false).
+        user.email_confirmed_at = Some(now);
+        if let Value::Object(meta) = &mut user.user_metadata {
+            meta.insert("email_verified".into(), json!(true));
+        }
+    }
+    let identity = Identity::email(user.id, &address, now);
+    match state
+        .store
+        .create_user(&user, std::slice::from_ref(&identity))
+        .await
+    {
+        // Lost a race with a concurrent sign-up for the same address.
+        Err(StoreError::Conflict(_)) => {
+            let existing = state
+                .store
+                .user_by_email(&address)
+                .await?
+                .ok_or_else(|| ApiError::internal("user vanished"))?;
+            return existing_account(state, &existing, user.user_metadata.clone()).await;
+        }
+        other => other?,
+    }
+    if config.mailer.autoconfirm {
+        let session = tokens::start_session(state, &user, "password", ua).await?;
+        return Ok(Json(session).into_response());
+    }
+    Ok(Json(UserView::new(&user, std::slice::from_ref(&identity))).into_response())
+}
+
+fn refuse_if_signups_disabled(state: &SharedState) -> ApiResult<()> {
+    if state.config.disable_signup {
+        return Err(ApiError::unprocessable(
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    Ok(())
+}
+
+/// GoTrue's answer to a sign-up for a taken address: an error when sign-ups are confirmed at
+/// once (the caller would get a session otherwise), else a look-alike user so that sign-up
+/// cannot be used to find out who has an account.
+async fn existing_account(
+    state: &SharedState,
+    existing: &User,
+    metadata: Value,
+) -> ApiResult<axum::response::Response> {
+    if state.config.mailer.autoconfirm {
+        return Err(ApiError::unprocessable(
+            "user_already_exists",
+            "User already registered",
+        ));
+    }
+    if existing.email_confirmed_at.is_none() {
+        let identities = state.store.identities_of(existing.id).await?;
+        return Ok(Json(UserView::new(existing, &identities)).into_response());
+    }
+    let now = state.clock.now();
+    let mut decoy = User::new(Uuid::new_v4(), &existing.aud, "email", now);
+    decoy.role = String::new();
+    decoy.email = existing.email.clone();
+    decoy.confirmation_sent_at = Some(now);
+    decoy.user_metadata = metadata;
+    Ok(Json(UserView::new(&decoy, &[])).into_response())
+}

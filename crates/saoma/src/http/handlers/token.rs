@@ -1,0 +1,194 @@
+//! `POST /token?grant_type=password|refresh_token`.
+
+use axum::{extract::State, http::HeaderMap, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    domain::{email, password, refresh::hash_token},
+    http::{
+        error::{ApiError, ApiResult},
+        extract::{ApiQuery, RawBody},
+        handlers::user::user_agent,
+    },
+    state::SharedState,
+    store::Rotation,
+    tokens,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct GrantQuery {
+    #[serde(default)]
+    grant_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordGrant {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefreshGrant {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+pub async fn token(
+    State(state): State<SharedState>,
+    ApiQuery(query): ApiQuery<GrantQuery>,
+    headers: HeaderMap,
+    body: RawBody,
+) -> ApiResult<Json<Value>> {
+    // The grant type decides the body's shape, so the body is parsed per grant.
+    match query.grant_type.as_deref() {
+        Some("password") => password_grant(&state, &headers, body.json()?).await,
+        Some("refresh_token") => refresh_grant(&state, body.json()?).await,
+        _ => Err(ApiError::bad_request(
+            "invalid_credentials",
+            "unsupported_grant_type",
+        )),
+    }
+}
+
+async fn password_grant(
+    state: &SharedState,
+    headers: &HeaderMap,
+    grant: PasswordGrant,
+) -> ApiResult<Json<Value>> {
+    let email_given = grant
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let phone_given = grant
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let address = match (email_given, phone_given) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "Only an email address or phone number should be provided on login.",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "phone_provider_disabled",
+                "Phone logins are disabled",
+            ))
+        }
+        (None, None) => return Err(ApiError::validation("missing email or phone")),
+        (Some(address), None) => address,
+    };
+    if !state.config.external.email.enabled {
+        return Err(ApiError::unprocessable(
+            "email_provider_disabled",
+            "Email logins are disabled",
+        ));
+    }
+    let invalid = || ApiError::bad_request("invalid_credentials", "Invalid login credentials");
+    let password = grant.password.unwrap_or_default();
+    // A malformed address cannot have an account; still pay the hash so timing tells nothing.
+    let user = match email::normalize(address) {
+        Ok(address) => state.store.user_by_email(&address).await?,
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.encrypted_password.clone());
+    let matches = password::verify(password.clone(), stored)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => return Err(invalid()),
+    };
+    if user.is_banned(state.clock.now()) {
+        return Err(ApiError::bad_request("user_banned", "User is banned"));
+    }
+    if user.email_confirmed_at.is_none() {
+        return Err(ApiError::bad_request(
+            "email_not_confirmed",
+            "Email not confirmed",
+        ));
+    }
+    let mut session = tokens::start_session(state, &user, "password", user_agent(headers)).await?;
+    // The password is right but no longer meets the rules: tell the client, as GoTrue does.
+    if let Some(weak) = password::weakness(&password, state.config.password.min_length) {
+        session["weak_password"] = json!({ "message": weak.message, "reasons": weak.reasons });
+    }
+    Ok(Json(session))
+}
+
+async fn refresh_grant(state: &SharedState, grant: RefreshGrant) -> ApiResult<Json<Value>> {
+    let presented = grant.refresh_token.unwrap_or_default();
+    if presented.trim().is_empty() {
+        return Err(ApiError::validation("Refresh token is not valid"));
+    }
+    let now = state.clock.now();
+    let fresh = state.refresh_key.mint();
+    let outcome = state
+        .store
+        .rotate_refresh_token(
+            &hash_token(presented.trim()),
+            &fresh,
+            now,
+            &state.rotation_policy(),
+        )
+        .await?;
+    let (session, nonce) = match outcome {
+        Rotation::Issued { session, nonce } => (session, nonce),
+        Rotation::NotFound => {
+            return Err(ApiError::bad_request(
+                "refresh_token_not_found",
+                "Invalid Refresh Token: Refresh Token Not Found",
+            ))
+        }
+        Rotation::SessionExpired => {
+            return Err(ApiError::bad_request(
+                "session_expired",
+                "Invalid Refresh Token: Session Expired",
+            ))
+        }
+        Rotation::Reused { session_ended } => {
+            let err = ApiError::bad_request(
+                "refresh_token_already_used",
+                "Invalid Refresh Token: Already Used",
+            );
+            return Err(if session_ended {
+                err.with_internal("refresh token reused outside the reuse interval; session ended")
+            } else {
+                err
+            });
+        }
+    };
+    let user = state
+        .store
+        .user_by_id(session.user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "refresh_token_not_found",
+                "Invalid Refresh Token: Refresh Token Not Found",
+            )
+        })?;
+    if user.is_banned(now) {
+        return Err(ApiError::bad_request(
+            "user_banned",
+            "Invalid Refresh Token: User Banned",
+        ));
+    }
+    let identities = state.store.identities_of(user.id).await?;
+    let plaintext = state.refresh_key.reveal(&nonce);
+    Ok(Json(tokens::session_json(
+        state,
+        &user,
+        &identities,
+        &session,
+        &plaintext,
+        now,
+    )?))
+}

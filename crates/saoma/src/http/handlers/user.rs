@@ -1,0 +1,176 @@
+//! `GET /user` and `PUT /user`.
+
+use axum::{
+    extract::State,
+    http::{header, HeaderMap},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::{
+    config::Config,
+    domain::{email, password, session::LogoutScope, user::UserView},
+    http::{
+        error::{ApiError, ApiResult},
+        extract::{ApiJson, Authenticated},
+    },
+    state::SharedState,
+    store::StoreError,
+};
+
+pub async fn get_user(
+    State(state): State<SharedState>,
+    auth: Authenticated,
+) -> ApiResult<Json<Value>> {
+    let identities = state.store.identities_of(auth.user.id).await?;
+    Ok(Json(
+        serde_json::to_value(UserView::new(&auth.user, &identities)).map_err(ApiError::internal)?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    data: Option<Map<String, Value>>,
+    #[serde(default)]
+    app_metadata: Option<Value>,
+}
+
+pub async fn update_user(
+    State(state): State<SharedState>,
+    auth: Authenticated,
+    ApiJson(req): ApiJson<UpdateUserRequest>,
+) -> ApiResult<Json<Value>> {
+    let config = &state.config;
+    let now = state.clock.now();
+    let mut user = auth.user.clone();
+
+    if req.app_metadata.is_some() {
+        return Err(ApiError::forbidden(
+            "not_admin",
+            "Updating app_metadata requires admin privileges",
+        ));
+    }
+    if req.phone.as_deref().is_some_and(|p| !p.trim().is_empty()) {
+        return Err(ApiError::bad_request(
+            "phone_provider_disabled",
+            "Phone logins are disabled",
+        ));
+    }
+    let new_email = match req
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(raw) => Some(email::normalize(raw).map_err(ApiError::validation)?),
+        None => None,
+    }
+    .filter(|address| user.email.as_deref() != Some(address.as_str()));
+
+    if let Some(address) = &new_email {
+        // Without a mailer an address can only be taken over unverified when sign-ups are
+        // confirmed at once anyway; otherwise say so rather than pretend a mail went out.
+        if !config.mailer.autoconfirm {
+            return Err(ApiError::unprocessable(
+                "email_provider_disabled",
+                "Changing the email address needs email confirmation, which this server does not send",
+            ));
+        }
+        if state.store.user_by_email(address).await?.is_some() {
+            return Err(ApiError::unprocessable(
+                "email_exists",
+                "A user with this email address has already been registered",
+            ));
+        }
+        user.email = Some(address.clone());
+        user.email_confirmed_at = Some(now);
+        if user.is_anonymous {
+            // An anonymous user who adds an email becomes a permanent email user.
+            user.is_anonymous = false;
+            user.app_metadata = serde_json::json!({ "provider": "email", "providers": ["email"] });
+        }
+    }
+
+    let mut password_changed = false;
+    if let Some(new_password) = req.password {
+        check_password_strength(config, &new_password)?;
+        if user.is_anonymous && user.email.is_none() {
+            return Err(ApiError::unprocessable(
+                "validation_failed",
+                "Updating password of an anonymous user without an email or phone is not allowed",
+            ));
+        }
+        let same = password::verify(new_password.clone(), user.encrypted_password.clone())
+            .await
+            .map_err(ApiError::internal)?;
+        if same {
+            return Err(ApiError::unprocessable(
+                "same_password",
+                "New password should be different from the old password.",
+            ));
+        }
+        user.encrypted_password = Some(
+            password::hash(new_password, config.password.bcrypt_cost)
+                .await
+                .map_err(ApiError::internal)?,
+        );
+        password_changed = true;
+    }
+
+    if let Some(data) = &req.data {
+        user.merge_user_metadata(data);
+    }
+    user.updated_at = now;
+    match state.store.update_user(&user).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::unprocessable(
+                "email_exists",
+                "A user with this email address has already been registered",
+            ))
+        }
+        other => other?,
+    }
+    if password_changed {
+        // A new password signs out every other device, as GoTrue does.
+        let scope = if auth.session.is_some() {
+            LogoutScope::Others
+        } else {
+            LogoutScope::Global
+        };
+        let current = auth.session_id().unwrap_or_default();
+        state.store.end_sessions(user.id, current, scope).await?;
+    }
+    let identities = state.store.identities_of(user.id).await?;
+    Ok(Json(
+        serde_json::to_value(UserView::new(&user, &identities)).map_err(ApiError::internal)?,
+    ))
+}
+
+/// 422 `weak_password` unless `password` meets the configured rules.
+pub fn check_password_strength(config: &Config, password: &str) -> ApiResult<()> {
+    if password.len() > password::MAX_BYTES {
+        return Err(ApiError::validation(
+            "Password cannot be longer than 72 characters",
+        ));
+    }
+    match password::weakness(password, config.password.min_length) {
+        Some(weak) => Err(ApiError::weak_password(weak.message, &weak.reasons)),
+        None => Ok(()),
+    }
+}
+
+/// The client's User-Agent, kept on its session (truncated: it is only informational).
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect())
+}

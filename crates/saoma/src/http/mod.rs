@@ -1,0 +1,102 @@
+//! The HTTP layer: routes, extractors and the error format. Every route is served both under
+//! `/auth/v1` (where supabase-js looks) and at the root (where bare GoTrue clients look).
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+
+use axum::{
+    extract::{DefaultBodyLimit, MatchedPath, Request},
+    http::{header, HeaderName, Method},
+    middleware,
+    routing::{get, post},
+    Router,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
+
+use crate::state::SharedState;
+use error::ApiError;
+use handlers::{health, logout, signup, token, user};
+
+/// The routes of the auth API, relative to its mount point.
+fn api_routes() -> Router<SharedState> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/settings", get(health::settings))
+        .route("/.well-known/jwks.json", get(health::jwks))
+        .route("/signup", post(signup::signup))
+        .route("/token", post(token::token))
+        .route("/user", get(user::get_user).put(user::update_user))
+        .route("/logout", post(logout::logout))
+}
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .nest("/auth/v1", api_routes())
+        .merge(api_routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(error::render_for_api_version))
+        .layer(cors())
+        .layer(
+            // Spans carry the route template only: paths and queries may hold codes or tokens.
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                tracing::info_span!("request", method = %request.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method Not Allowed",
+    )
+}
+
+/// GoTrue's CORS rules (any origin, credentials allowed) plus the headers browsers send
+/// through supabase-js, `apikey` among them.
+fn cors() -> CorsLayer {
+    const HEADERS: [&str; 10] = [
+        "accept",
+        "authorization",
+        "content-type",
+        "apikey",
+        "x-client-ip",
+        "x-client-info",
+        "x-jwt-aud",
+        "x-use-cookie",
+        "x-supabase-api-version",
+        "x-retry-count",
+    ];
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers(HEADERS.map(HeaderName::from_static))
+        .expose_headers([
+            HeaderName::from_static("x-total-count"),
+            header::LINK,
+            HeaderName::from_static("x-supabase-api-version"),
+        ])
+}

@@ -1,0 +1,16 @@
+//! saoma: a self-hosted authentication server that speaks Supabase Auth's (GoTrue's) wire
+//! protocol, with WeChat login as a first-class citizen.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod jwt;
+pub mod keys;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+pub use app::Application;
+pub use config::Config;

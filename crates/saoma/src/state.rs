@@ -1,0 +1,34 @@
+//! Everything a request handler may touch, built once at start-up and shared.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::{
+    clock::SharedClock,
+    config::Config,
+    domain::refresh::{RefreshTokenKey, RotationPolicy},
+    jwt::JwtKeys,
+    store::SharedStore,
+};
+
+pub struct AppState {
+    pub config: Config,
+    pub store: SharedStore,
+    pub keys: JwtKeys,
+    pub refresh_key: RefreshTokenKey,
+    pub clock: SharedClock,
+    /// The `iss` claim, computed once.
+    pub issuer: String,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    pub fn rotation_policy(&self) -> RotationPolicy {
+        RotationPolicy {
+            rotation_enabled: self.config.security.refresh_token_rotation_enabled,
+            reuse_interval: Duration::seconds(self.config.security.refresh_token_reuse_interval),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Storage: one trait, a SQLite and a Postgres implementation, one conformance suite
+//! (`tests/store`) that both must pass.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::domain::{
+    refresh::{MintedToken, RotationPolicy},
+    session::LogoutScope,
+    Identity, Session, User,
+};
+
+mod postgres;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key already exists (e.g. an email address).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The result of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// No such token (or its session is gone).
+    NotFound,
+    /// The session has passed its `not_after`.
+    SessionExpired,
+    /// Reused outside the reuse window; `session_ended` when the session was ended for it.
+    Reused { session_ended: bool },
+    /// A token to hand to the client: either the freshly minted one or, for a client that lost
+    /// its last answer, the active token's nonce.
+    Issued { session: Session, nonce: String },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations; safe to call from several processes at once.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Inserts a user and its identities together; `Conflict("user")` on a taken email.
+    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// Looks up by normalized email; soft-deleted users are not found.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Writes every mutable column of `user`.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>>;
+
+    /// Creates a session with its first refresh token and stamps the user's last sign-in.
+    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()>;
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>>;
+    /// Ends sessions of `user_id` relative to `current` (see [`LogoutScope`]); returns how many.
+    async fn end_sessions(
+        &self,
+        user_id: Uuid,
+        current: Uuid,
+        scope: LogoutScope,
+    ) -> StoreResult<u64>;
+
+    /// Presents a refresh token (by hash) atomically: decides with
+    /// [`crate::domain::refresh::decide`] under a row lock and applies the decision.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store a `database_url` names: `postgres://` / `postgresql://` for Postgres,
+/// anything else is a SQLite file path (optionally prefixed `sqlite://`).
+pub async fn connect(database_url: &str) -> StoreResult<SharedStore> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+    } else {
+        Ok(Arc::new(SqliteStore::open(database_url).await?))
+    }
+}

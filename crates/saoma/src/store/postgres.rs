@@ -1,0 +1,499 @@
+//! Postgres, in Supabase's `auth` schema. Several saoma processes may share one database:
+//! migrations take an advisory lock and rotations lock the token row.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{
+    postgres::{PgPoolOptions, PgRow},
+    Executor, PgConnection, PgPool, Row,
+};
+use uuid::Uuid;
+
+use super::{Rotation, Store, StoreError, StoreResult};
+use crate::domain::{
+    refresh::{decide, Decision, MintedToken, RefreshToken, RotationPolicy},
+    session::LogoutScope,
+    Identity, Session, User,
+};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "auth_schema",
+    include_str!("../../migrations/postgres/0001_auth_schema.sql"),
+)];
+/// Arbitrary, fixed: serialises migrations across processes.
+const MIGRATION_LOCK_KEY: i64 = 0x5a0a_5a0a;
+
+const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
+    confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
+    raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at";
+const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, email, \
+    last_sign_in_at, created_at, updated_at";
+const SESSION_COLUMNS: &str = "id, user_id, aal::text AS aal, not_after, refreshed_at, \
+    user_agent, host(ip) AS ip, created_at, updated_at, (SELECT authentication_method \
+    FROM auth.mfa_amr_claims a WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
+const TOKEN_COLUMNS: &str =
+    "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn req<T>(value: Option<T>, column: &str) -> StoreResult<T> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
+}
+
+fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        aud: row.try_get::<Option<String>, _>("aud")?.unwrap_or_default(),
+        role: row
+            .try_get::<Option<String>, _>("role")?
+            .unwrap_or_default(),
+        email: row.try_get("email")?,
+        encrypted_password: row.try_get("encrypted_password")?,
+        email_confirmed_at: row.try_get("email_confirmed_at")?,
+        confirmation_sent_at: row.try_get("confirmation_sent_at")?,
+        phone: row.try_get("phone")?,
+        phone_confirmed_at: row.try_get("phone_confirmed_at")?,
+        last_sign_in_at: row.try_get("last_sign_in_at")?,
+        app_metadata: row
+            .try_get::<Option<Value>, _>("raw_app_meta_data")?
+            .unwrap_or_default(),
+        user_metadata: row
+            .try_get::<Option<Value>, _>("raw_user_meta_data")?
+            .unwrap_or_default(),
+        banned_until: row.try_get("banned_until")?,
+        is_anonymous: row.try_get("is_anonymous")?,
+        created_at: req(row.try_get("created_at")?, "created_at")?,
+        updated_at: req(row.try_get("updated_at")?, "updated_at")?,
+    })
+}
+
+fn identity_from_row(row: &PgRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: row.try_get("id")?,
+        provider_id: row.try_get("provider_id")?,
+        provider: row.try_get("provider")?,
+        user_id: row.try_get("user_id")?,
+        identity_data: row.try_get("identity_data")?,
+        email: row.try_get("email")?,
+        last_sign_in_at: row.try_get("last_sign_in_at")?,
+        created_at: req(row.try_get("created_at")?, "created_at")?,
+        updated_at: req(row.try_get("updated_at")?, "updated_at")?,
+    })
+}
+
+fn session_from_row(row: &PgRow) -> StoreResult<Session> {
+    Ok(Session {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        aal: row
+            .try_get::<Option<String>, _>("aal")?
+            .unwrap_or_else(|| "aal1".into()),
+        not_after: row.try_get("not_after")?,
+        refreshed_at: row.try_get("refreshed_at")?,
+        user_agent: row.try_get("user_agent")?,
+        ip: row.try_get("ip")?,
+        amr_method: row
+            .try_get::<Option<String>, _>("amr_method")?
+            .unwrap_or_else(|| "password".into()),
+        created_at: req(row.try_get("created_at")?, "created_at")?,
+        updated_at: req(row.try_get("updated_at")?, "updated_at")?,
+    })
+}
+
+fn token_from_row(row: &PgRow) -> StoreResult<RefreshToken> {
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let user_id = Uuid::parse_str(&req(user_id, "user_id")?)
+        .map_err(|e| StoreError::Corrupt(format!("user_id: {e}")))?;
+    Ok(RefreshToken {
+        id: row.try_get("id")?,
+        token_hash: req(row.try_get("token")?, "token")?,
+        nonce: row
+            .try_get::<Option<String>, _>("nonce")?
+            .unwrap_or_default(),
+        user_id,
+        session_id: req(row.try_get("session_id")?, "session_id")?,
+        parent: row.try_get("parent")?,
+        revoked: row.try_get::<Option<bool>, _>("revoked")?.unwrap_or(false),
+        created_at: req(row.try_get("created_at")?, "created_at")?,
+        updated_at: req(row.try_get("updated_at")?, "updated_at")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn insert_token(
+    conn: &mut PgConnection,
+    token: &MintedToken,
+    session: &Session,
+    parent: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO auth.refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, false, $6, $6)",
+    )
+    .bind(&token.token_hash)
+    .bind(&token.nonce)
+    .bind(session.user_id.to_string())
+    .bind(session.id)
+    .bind(parent)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        Executor::execute(
+            &mut *tx,
+            "CREATE SCHEMA IF NOT EXISTS auth; \
+             CREATE TABLE IF NOT EXISTS auth.saoma_migrations \
+             (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await?;
+        for (version, name, sql) in MIGRATIONS {
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM auth.saoma_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if applied.is_some() {
+                continue;
+            }
+            Executor::execute(&mut *tx, *sql)
+                .await
+                .map_err(|e| StoreError::Migration(format!("{version}_{name}: {e}")))?;
+            sqlx::query("INSERT INTO auth.saoma_migrations (version, name) VALUES ($1, $2)")
+                .bind(version)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, \
+             email_confirmed_at, confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, \
+             raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(user.id)
+        .bind(&user.aud)
+        .bind(&user.role)
+        .bind(&user.email)
+        .bind(&user.encrypted_password)
+        .bind(user.email_confirmed_at)
+        .bind(user.confirmation_sent_at)
+        .bind(&user.phone)
+        .bind(user.phone_confirmed_at)
+        .bind(user.last_sign_in_at)
+        .bind(&user.app_metadata)
+        .bind(&user.user_metadata)
+        .bind(user.banned_until)
+        .bind(user.is_anonymous)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(err) if is_unique_violation(&err) => return Err(StoreError::Conflict("user")),
+            other => other?,
+        };
+        for identity in identities {
+            // `email` is generated from identity_data in Supabase's schema.
+            let inserted = sqlx::query(
+                "INSERT INTO auth.identities (id, provider_id, provider, user_id, identity_data, \
+                 last_sign_in_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(identity.id)
+            .bind(&identity.provider_id)
+            .bind(&identity.provider)
+            .bind(identity.user_id)
+            .bind(&identity.identity_data)
+            .bind(identity.last_sign_in_at)
+            .bind(identity.created_at)
+            .bind(identity.updated_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Err(err) if is_unique_violation(&err) => {
+                    return Err(StoreError::Conflict("identity"))
+                }
+                other => other?,
+            };
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM auth.users \
+             WHERE email = $1 AND is_sso_user = false AND deleted_at IS NULL"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
+             email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
+             last_sign_in_at = $9, raw_app_meta_data = $10, raw_user_meta_data = $11, \
+             banned_until = $12, is_anonymous = $13, updated_at = $14 WHERE id = $15",
+        )
+        .bind(&user.aud)
+        .bind(&user.role)
+        .bind(&user.email)
+        .bind(&user.encrypted_password)
+        .bind(user.email_confirmed_at)
+        .bind(user.confirmation_sent_at)
+        .bind(&user.phone)
+        .bind(user.phone_confirmed_at)
+        .bind(user.last_sign_in_at)
+        .bind(&user.app_metadata)
+        .bind(&user.user_metadata)
+        .bind(user.banned_until)
+        .bind(user.is_anonymous)
+        .bind(user.updated_at)
+        .bind(user.id)
+        .execute(&self.pool)
+        .await;
+        match updated {
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO auth.sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
+             VALUES ($1, $2, $3::auth.aal_level, $4, $5, $6, $7::inet, $8, $9)",
+        )
+        .bind(session.id)
+        .bind(session.user_id)
+        .bind(&session.aal)
+        .bind(session.not_after)
+        .bind(session.refreshed_at)
+        .bind(&session.user_agent)
+        .bind(&session.ip)
+        .bind(session.created_at)
+        .bind(session.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_token(&mut tx, token, session, None, session.created_at).await?;
+        sqlx::query(
+            "INSERT INTO auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
+             VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(Uuid::new_v4())
+        .bind(session.id)
+        .bind(session.created_at)
+        .bind(&session.amr_method)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE auth.users SET last_sign_in_at = $1 WHERE id = $2")
+            .bind(session.created_at)
+            .bind(session.user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: Uuid,
+        current: Uuid,
+        scope: LogoutScope,
+    ) -> StoreResult<u64> {
+        let sql = match scope {
+            LogoutScope::Global => {
+                "DELETE FROM auth.sessions WHERE user_id = $1 AND $2::uuid IS NOT NULL"
+            }
+            LogoutScope::Local => "DELETE FROM auth.sessions WHERE user_id = $1 AND id = $2",
+            LogoutScope::Others => "DELETE FROM auth.sessions WHERE user_id = $1 AND id <> $2",
+        };
+        let done = sqlx::query(sql)
+            .bind(user_id)
+            .bind(current)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = rotate_locked(&mut tx, presented_hash, fresh, now, policy).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+async fn rotate_locked(
+    conn: &mut PgConnection,
+    presented_hash: &str,
+    fresh: &MintedToken,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+) -> StoreResult<Rotation> {
+    // Locking the session row serialises every rotation of one session across processes.
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = \
+         (SELECT session_id FROM auth.refresh_tokens WHERE token = $1) FOR UPDATE"
+    ))
+    .bind(presented_hash)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::NotFound);
+    };
+    let session = session_from_row(&row)?;
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE token = $1"
+    ))
+    .bind(presented_hash)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::NotFound);
+    };
+    let presented = token_from_row(&row)?;
+    if session.is_expired(now) {
+        return Ok(Rotation::SessionExpired);
+    }
+    let active = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false \
+         ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(session.id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(token_from_row)
+    .transpose()?;
+
+    match decide(&presented, active.as_ref(), now, policy) {
+        Decision::ReturnActive => {
+            let nonce = active.map(|a| a.nonce).unwrap_or_default();
+            Ok(Rotation::Issued { session, nonce })
+        }
+        Decision::Reject { end_session } => {
+            if end_session {
+                sqlx::query("DELETE FROM auth.sessions WHERE id = $1")
+                    .bind(session.id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(Rotation::Reused {
+                session_ended: end_session,
+            })
+        }
+        Decision::IssueChild => {
+            if !presented.revoked {
+                sqlx::query(
+                    "UPDATE auth.refresh_tokens SET revoked = true, updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(presented.id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            insert_token(conn, fresh, &session, Some(&presented.token_hash), now).await?;
+            sqlx::query(
+                "UPDATE auth.sessions SET refreshed_at = $1, updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(session.id)
+            .execute(&mut *conn)
+            .await?;
+            let session = Session {
+                refreshed_at: Some(now),
+                updated_at: now,
+                ..session
+            };
+            Ok(Rotation::Issued {
+                session,
+                nonce: fresh.nonce.clone(),
+            })
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! The embedded default: one SQLite file in WAL mode. Writes go through a single-connection
+//! pool (SQLite has one writer anyway, and this avoids lock-upgrade deadlocks); reads use a
+//! small pool of their own.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::{
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
+    Executor, Row, SqlitePool,
+};
+use uuid::Uuid;
+
+use super::{Rotation, Store, StoreError, StoreResult};
+use crate::domain::{
+    refresh::{decide, Decision, MintedToken, RefreshToken, RotationPolicy},
+    session::LogoutScope,
+    Identity, Session, User,
+};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "auth_schema",
+    include_str!("../../migrations/sqlite/0001_auth_schema.sql"),
+)];
+
+const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
+    confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
+    raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at";
+const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, email, \
+    last_sign_in_at, created_at, updated_at";
+const SESSION_COLUMNS: &str = "id, user_id, aal, not_after, refreshed_at, user_agent, ip, \
+    created_at, updated_at, (SELECT authentication_method FROM mfa_amr_claims a \
+    WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
+const TOKEN_COLUMNS: &str =
+    "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `url` (`sqlite://` prefix optional).
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { reader, writer })
+    }
+}
+
+pub(super) fn ts(at: DateTime<Utc>) -> String {
+    // Fixed width, so that text comparison is time comparison.
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(ts)
+}
+
+fn get_ts(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|s| {
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    })
+    .transpose()
+}
+
+fn req_ts(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
+    get_ts(row, column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
+}
+
+fn get_uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
+    let raw: String = row.try_get(column)?;
+    Uuid::parse_str(&raw).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn get_json(row: &SqliteRow, column: &str) -> StoreResult<serde_json::Value> {
+    let raw: Option<String> = row.try_get(column)?;
+    match raw {
+        None => Ok(serde_json::json!({})),
+        Some(s) => {
+            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+        }
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: get_uuid(row, "id")?,
+        aud: row.try_get::<Option<String>, _>("aud")?.unwrap_or_default(),
+        role: row
+            .try_get::<Option<String>, _>("role")?
+            .unwrap_or_default(),
+        email: row.try_get("email")?,
+        encrypted_password: row.try_get("encrypted_password")?,
+        email_confirmed_at: get_ts(row, "email_confirmed_at")?,
+        confirmation_sent_at: get_ts(row, "confirmation_sent_at")?,
+        phone: row.try_get("phone")?,
+        phone_confirmed_at: get_ts(row, "phone_confirmed_at")?,
+        last_sign_in_at: get_ts(row, "last_sign_in_at")?,
+        app_metadata: get_json(row, "raw_app_meta_data")?,
+        user_metadata: get_json(row, "raw_user_meta_data")?,
+        banned_until: get_ts(row, "banned_until")?,
+        is_anonymous: row.try_get("is_anonymous")?,
+        created_at: req_ts(row, "created_at")?,
+        updated_at: req_ts(row, "updated_at")?,
+    })
+}
+
+fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        id: get_uuid(row, "id")?,
+        provider_id: row.try_get("provider_id")?,
+        provider: row.try_get("provider")?,
+        user_id: get_uuid(row, "user_id")?,
+        identity_data: get_json(row, "identity_data")?,
+        email: row.try_get("email")?,
+        last_sign_in_at: get_ts(row, "last_sign_in_at")?,
+        created_at: req_ts(row, "created_at")?,
+        updated_at: req_ts(row, "updated_at")?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
+    Ok(Session {
+        id: get_uuid(row, "id")?,
+        user_id: get_uuid(row, "user_id")?,
+        aal: row
+            .try_get::<Option<String>, _>("aal")?
+            .unwrap_or_else(|| "aal1".into()),
+        not_after: get_ts(row, "not_after")?,
+        refreshed_at: get_ts(row, "refreshed_at")?,
+        user_agent: row.try_get("user_agent")?,
+        ip: row.try_get("ip")?,
+        amr_method: row
+            .try_get::<Option<String>, _>("amr_method")?
+            .unwrap_or_else(|| "password".into()),
+        created_at: req_ts(row, "created_at")?,
+        updated_at: req_ts(row, "updated_at")?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<RefreshToken> {
+    Ok(RefreshToken {
+        id: row.try_get("id")?,
+        token_hash: row.try_get("token")?,
+        nonce: row
+            .try_get::<Option<String>, _>("nonce")?
+            .unwrap_or_default(),
+        user_id: get_uuid(row, "user_id")?,
+        session_id: get_uuid(row, "session_id")?,
+        parent: row.try_get("parent")?,
+        revoked: row.try_get::<Option<bool>, _>("revoked")?.unwrap_or(false),
+        created_at: req_ts(row, "created_at")?,
+        updated_at: req_ts(row, "updated_at")?,
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn insert_token<'c>(
+    conn: &mut sqlx::SqliteConnection,
+    token: &MintedToken,
+    session: &Session,
+    parent: Option<&str>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+    )
+    .bind(&token.token_hash)
+    .bind(&token.nonce)
+    .bind(session.user_id.to_string())
+    .bind(session.id.to_string())
+    .bind(parent)
+    .bind(ts(now))
+    .bind(ts(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        Executor::execute(
+            &mut *conn,
+            "CREATE TABLE IF NOT EXISTS saoma_migrations \
+             (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .await?;
+        for (version, name, sql) in MIGRATIONS {
+            // IMMEDIATE takes the write lock first, so two processes never both apply one.
+            Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM saoma_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if applied.is_none() {
+                let result = async {
+                    Executor::execute(&mut *conn, *sql).await?;
+                    sqlx::query(
+                        "INSERT INTO saoma_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    )
+                    .bind(version)
+                    .bind(name)
+                    .bind(ts(Utc::now()))
+                    .execute(&mut *conn)
+                    .await
+                }
+                .await;
+                if let Err(err) = result {
+                    let _ = Executor::execute(&mut *conn, "ROLLBACK").await;
+                    return Err(StoreError::Migration(format!("{version}_{name}: {err}")));
+                }
+            }
+            Executor::execute(&mut *conn, "COMMIT").await?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, aud, role, email, encrypted_password, email_confirmed_at, \
+             confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
+             raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.aud)
+        .bind(&user.role)
+        .bind(&user.email)
+        .bind(&user.encrypted_password)
+        .bind(opt_ts(user.email_confirmed_at))
+        .bind(opt_ts(user.confirmation_sent_at))
+        .bind(&user.phone)
+        .bind(opt_ts(user.phone_confirmed_at))
+        .bind(opt_ts(user.last_sign_in_at))
+        .bind(user.app_metadata.to_string())
+        .bind(user.user_metadata.to_string())
+        .bind(opt_ts(user.banned_until))
+        .bind(user.is_anonymous)
+        .bind(ts(user.created_at))
+        .bind(ts(user.updated_at))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(err) if is_unique_violation(&err) => return Err(StoreError::Conflict("user")),
+            other => other?,
+        };
+        for identity in identities {
+            let inserted = sqlx::query(
+                "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, email, \
+                 last_sign_in_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(identity.id.to_string())
+            .bind(&identity.provider_id)
+            .bind(&identity.provider)
+            .bind(identity.user_id.to_string())
+            .bind(identity.identity_data.to_string())
+            .bind(&identity.email)
+            .bind(opt_ts(identity.last_sign_in_at))
+            .bind(ts(identity.created_at))
+            .bind(ts(identity.updated_at))
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Err(err) if is_unique_violation(&err) => {
+                    return Err(StoreError::Conflict("identity"))
+                }
+                other => other?,
+            };
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = ? AND is_sso_user = 0 AND deleted_at IS NULL"
+        ))
+        .bind(email)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let updated = sqlx::query(
+            "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
+             email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
+             last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
+             is_anonymous = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&user.aud)
+        .bind(&user.role)
+        .bind(&user.email)
+        .bind(&user.encrypted_password)
+        .bind(opt_ts(user.email_confirmed_at))
+        .bind(opt_ts(user.confirmation_sent_at))
+        .bind(&user.phone)
+        .bind(opt_ts(user.phone_confirmed_at))
+        .bind(opt_ts(user.last_sign_in_at))
+        .bind(user.app_metadata.to_string())
+        .bind(user.user_metadata.to_string())
+        .bind(opt_ts(user.banned_until))
+        .bind(user.is_anonymous)
+        .bind(ts(user.updated_at))
+        .bind(user.id.to_string())
+        .execute(&self.writer)
+        .await;
+        match updated {
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
+        ))
+        .bind(user_id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(session.id.to_string())
+        .bind(session.user_id.to_string())
+        .bind(&session.aal)
+        .bind(opt_ts(session.not_after))
+        .bind(opt_ts(session.refreshed_at))
+        .bind(&session.user_agent)
+        .bind(&session.ip)
+        .bind(ts(session.created_at))
+        .bind(ts(session.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        insert_token(&mut tx, token, session, None, session.created_at).await?;
+        sqlx::query(
+            "INSERT INTO mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(session.id.to_string())
+        .bind(ts(session.created_at))
+        .bind(ts(session.created_at))
+        .bind(&session.amr_method)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
+            .bind(ts(session.created_at))
+            .bind(session.user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: Uuid,
+        current: Uuid,
+        scope: LogoutScope,
+    ) -> StoreResult<u64> {
+        let query = match scope {
+            LogoutScope::Global => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id.to_string())
+            }
+            LogoutScope::Local => sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id = ?")
+                .bind(user_id.to_string())
+                .bind(current.to_string()),
+            LogoutScope::Others => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
+                    .bind(user_id.to_string())
+                    .bind(current.to_string())
+            }
+        };
+        Ok(query.execute(&self.writer).await?.rows_affected())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        // The single writer connection serialises rotations; BEGIN IMMEDIATE also fences off
+        // other processes sharing the file.
+        let mut conn = self.writer.acquire().await?;
+        Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
+        let outcome = rotate_locked(&mut conn, presented_hash, fresh, now, policy).await;
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        Executor::execute(&mut *conn, end).await?;
+        outcome
+    }
+}
+
+async fn rotate_locked(
+    conn: &mut sqlx::SqliteConnection,
+    presented_hash: &str,
+    fresh: &MintedToken,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+) -> StoreResult<Rotation> {
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"
+    ))
+    .bind(presented_hash)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::NotFound);
+    };
+    let presented = token_from_row(&row)?;
+    let Some(row) = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
+    ))
+    .bind(presented.session_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::NotFound);
+    };
+    let session = session_from_row(&row)?;
+    if session.is_expired(now) {
+        return Ok(Rotation::SessionExpired);
+    }
+    let active = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 \
+         ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(session.id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(token_from_row)
+    .transpose()?;
+
+    match decide(&presented, active.as_ref(), now, policy) {
+        Decision::ReturnActive => {
+            let nonce = active.map(|a| a.nonce).unwrap_or_default();
+            Ok(Rotation::Issued { session, nonce })
+        }
+        Decision::Reject { end_session } => {
+            if end_session {
+                sqlx::query("DELETE FROM sessions WHERE id = ?")
+                    .bind(session.id.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(Rotation::Reused {
+                session_ended: end_session,
+            })
+        }
+        Decision::IssueChild => {
+            if !presented.revoked {
+                sqlx::query("UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?")
+                    .bind(ts(now))
+                    .bind(presented.id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            insert_token(conn, fresh, &session, Some(&presented.token_hash), now).await?;
+            sqlx::query("UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?")
+                .bind(ts(now))
+                .bind(ts(now))
+                .bind(session.id.to_string())
+                .execute(&mut *conn)
+                .await?;
+            let session = Session {
+                refreshed_at: Some(now),
+                updated_at: now,
+                ..session
+            };
+            Ok(Rotation::Issued {
+                session,
+                nonce: fresh.nonce.clone(),
+            })
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Issuing sessions: the access token, the refresh token and the JSON clients store.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::{
+    domain::{user::UserView, Identity, Session, User},
+    http::error::{ApiError, ApiResult},
+    jwt::{AmrEntry, Claims},
+    state::AppState,
+};
+
+/// Signs an access token for `user` in `session`.
+pub fn access_token(
+    state: &AppState,
+    user: &User,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> ApiResult<(String, i64)> {
+    let expires_at = now.timestamp() + state.config.jwt.exp;
+    let claims = Claims {
+        iss: Some(state.issuer.clone()),
+        sub: Some(user.id.to_string()),
+        aud: Some(json!(user.aud)),
+        exp: expires_at,
+        iat: now.timestamp(),
+        email: Some(user.email.clone().unwrap_or_default()),
+        phone: Some(user.phone.clone().unwrap_or_default()),
+        app_metadata: Some(user.app_metadata.clone()),
+        user_metadata: Some(user.user_metadata.clone()),
+        role: user.role.clone(),
+        aal: Some(session.aal.clone()),
+        amr: Some(vec![AmrEntry {
+            method: session.amr_method.clone(),
+            timestamp: session.created_at.timestamp(),
+            provider: None,
+        }]),
+        session_id: Some(session.id.to_string()),
+        is_anonymous: Some(user.is_anonymous),
+    };
+    let token = state.keys.sign(&claims).map_err(ApiError::internal)?;
+    Ok((token, expires_at))
+}
+
+/// The session JSON of GoTrue's token responses.
+pub fn session_json(
+    state: &AppState,
+    user: &User,
+    identities: &[Identity],
+    session: &Session,
+    refresh_token: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<Value> {
+    let (access_token, expires_at) = access_token(state, user, session, now)?;
+    Ok(json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": state.config.jwt.exp,
+        "expires_at": expires_at,
+        "refresh_token": refresh_token,
+        "user": UserView::new(user, identities),
+    }))
+}
+
+/// Starts a new session for `user` and returns its session JSON.
+pub async fn start_session(
+    state: &AppState,
+    user: &User,
+    amr_method: &str,
+    user_agent: Option<String>,
+) -> ApiResult<Value> {
+    let now = state.clock.now();
+    let mut session = Session::new(user.id, amr_method, now);
+    session.user_agent = user_agent;
+    let token = state.refresh_key.mint();
+    state.store.create_session(&session, &token).await?;
+    let user = User {
+        last_sign_in_at: Some(now),
+        ..user.clone()
+    };
+    let identities = state.store.identities_of(user.id).await?;
+    session_json(state, &user, &identities, &session, &token.plaintext, now)
+}
