@@ -49,7 +49,7 @@ pub struct SecurityConfig {
     pub refresh_token_reuse_interval: i64,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailerConfig {
     /// Sign-ups are confirmed at once (no email is sent).
@@ -123,12 +123,6 @@ impl Default for SecurityConfig {
             refresh_token_rotation_enabled: true,
             refresh_token_reuse_interval: 10,
         }
-    }
-}
-
-impl Default for MailerConfig {
-    fn default() -> Self {
-        Self { autoconfirm: false }
     }
 }
 

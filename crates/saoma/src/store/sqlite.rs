@@ -183,7 +183,7 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-async fn insert_token<'c>(
+async fn insert_token(
     conn: &mut sqlx::SqliteConnection,
     token: &MintedToken,
     session: &Session,

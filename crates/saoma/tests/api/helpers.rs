@@ -1,0 +1,193 @@
+//! Spawns saoma in-process on 127.0.0.1:0 with a fresh database and a manual clock.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use reqwest::{header::HeaderMap, Method, StatusCode};
+use saoma::{clock::ManualClock, Application, Config};
+use serde_json::{json, Value};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub use crate::db::{Backend, TestDb};
+
+pub const SECRET: &str = "test-secret-that-is-at-least-32-characters-long";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    pub db: Option<TestDb>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The GoTrue error code, whichever shape the body has.
+    pub fn code(&self) -> &str {
+        self.body["error_code"]
+            .as_str()
+            .or_else(|| self.body["code"].as_str())
+            .unwrap_or_default()
+    }
+}
+
+pub fn test_config() -> Config {
+    let mut config = Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..Config::default()
+    };
+    config.jwt.secret = SECRET.into();
+    config.mailer.autoconfirm = true;
+    config.external.anonymous_users.enabled = true;
+    // Low cost keeps tests quick; production hashing clamps to >= 10 anyway.
+    config.password.bcrypt_cost = 4;
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::new(Backend::from_env()).await;
+    spawn_app_on(db, configure).await
+}
+
+/// Starts saoma on an existing database (to test restarts).
+pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config();
+    config.database_url = db.url.clone();
+    configure(&mut config);
+    let clock = ManualClock::new(Utc::now());
+    let app = Application::build(config.clone(), clock.clone())
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        clock,
+        config,
+        shutdown: Some(tx),
+        server: Some(server),
+        db: Some(db),
+    }
+}
+
+impl TestApp {
+    /// Stops the server and hands back its database.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("server ran");
+        }
+        self.db.take().expect("db")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("x-supabase-api-version", "2024-01-01");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        into_reply(request.send().await.expect("request")).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    /// Signs up `email` (auto-confirmed) and returns the session.
+    pub async fn sign_up(&self, email: &str) -> Value {
+        let reply = self
+            .post(
+                "/auth/v1/signup",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/auth/v1/token?grant_type=password",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        self.post(
+            "/auth/v1/token?grant_type=refresh_token",
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+}
+
+pub async fn into_reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+pub fn access_token(session: &Value) -> &str {
+    session["access_token"].as_str().expect("access_token")
+}
+
+pub fn refresh_token(session: &Value) -> &str {
+    session["refresh_token"].as_str().expect("refresh_token")
+}

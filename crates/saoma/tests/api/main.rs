@@ -1,0 +1,18 @@
+//! HTTP tests: each spawns saoma on port 0 with a fresh database (SQLite by default,
+//! Postgres with `SAOMA_TEST_DATABASE=postgres`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "../common/db.rs"]
+mod db;
+mod helpers;
+
+mod bad_input;
+mod health;
+mod jwt;
+mod logout;
+mod password_grant;
+mod refresh;
+mod restart;
+mod signup;
+mod user;

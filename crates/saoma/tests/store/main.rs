@@ -1,0 +1,463 @@
+//! The store conformance suite: every check runs against SQLite and against Postgres
+//! (the latter needs `SAOMA_TEST_PG_URL`; `scripts/test` always provides one).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "../common/db.rs"]
+mod db;
+
+use std::future::Future;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use saoma::{
+    domain::{
+        refresh::{RefreshTokenKey, RotationPolicy},
+        session::LogoutScope,
+        Identity, Session, User,
+    },
+    store::{self, Rotation, SharedStore, StoreError},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use db::{Backend, TestDb};
+
+/// Runs `check` on a fresh, migrated store of `backend`.
+async fn with_store<F, Fut>(backend: Backend, check: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if backend == Backend::Postgres && db::pg_admin_url().is_none() {
+        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres conformance checks");
+        return;
+    }
+    let db = TestDb::new(backend).await;
+    let store = store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    check(store).await;
+}
+
+/// Declares one conformance check as a test per backend.
+macro_rules! conformance {
+    ($name:ident, $check:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                with_store(Backend::Sqlite, $check).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                with_store(Backend::Postgres, $check).await;
+            }
+        }
+    };
+}
+
+/// Stores round timestamps to microseconds.
+fn now() -> DateTime<Utc> {
+    Utc::now().round_subsecs(6)
+}
+
+fn user(email: Option<&str>) -> User {
+    let mut user = User::new(Uuid::new_v4(), "authenticated", "email", now());
+    user.email = email.map(str::to_owned);
+    user.encrypted_password = Some("$2b$10$hash".into());
+    user.user_metadata = json!({"full_name": "微信用户", "n": 1});
+    user
+}
+
+const POLICY: RotationPolicy = RotationPolicy {
+    rotation_enabled: true,
+    reuse_interval: Duration::seconds(10),
+};
+
+async fn session_for(store: &SharedStore, user: &User, key: &RefreshTokenKey) -> (Session, String) {
+    let session = Session::new(user.id, "password", now());
+    let token = key.mint();
+    store
+        .create_session(&session, &token)
+        .await
+        .expect("session");
+    (session, token.token_hash)
+}
+
+conformance!(users_round_trip, |store: SharedStore| async move {
+    let mut alice = user(Some("alice@example.com"));
+    alice.email_confirmed_at = Some(now());
+    let identity = Identity::email(alice.id, "alice@example.com", now());
+    store
+        .create_user(&alice, std::slice::from_ref(&identity))
+        .await
+        .expect("create");
+
+    assert_eq!(
+        store.user_by_id(alice.id).await.expect("by id"),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .user_by_email("alice@example.com")
+            .await
+            .expect("by email"),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .user_by_email("bob@example.com")
+            .await
+            .expect("by email"),
+        None
+    );
+    assert_eq!(store.user_by_id(Uuid::new_v4()).await.expect("by id"), None);
+    assert_eq!(
+        store.identities_of(alice.id).await.expect("identities"),
+        vec![identity]
+    );
+
+    let mut changed = alice.clone();
+    changed.user_metadata = json!({"nickname": "阿丽"});
+    changed.banned_until = Some(now() + Duration::days(1));
+    changed.is_anonymous = true;
+    changed.updated_at = now();
+    store.update_user(&changed).await.expect("update");
+    assert_eq!(
+        store.user_by_id(alice.id).await.expect("by id"),
+        Some(changed)
+    );
+});
+
+conformance!(
+    emails_and_identities_are_unique,
+    |store: SharedStore| async move {
+        let first = user(Some("same@example.com"));
+        store.create_user(&first, &[]).await.expect("first");
+        let second = user(Some("same@example.com"));
+        assert!(matches!(
+            store.create_user(&second, &[]).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.user_by_id(second.id).await.expect("query"),
+            None,
+            "nothing half-written"
+        );
+
+        // An identity (provider, subject) belongs to one user only; a clash rolls the whole
+        // sign-up back.
+        let owner = user(Some("owner@example.com"));
+        let identity = Identity::email(owner.id, "owner@example.com", now());
+        store
+            .create_user(&owner, std::slice::from_ref(&identity))
+            .await
+            .expect("owner");
+        let intruder = user(Some("intruder@example.com"));
+        let clash = Identity {
+            id: Uuid::new_v4(),
+            user_id: intruder.id,
+            ..identity
+        };
+        assert!(matches!(
+            store.create_user(&intruder, &[clash]).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.user_by_id(intruder.id).await.expect("query"),
+            None,
+            "the user insert rolled back too"
+        );
+
+        let mut taken = user(Some("owner@example.com"));
+        taken.id = first.id;
+        assert!(matches!(
+            store.update_user(&taken).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+);
+
+conformance!(
+    sessions_and_sign_in_stamp,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, _) = session_for(&store, &alice, &key).await;
+        let stored = store
+            .session_by_id(session.id)
+            .await
+            .expect("query")
+            .expect("session");
+        assert_eq!(stored, session);
+        assert_eq!(stored.amr_method, "password");
+        let reloaded = store
+            .user_by_id(alice.id)
+            .await
+            .expect("query")
+            .expect("user");
+        assert_eq!(reloaded.last_sign_in_at, Some(session.created_at));
+    }
+);
+
+conformance!(
+    rotation_follows_gotrue_rules,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, t1) = session_for(&store, &alice, &key).await;
+        let t0 = now();
+
+        let unknown = store
+            .rotate_refresh_token("nope", &key.mint(), t0, &POLICY)
+            .await
+            .expect("rotate");
+        assert_eq!(unknown, Rotation::NotFound);
+
+        let t2 = key.mint();
+        let Rotation::Issued { session: s, nonce } = store
+            .rotate_refresh_token(&t1, &t2, t0, &POLICY)
+            .await
+            .expect("rotate")
+        else {
+            panic!("live token must rotate");
+        };
+        assert_eq!((s.id, nonce.as_str()), (session.id, t2.nonce.as_str()));
+        assert_eq!(s.refreshed_at, Some(t0));
+
+        // The parent of the active token returns the active token, an hour later too.
+        let later = t0 + Duration::hours(1);
+        let again = store
+            .rotate_refresh_token(&t1, &key.mint(), later, &POLICY)
+            .await
+            .expect("rotate");
+        assert!(matches!(again, Rotation::Issued { nonce, .. } if nonce == t2.nonce));
+
+        let t3 = key.mint();
+        store
+            .rotate_refresh_token(&t2.token_hash, &t3, t0, &POLICY)
+            .await
+            .expect("rotate");
+        // t1 is now two rotations old: inside the window it gets a child...
+        let child = key.mint();
+        let inside = store
+            .rotate_refresh_token(&t1, &child, t0 + Duration::seconds(10), &POLICY)
+            .await
+            .expect("rotate");
+        assert!(matches!(inside, Rotation::Issued { nonce, .. } if nonce == child.nonce));
+        // ...and t2 (revoked, not the parent of the newest token) outside the window ends the session.
+        let outside = store
+            .rotate_refresh_token(
+                &t2.token_hash,
+                &key.mint(),
+                t0 + Duration::seconds(11),
+                &POLICY,
+            )
+            .await
+            .expect("rotate");
+        assert_eq!(
+            outside,
+            Rotation::Reused {
+                session_ended: true
+            }
+        );
+        assert_eq!(store.session_by_id(session.id).await.expect("query"), None);
+        let gone = store
+            .rotate_refresh_token(&t3.token_hash, &key.mint(), t0, &POLICY)
+            .await
+            .expect("rotate");
+        assert_eq!(gone, Rotation::NotFound);
+    }
+);
+
+conformance!(
+    rotation_without_family_revocation,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, t1) = session_for(&store, &alice, &key).await;
+        let lenient = RotationPolicy {
+            rotation_enabled: false,
+            ..POLICY
+        };
+        let t0 = now();
+        let t2 = key.mint();
+        store
+            .rotate_refresh_token(&t1, &t2, t0, &lenient)
+            .await
+            .expect("rotate");
+        store
+            .rotate_refresh_token(&t2.token_hash, &key.mint(), t0, &lenient)
+            .await
+            .expect("rotate");
+        let reused = store
+            .rotate_refresh_token(&t1, &key.mint(), t0 + Duration::minutes(1), &lenient)
+            .await
+            .expect("rotate");
+        assert_eq!(
+            reused,
+            Rotation::Reused {
+                session_ended: false
+            }
+        );
+        assert!(store
+            .session_by_id(session.id)
+            .await
+            .expect("query")
+            .is_some());
+    }
+);
+
+conformance!(
+    expired_sessions_do_not_refresh,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let mut session = Session::new(alice.id, "password", now());
+        session.not_after = Some(now() + Duration::minutes(5));
+        let token = key.mint();
+        store
+            .create_session(&session, &token)
+            .await
+            .expect("session");
+        let late = store
+            .rotate_refresh_token(
+                &token.token_hash,
+                &key.mint(),
+                now() + Duration::minutes(6),
+                &POLICY,
+            )
+            .await
+            .expect("rotate");
+        assert_eq!(late, Rotation::SessionExpired);
+    }
+);
+
+conformance!(ending_sessions_by_scope, |store: SharedStore| async move {
+    let alice = user(Some("alice@example.com"));
+    let bob = user(Some("bob@example.com"));
+    store.create_user(&alice, &[]).await.expect("alice");
+    store.create_user(&bob, &[]).await.expect("bob");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let (a1, _) = session_for(&store, &alice, &key).await;
+    let (a2, _) = session_for(&store, &alice, &key).await;
+    let (a3, _) = session_for(&store, &alice, &key).await;
+    let (b1, _) = session_for(&store, &bob, &key).await;
+
+    assert_eq!(
+        store
+            .end_sessions(alice.id, a1.id, LogoutScope::Others)
+            .await
+            .expect("others"),
+        2
+    );
+    assert!(store.session_by_id(a1.id).await.expect("q").is_some());
+    assert!(
+        store.session_by_id(a2.id).await.expect("q").is_none()
+            && store.session_by_id(a3.id).await.expect("q").is_none()
+    );
+    // Another user's session id ends nothing of alice's, and vice versa.
+    assert_eq!(
+        store
+            .end_sessions(alice.id, b1.id, LogoutScope::Local)
+            .await
+            .expect("local"),
+        0
+    );
+    assert_eq!(
+        store
+            .end_sessions(alice.id, a1.id, LogoutScope::Local)
+            .await
+            .expect("local"),
+        1
+    );
+    assert_eq!(
+        store
+            .end_sessions(bob.id, Uuid::nil(), LogoutScope::Global)
+            .await
+            .expect("global"),
+        1
+    );
+});
+
+conformance!(
+    migrations_are_idempotent_and_concurrent_safe,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let (a, b) = tokio::join!(store.migrate(), store.migrate());
+        a.expect("first");
+        b.expect("second");
+        assert!(
+            store.user_by_id(alice.id).await.expect("query").is_some(),
+            "data kept"
+        );
+        store.ping().await.expect("ping");
+    }
+);
+
+/// Postgres only: an app's RLS policy written against Supabase's helpers works on saoma's schema.
+#[tokio::test]
+async fn postgres_rls_helpers_read_request_claims() {
+    let Some(_) = db::pg_admin_url() else {
+        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres RLS check");
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
+    let mut tx = pool.begin().await.expect("tx");
+    let user_id = Uuid::new_v4();
+    let claims =
+        json!({"sub": user_id, "role": "authenticated", "email": "a@example.com"}).to_string();
+    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
+        .bind(&claims)
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    let (uid, role, email): (Uuid, String, String) =
+        sqlx::query_as("SELECT auth.uid(), auth.role(), auth.jwt() ->> 'email'")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("helpers");
+    assert_eq!(
+        (uid, role.as_str(), email.as_str()),
+        (user_id, "authenticated", "a@example.com")
+    );
+
+    // A typical policy: rows visible to their owner only.
+    for statement in [
+        "CREATE ROLE rls_probe NOLOGIN",
+        "CREATE TABLE public.notes (owner uuid NOT NULL, body text)",
+        "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY own_notes ON public.notes FOR SELECT USING (owner = auth.uid())",
+        "GRANT SELECT ON public.notes TO rls_probe",
+        "GRANT USAGE ON SCHEMA auth TO rls_probe",
+    ] {
+        let statement = statement.to_owned();
+        sqlx::query(&statement)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    sqlx::query("INSERT INTO public.notes VALUES ($1, 'mine'), ($2, 'theirs')")
+        .bind(user_id)
+        .bind(Uuid::new_v4())
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    sqlx::query("SET LOCAL ROLE rls_probe")
+        .execute(&mut *tx)
+        .await
+        .expect("role");
+    let visible: Vec<String> = sqlx::query_scalar("SELECT body FROM public.notes")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("select");
+    assert_eq!(visible, vec!["mine".to_string()]);
+    tx.rollback().await.expect("rollback");
+}
