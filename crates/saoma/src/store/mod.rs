@@ -13,6 +13,7 @@ use crate::domain::{
 };
 
 mod postgres;
+mod rotation;
 mod sqlite;
 
 pub use postgres::PostgresStore;

@@ -10,9 +10,12 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::{Rotation, Store, StoreError, StoreResult};
+use super::{
+    rotation::{rotate, RotationSteps},
+    Rotation, Store, StoreError, StoreResult,
+};
 use crate::domain::{
-    refresh::{decide, Decision, MintedToken, RefreshToken, RotationPolicy},
+    refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Identity, Session, User,
 };
@@ -402,98 +405,89 @@ impl Store for PostgresStore {
         policy: &RotationPolicy,
     ) -> StoreResult<Rotation> {
         let mut tx = self.pool.begin().await?;
-        let outcome = rotate_locked(&mut tx, presented_hash, fresh, now, policy).await?;
+        let outcome = rotate(&mut PgRotation(&mut tx), presented_hash, fresh, now, policy).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 }
 
-async fn rotate_locked(
-    conn: &mut PgConnection,
-    presented_hash: &str,
-    fresh: &MintedToken,
-    now: DateTime<Utc>,
-    policy: &RotationPolicy,
-) -> StoreResult<Rotation> {
-    // Locking the session row serialises every rotation of one session across processes.
-    let Some(row) = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = \
-         (SELECT session_id FROM auth.refresh_tokens WHERE token = $1) FOR UPDATE"
-    ))
-    .bind(presented_hash)
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(Rotation::NotFound);
-    };
-    let session = session_from_row(&row)?;
-    let Some(row) = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE token = $1"
-    ))
-    .bind(presented_hash)
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(Rotation::NotFound);
-    };
-    let presented = token_from_row(&row)?;
-    if session.is_expired(now) {
-        return Ok(Rotation::SessionExpired);
-    }
-    let active = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false \
-         ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(session.id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(token_from_row)
-    .transpose()?;
+/// Rotation's statements inside one Postgres transaction.
+struct PgRotation<'a>(&'a mut PgConnection);
 
-    match decide(&presented, active.as_ref(), now, policy) {
-        Decision::ReturnActive => {
-            let nonce = active.map(|a| a.nonce).unwrap_or_default();
-            Ok(Rotation::Issued { session, nonce })
-        }
-        Decision::Reject { end_session } => {
-            if end_session {
-                sqlx::query("DELETE FROM auth.sessions WHERE id = $1")
-                    .bind(session.id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            Ok(Rotation::Reused {
-                session_ended: end_session,
-            })
-        }
-        Decision::IssueChild => {
-            if !presented.revoked {
-                sqlx::query(
-                    "UPDATE auth.refresh_tokens SET revoked = true, updated_at = $1 WHERE id = $2",
-                )
-                .bind(now)
-                .bind(presented.id)
-                .execute(&mut *conn)
-                .await?;
-            }
-            insert_token(conn, fresh, &session, Some(&presented.token_hash), now).await?;
-            sqlx::query(
-                "UPDATE auth.sessions SET refreshed_at = $1, updated_at = $1 WHERE id = $2",
-            )
+#[async_trait]
+impl RotationSteps for PgRotation<'_> {
+    async fn lock_session_of(&mut self, token_hash: &str) -> StoreResult<Option<Session>> {
+        // Locking the session row serialises every rotation of one session across processes.
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = \
+             (SELECT session_id FROM auth.refresh_tokens WHERE token = $1) FOR UPDATE"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut *self.0)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE token = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut *self.0)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    async fn active_token(&mut self, session_id: Uuid) -> StoreResult<Option<RefreshToken>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false \
+             ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(session_id)
+        .fetch_optional(&mut *self.0)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    async fn revoke(&mut self, token_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE auth.refresh_tokens SET revoked = true, updated_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(session.id)
-            .execute(&mut *conn)
+            .bind(token_id)
+            .execute(&mut *self.0)
             .await?;
-            let session = Session {
-                refreshed_at: Some(now),
-                updated_at: now,
-                ..session
-            };
-            Ok(Rotation::Issued {
-                session,
-                nonce: fresh.nonce.clone(),
-            })
-        }
+        Ok(())
+    }
+
+    async fn insert_child(
+        &mut self,
+        fresh: &MintedToken,
+        session: &Session,
+        parent: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        insert_token(self.0, fresh, session, Some(parent), now).await
+    }
+
+    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE auth.sessions SET refreshed_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(session_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM auth.sessions WHERE id = $1")
+            .bind(session_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
     }
 }

@@ -14,9 +14,12 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::{Rotation, Store, StoreError, StoreResult};
+use super::{
+    rotation::{rotate, RotationSteps},
+    Rotation, Store, StoreError, StoreResult,
+};
 use crate::domain::{
-    refresh::{decide, Decision, MintedToken, RefreshToken, RotationPolicy},
+    refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Identity, Session, User,
 };
@@ -450,7 +453,14 @@ impl Store for SqliteStore {
         // other processes sharing the file.
         let mut conn = self.writer.acquire().await?;
         Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
-        let outcome = rotate_locked(&mut conn, presented_hash, fresh, now, policy).await;
+        let outcome = rotate(
+            &mut SqliteRotation(&mut conn),
+            presented_hash,
+            fresh,
+            now,
+            policy,
+        )
+        .await;
         let end = if outcome.is_ok() {
             "COMMIT"
         } else {
@@ -461,87 +471,82 @@ impl Store for SqliteStore {
     }
 }
 
-async fn rotate_locked(
-    conn: &mut sqlx::SqliteConnection,
-    presented_hash: &str,
-    fresh: &MintedToken,
-    now: DateTime<Utc>,
-    policy: &RotationPolicy,
-) -> StoreResult<Rotation> {
-    let Some(row) = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"
-    ))
-    .bind(presented_hash)
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(Rotation::NotFound);
-    };
-    let presented = token_from_row(&row)?;
-    let Some(row) = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
-    ))
-    .bind(presented.session_id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
-        return Ok(Rotation::NotFound);
-    };
-    let session = session_from_row(&row)?;
-    if session.is_expired(now) {
-        return Ok(Rotation::SessionExpired);
-    }
-    let active = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 \
-         ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(session.id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(token_from_row)
-    .transpose()?;
+/// Rotation's statements on the writer connection, inside `BEGIN IMMEDIATE`.
+struct SqliteRotation<'a>(&'a mut sqlx::SqliteConnection);
 
-    match decide(&presented, active.as_ref(), now, policy) {
-        Decision::ReturnActive => {
-            let nonce = active.map(|a| a.nonce).unwrap_or_default();
-            Ok(Rotation::Issued { session, nonce })
-        }
-        Decision::Reject { end_session } => {
-            if end_session {
-                sqlx::query("DELETE FROM sessions WHERE id = ?")
-                    .bind(session.id.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            Ok(Rotation::Reused {
-                session_ended: end_session,
-            })
-        }
-        Decision::IssueChild => {
-            if !presented.revoked {
-                sqlx::query("UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?")
-                    .bind(ts(now))
-                    .bind(presented.id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            insert_token(conn, fresh, &session, Some(&presented.token_hash), now).await?;
-            sqlx::query("UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?")
-                .bind(ts(now))
-                .bind(ts(now))
-                .bind(session.id.to_string())
-                .execute(&mut *conn)
-                .await?;
-            let session = Session {
-                refreshed_at: Some(now),
-                updated_at: now,
-                ..session
-            };
-            Ok(Rotation::Issued {
-                session,
-                nonce: fresh.nonce.clone(),
-            })
-        }
+#[async_trait]
+impl RotationSteps for SqliteRotation<'_> {
+    async fn lock_session_of(&mut self, token_hash: &str) -> StoreResult<Option<Session>> {
+        // The write lock taken by BEGIN IMMEDIATE already serialises rotations.
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token = ?)"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut *self.0)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut *self.0)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    async fn active_token(&mut self, session_id: Uuid) -> StoreResult<Option<RefreshToken>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(session_id.to_string())
+        .fetch_optional(&mut *self.0)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    async fn revoke(&mut self, token_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?")
+            .bind(ts(now))
+            .bind(token_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_child(
+        &mut self,
+        fresh: &MintedToken,
+        session: &Session,
+        parent: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        insert_token(self.0, fresh, session, Some(parent), now).await
+    }
+
+    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?")
+            .bind(ts(now))
+            .bind(ts(now))
+            .bind(session_id.to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = ?")
+            .bind(session_id.to_string())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
     }
 }
