@@ -238,7 +238,7 @@ for (const backend of backends) {
       // RT1 is neither active nor the parent of the active token, and is past the reuse
       // interval: GoTrue rejects it as already used and ends the session.
       const reuse = await client.auth.refreshSession({ refresh_token: RT1 });
-      assert.ok(reuse.error, `reusing RT1 must fail, got session ${JSON.stringify(reuse.data.session)}`);
+      assert.ok(reuse.error, `reusing RT1 must fail, got a session with refresh token ${reuse.data.session?.refresh_token}`);
       assert.ok(
         isAuthApiError(reuse.error),
         `expected AuthApiError, got ${reuse.error.name}: ${reuse.error.message}`,
@@ -261,6 +261,28 @@ for (const backend of backends) {
       const late = await newClient().auth.refreshSession({ refresh_token: s4.refresh_token });
       assert.ok(late.error, 'the latest refresh token must not work after the session ended');
       assert.ok(isAuthApiError(late.error), `expected AuthApiError, got ${late.error.name}`);
+    });
+
+    test('refreshing with the parent of the active token returns the active token again', async () => {
+      const { client, session: s1 } = await signedUpClient();
+      const RT1 = s1.refresh_token;
+
+      const r2 = await client.auth.refreshSession();
+      assertNoError(r2.error, 'refreshSession');
+      const RT2 = r2.data.session.refresh_token;
+      assert.notEqual(RT2, RT1);
+
+      // A client that lost the answer to its refresh presents RT1 again: GoTrue hands back
+      // the currently active token (RT2) instead of minting another one, with no time limit.
+      const again = await newClient().auth.refreshSession({ refresh_token: RT1 });
+      assertNoError(again.error, 'refreshSession with the parent of the active token');
+      assertSession(again.data.session, 'refreshSession with the parent');
+      assert.equal(again.data.session.refresh_token, RT2, 'the active refresh token is returned');
+
+      // RT2 is still the active token and works normally.
+      const r3 = await newClient().auth.refreshSession({ refresh_token: RT2 });
+      assertNoError(r3.error, 'refreshSession with the active token');
+      assert.notEqual(r3.data.session.refresh_token, RT2);
     });
 
     test("signOut({ scope: 'local' }) ends one session; 'global' ends all of them", async () => {
@@ -286,6 +308,8 @@ for (const backend of backends) {
       );
       const refA = await newClient().auth.refreshSession({ refresh_token: a.session.refresh_token });
       assert.ok(refA.error, "A's refresh token must be refused after local sign-out");
+      assert.ok(isAuthApiError(refA.error), `expected AuthApiError, got ${refA.error.name}`);
+      assert.equal(refA.error.code, 'refresh_token_not_found');
 
       // B and C (other sessions of the same user) are unaffected.
       const gotB = await b.client.auth.getUser();
@@ -309,6 +333,8 @@ for (const backend of backends) {
         );
         const ref = await newClient().auth.refreshSession({ refresh_token: x.session.refresh_token });
         assert.ok(ref.error, `${name}'s refresh token must be refused after global sign-out`);
+        assert.ok(isAuthApiError(ref.error), `${name}: expected AuthApiError, got ${ref.error.name}`);
+        assert.equal(ref.error.code, 'refresh_token_not_found');
       }
 
       // The user can still sign in again afterwards.

@@ -157,7 +157,14 @@ export async function startSaoma(options = {}) {
   async function stop() {
     if (!exited) {
       child.kill('SIGTERM');
-      const timedOut = await Promise.race([exitPromise.then(() => false), sleep(10_000).then(() => true)]);
+      let timer;
+      const timedOut = await Promise.race([
+        exitPromise.then(() => false),
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve(true), 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
       if (timedOut) {
         child.kill('SIGKILL');
         await exitPromise;
