@@ -11,6 +11,7 @@ use crate::{
     domain::refresh::RefreshTokenKey,
     http,
     jwt::JwtKeys,
+    providers::Providers,
     state::{AppState, SharedState},
     store,
 };
@@ -18,17 +19,38 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     state: SharedState,
+    extra: Option<(String, axum::Router)>,
 }
 
 impl Application {
     /// Connects the store, applies migrations and binds the listener (port 0 picks a free one).
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let state = build_state(config, clock).await?;
-        let address = format!("{}:{}", state.config.host, state.config.port);
+        let address = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
-        Ok(Self { listener, state })
+        Self::with_listener(config, clock, listener).await
+    }
+
+    /// Serves on a listener bound beforehand (when the configuration needs to know the port,
+    /// e.g. for the external URL).
+    pub async fn with_listener(
+        config: Config,
+        clock: SharedClock,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let state = build_state(config, clock).await?;
+        Ok(Self {
+            listener,
+            state,
+            extra: None,
+        })
+    }
+
+    /// Serves another router beside the API (the WeChat simulator in `saoma dev`).
+    pub fn mount(mut self, path: &str, router: axum::Router) -> Self {
+        self.extra = Some((path.to_owned(), router));
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -47,7 +69,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let router = http::router(self.state);
+        let mut router = http::router(self.state);
+        if let Some((path, extra)) = self.extra {
+            router = axum::Router::new().nest(&path, extra).merge(router);
+        }
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
@@ -75,6 +100,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<S
     store.migrate().await.context("applying migrations")?;
     let refresh_key = RefreshTokenKey::derive(config.jwt.secret.as_bytes());
     let issuer = config.issuer();
+    let providers = Providers::from_config(&config)?;
     Ok(Arc::new(AppState {
         config,
         store,
@@ -82,6 +108,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<S
         refresh_key,
         clock,
         issuer,
+        providers,
     }))
 }
 

@@ -19,6 +19,9 @@ pub struct Config {
     /// The URL clients reach saoma at (GoTrue's API_EXTERNAL_URL).
     pub external_url: String,
     pub disable_signup: bool,
+    /// Lets WeChat providers talk to base URLs other than WeChat's own (the simulator).
+    /// `saoma dev` sets it; `saoma serve` refuses such URLs without it.
+    pub wechat_simulator_allowed: bool,
     pub jwt: JwtConfig,
     pub security: SecurityConfig,
     pub mailer: MailerConfig,
@@ -68,6 +71,45 @@ pub struct PasswordConfig {
 pub struct ExternalConfig {
     pub email: ProviderToggle,
     pub anonymous_users: ProviderToggle,
+    /// WeChat website QR login (网站应用, scope snsapi_login).
+    pub wechat_qr: WeChatAppConfig,
+}
+
+/// One WeChat app's credentials and where to reach WeChat.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WeChatAppConfig {
+    pub enabled: bool,
+    pub app_id: String,
+    pub secret: String,
+    /// The callback WeChat redirects to; defaults to `external_url` + `/callback`. Its host is
+    /// what you register as the app's 授权回调域.
+    pub redirect_uri: Option<String>,
+    pub open_base_url: String,
+    pub api_base_url: String,
+}
+
+pub const WECHAT_OPEN_BASE_URL: &str = "https://open.weixin.qq.com";
+pub const WECHAT_API_BASE_URL: &str = "https://api.weixin.qq.com";
+
+impl Default for WeChatAppConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            app_id: String::new(),
+            secret: String::new(),
+            redirect_uri: None,
+            open_base_url: WECHAT_OPEN_BASE_URL.into(),
+            api_base_url: WECHAT_API_BASE_URL.into(),
+        }
+    }
+}
+
+impl WeChatAppConfig {
+    fn uses_official_urls(&self) -> bool {
+        self.open_base_url.trim_end_matches('/') == WECHAT_OPEN_BASE_URL
+            && self.api_base_url.trim_end_matches('/') == WECHAT_API_BASE_URL
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
@@ -96,9 +138,11 @@ impl Default for Config {
             security: SecurityConfig::default(),
             mailer: MailerConfig::default(),
             password: PasswordConfig::default(),
+            wechat_simulator_allowed: false,
             external: ExternalConfig {
                 email: ProviderToggle { enabled: true },
                 anonymous_users: ProviderToggle { enabled: false },
+                wechat_qr: WeChatAppConfig::default(),
             },
         }
     }
@@ -266,6 +310,41 @@ const ENV_VARS: &[EnvVar] = &[
         path: &["external", "anonymous_users", "enabled"],
         kind: Kind::Bool,
     },
+    EnvVar {
+        name: "SAOMA_WECHAT_SIMULATOR_ALLOWED",
+        path: &["wechat_simulator_allowed"],
+        kind: Kind::Bool,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_WECHAT_QR_ENABLED",
+        path: &["external", "wechat_qr", "enabled"],
+        kind: Kind::Bool,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_WECHAT_QR_APP_ID",
+        path: &["external", "wechat_qr", "app_id"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_WECHAT_QR_SECRET",
+        path: &["external", "wechat_qr", "secret"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_WECHAT_QR_REDIRECT_URI",
+        path: &["external", "wechat_qr", "redirect_uri"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_WECHAT_QR_OPEN_BASE_URL",
+        path: &["external", "wechat_qr", "open_base_url"],
+        kind: Kind::Str,
+    },
+    EnvVar {
+        name: "SAOMA_EXTERNAL_WECHAT_QR_API_BASE_URL",
+        path: &["external", "wechat_qr", "api_base_url"],
+        kind: Kind::Str,
+    },
 ];
 
 /// Names that look like ours but are not: reported at start, since a typo silently ignored
@@ -324,6 +403,21 @@ impl Config {
                 "security.refresh_token_reuse_interval must be >= 0".into(),
             ));
         }
+        let wechat = &self.external.wechat_qr;
+        if wechat.enabled {
+            if wechat.app_id.is_empty() || wechat.secret.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "external.wechat_qr needs app_id and secret".into(),
+                ));
+            }
+            if !wechat.uses_official_urls() && !self.wechat_simulator_allowed {
+                return Err(ConfigError::Invalid(format!(
+                    "external.wechat_qr points at {} / {} instead of WeChat; set wechat_simulator_allowed = true \
+                     (SAOMA_WECHAT_SIMULATOR_ALLOWED) only if that is the simulator on purpose",
+                    wechat.open_base_url, wechat.api_base_url
+                )));
+            }
+        }
         for (name, url) in [
             ("site_url", &self.site_url),
             ("external_url", &self.external_url),
@@ -343,6 +437,15 @@ impl Config {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("{}/auth/v1", self.external_url.trim_end_matches('/')))
+    }
+
+    /// Where WeChat sends the browser back to.
+    pub fn wechat_qr_redirect_uri(&self) -> String {
+        self.external
+            .wechat_qr
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| format!("{}/callback", self.external_url.trim_end_matches('/')))
     }
 
     /// The database URL with any password replaced, for logs.
@@ -510,14 +613,41 @@ mod tests {
     }
 
     #[test]
+    fn simulator_urls_need_explicit_permission() {
+        let wechat = [
+            ("SAOMA_EXTERNAL_WECHAT_QR_ENABLED", "true"),
+            ("SAOMA_EXTERNAL_WECHAT_QR_APP_ID", "wx1"),
+            ("SAOMA_EXTERNAL_WECHAT_QR_SECRET", "s"),
+            (
+                "SAOMA_EXTERNAL_WECHAT_QR_OPEN_BASE_URL",
+                "http://localhost:9999/wechat-sim",
+            ),
+            (
+                "SAOMA_EXTERNAL_WECHAT_QR_API_BASE_URL",
+                "http://localhost:9999/wechat-sim",
+            ),
+        ];
+        let refused = Config::load(None, &env(&wechat))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("wechat_simulator_allowed"), "{refused}");
+        let mut allowed = wechat.to_vec();
+        allowed.push(("SAOMA_WECHAT_SIMULATOR_ALLOWED", "true"));
+        assert!(Config::load(None, &env(&allowed)).is_ok());
+        // WeChat's own URLs need no permission.
+        assert!(Config::load(None, &env(&wechat[..3])).is_ok());
+    }
+
+    #[test]
     fn secrets_never_print() {
         let mut config = Config::default();
         config.jwt.secret = "topsecretvalue".into();
         config.database_url = "postgres://app:hunter2@db/auth".into();
+        config.external.wechat_qr.secret = "wechat-app-secret".into();
         let printed = format!("{config:?}");
-        assert!(
-            !printed.contains("topsecretvalue") && !printed.contains("hunter2"),
-            "{printed}"
-        );
+        for secret in ["topsecretvalue", "hunter2", "wechat-app-secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
     }
 }

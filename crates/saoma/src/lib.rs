@@ -8,6 +8,8 @@ pub mod domain;
 pub mod http;
 pub mod jwt;
 pub mod keys;
+pub mod oauth;
+pub mod providers;
 pub mod state;
 pub mod store;
 pub mod tokens;

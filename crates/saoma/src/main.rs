@@ -3,6 +3,7 @@ use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use saoma::{app, clock::SystemClock, config, jwt::JwtKeys, keys, Application, Config};
+use saoma_wechat_sim::{SimConfig, Simulator};
 
 #[derive(Parser)]
 #[command(
@@ -56,11 +57,12 @@ async fn run() -> anyhow::Result<()> {
     }
     let command = cli.command.unwrap_or(Command::Serve);
     let mut config = Config::load(Some(&cli.config), &env)?;
-    if matches!(command, Command::Dev) {
-        apply_dev_defaults(&mut config, &env);
-    }
     match command {
-        Command::Serve | Command::Dev => serve(config, matches!(command, Command::Dev)).await,
+        Command::Serve => serve(config, None).await,
+        Command::Dev => {
+            let simulator = apply_dev_defaults(&mut config, &env);
+            serve(config, Some(simulator)).await
+        }
         Command::Migrate => {
             let store = saoma::store::connect(&config.database_url).await?;
             store.migrate().await?;
@@ -81,18 +83,48 @@ async fn run() -> anyhow::Result<()> {
     }
 }
 
-fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) {
+/// Where `saoma dev` mounts the WeChat simulator.
+const SIMULATOR_PATH: &str = "/wechat-sim";
+
+/// `saoma dev`: everything on one port, WeChat included (the simulator), ready for an app on
+/// http://localhost:3000. Returns the simulator to mount, unless a real WeChat app is set up.
+fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Option<Simulator> {
     if config.jwt.secret.is_empty() {
         config.jwt.secret = DEV_JWT_SECRET.into();
     }
     if !env.contains_key("SAOMA_HOST") {
         config.host = "127.0.0.1".into();
     }
+    if !env.contains_key("SAOMA_EXTERNAL_URL") {
+        // `localhost`, not 127.0.0.1: the simulator's app registers `localhost` as its
+        // callback domain, and supabase-js names its cookies after the host.
+        config.external_url = format!("http://localhost:{}", config.port);
+    }
     config.mailer.autoconfirm = true;
     config.external.anonymous_users.enabled = true;
     if config.uri_allow_list.is_empty() {
         config.uri_allow_list = vec!["http://localhost:3000/**".into()];
     }
+    if config.external.wechat_qr.enabled {
+        return None;
+    }
+    let simulator_url = format!(
+        "{}{SIMULATOR_PATH}",
+        config.external_url.trim_end_matches('/')
+    );
+    let simulator = Simulator::new(SimConfig::demo(simulator_url.clone()));
+    let app = SimConfig::demo(simulator_url.clone())
+        .apps
+        .into_iter()
+        .next()?;
+    let wechat = &mut config.external.wechat_qr;
+    wechat.enabled = true;
+    wechat.app_id = app.appid;
+    wechat.secret = app.secret;
+    wechat.open_base_url = simulator_url.clone();
+    wechat.api_base_url = simulator_url;
+    config.wechat_simulator_allowed = true;
+    Some(simulator)
 }
 
 fn require_secret(config: &Config) -> anyhow::Result<()> {
@@ -105,25 +137,37 @@ fn require_secret(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: Config, dev: bool) -> anyhow::Result<()> {
+/// Runs the server; `dev` carries `saoma dev`'s simulator (if WeChat is simulated).
+async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result<()> {
     require_secret(&config)?;
     let started = std::time::Instant::now();
     tracing::info!(config = ?config, "starting");
-    let application = Application::build(config, Arc::new(SystemClock))
+    let mut application = Application::build(config, Arc::new(SystemClock))
         .await
         .context("starting saoma")?;
     let state = application.state();
-    let url = format!("http://{}:{}", state.config.host, application.port());
-    tracing::info!(%url, elapsed_ms = started.elapsed().as_millis() as u64, "listening");
-    if dev {
+    let bound = format!("http://{}:{}", state.config.host, application.port());
+    tracing::info!(url = %bound, elapsed_ms = started.elapsed().as_millis() as u64, "listening");
+    if let Some(simulator) = dev {
+        let url = state.config.external_url.trim_end_matches('/').to_owned();
         let anon = keys::api_key(&state.keys, "anon", chrono::Utc::now())?;
         println!(
             "\nsaoma dev server on {url} (SQLite: {})",
             state.config.database_url
         );
-        println!("  supabase URL:  {url}");
-        println!("  anon key:      {anon}");
-        println!("  try it:        curl -s {url}/auth/v1/settings\n");
+        println!("  supabase URL:   {url}");
+        println!("  anon key:       {anon}");
+        if let Some(simulator) = simulator {
+            application = application.mount(SIMULATOR_PATH, simulator.router());
+            let echo = format!("{url}{SIMULATOR_PATH}/sim/echo-callback");
+            println!("  WeChat:         simulated at {url}{SIMULATOR_PATH}/sim (apps, personas)");
+            println!(
+                "  try a login:    open {url}/auth/v1/authorize?provider=wechat_qr&redirect_to={}",
+                saoma::providers::urlencode(&echo)
+            );
+            println!("                  then open the phone link under the QR code, pick a persona, 确认登录");
+        }
+        println!("  your app:       NEXT_PUBLIC_SUPABASE_URL={url} NEXT_PUBLIC_SUPABASE_ANON_KEY=<anon key>\n");
     }
     application.run_until(app::shutdown_signal()).await
 }

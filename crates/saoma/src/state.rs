@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     domain::refresh::{RefreshTokenKey, RotationPolicy},
     jwt::JwtKeys,
+    providers::Providers,
     store::SharedStore,
 };
 
@@ -18,6 +19,7 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub refresh_key: RefreshTokenKey,
     pub clock: SharedClock,
+    pub providers: Providers,
     /// The `iss` claim, computed once.
     pub issuer: String,
 }

@@ -1,8 +1,10 @@
 //! Domain types and rules, free of HTTP and SQL.
 
 pub mod email;
+pub mod flow;
 pub mod identity;
 pub mod password;
+pub mod redirect;
 pub mod refresh;
 pub mod session;
 pub mod user;

@@ -19,7 +19,7 @@ use tower_http::{
 
 use crate::state::SharedState;
 use error::ApiError;
-use handlers::{health, logout, signup, token, user};
+use handlers::{health, logout, oauth, signup, token, user};
 
 /// The routes of the auth API, relative to its mount point.
 fn api_routes() -> Router<SharedState> {
@@ -31,6 +31,11 @@ fn api_routes() -> Router<SharedState> {
         .route("/token", post(token::token))
         .route("/user", get(user::get_user).put(user::update_user))
         .route("/logout", post(logout::logout))
+        .route("/authorize", get(oauth::authorize))
+        .route(
+            "/callback",
+            get(oauth::callback_get).post(oauth::callback_post),
+        )
 }
 
 pub fn router(state: SharedState) -> Router {

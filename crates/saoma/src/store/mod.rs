@@ -7,6 +7,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::domain::{
+    flow::FlowState,
     refresh::{MintedToken, RotationPolicy},
     session::LogoutScope,
     Identity, Session, User,
@@ -63,6 +64,24 @@ pub trait Store: Send + Sync + 'static {
     /// Writes every mutable column of `user`.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>>;
+    async fn identity_by_provider(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<Identity>>;
+    /// Writes `identity_data` and `last_sign_in_at` / `updated_at` of an identity.
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<()>;
+
+    async fn create_flow(&self, flow: &FlowState) -> StoreResult<()>;
+    async fn flow_by_id(&self, id: Uuid) -> StoreResult<Option<FlowState>>;
+    async fn flow_by_auth_code(&self, auth_code: &str) -> StoreResult<Option<FlowState>>;
+    /// Records the provider's callback on a pending flow; `false` if it was already completed
+    /// (a concurrent or repeated callback got there first).
+    async fn complete_flow(&self, flow: &FlowState) -> StoreResult<bool>;
+    /// Deletes a flow; `false` when it was already gone (so a code is used once only).
+    async fn delete_flow(&self, id: Uuid) -> StoreResult<bool>;
+    /// Removes flows created before `cutoff`.
+    async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Creates a session with its first refresh token and stamps the user's last sign-in.
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()>;

@@ -15,16 +15,24 @@ use super::{
     Rotation, Store, StoreError, StoreResult,
 };
 use crate::domain::{
+    flow::{Challenge, ChallengeMethod, FlowState},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Identity, Session, User,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "auth_schema",
-    include_str!("../../migrations/postgres/0001_auth_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "auth_schema",
+        include_str!("../../migrations/postgres/0001_auth_schema.sql"),
+    ),
+    (
+        2,
+        "flow_provider_code",
+        include_str!("../../migrations/postgres/0002_flow_provider_code.sql"),
+    ),
+];
 /// Arbitrary, fixed: serialises migrations across processes.
 const MIGRATION_LOCK_KEY: i64 = 0x5a0a_5a0a;
 
@@ -36,6 +44,10 @@ const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_dat
 const SESSION_COLUMNS: &str = "id, user_id, aal::text AS aal, not_after, refreshed_at, \
     user_agent, host(ip) AS ip, created_at, updated_at, (SELECT authentication_method \
     FROM auth.mfa_amr_claims a WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
+const FLOW_COLUMNS: &str =
+    "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, \
+    code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
+    auth_code_issued_at, referrer, provider_code_hash";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 
@@ -120,6 +132,35 @@ fn session_from_row(row: &PgRow) -> StoreResult<Session> {
             .unwrap_or_else(|| "password".into()),
         created_at: req(row.try_get("created_at")?, "created_at")?,
         updated_at: req(row.try_get("updated_at")?, "updated_at")?,
+    })
+}
+
+fn flow_from_row(row: &PgRow) -> StoreResult<FlowState> {
+    let challenge = match (
+        row.try_get::<Option<String>, _>("code_challenge")?,
+        row.try_get::<Option<String>, _>("code_challenge_method")?,
+    ) {
+        (Some(value), Some(method)) => Some(Challenge {
+            value,
+            method: ChallengeMethod::parse(&method)
+                .ok_or_else(|| StoreError::Corrupt(format!("challenge method {method}")))?,
+        }),
+        _ => None,
+    };
+    Ok(FlowState {
+        id: row.try_get("id")?,
+        provider_type: row.try_get("provider_type")?,
+        redirect_to: row
+            .try_get::<Option<String>, _>("referrer")?
+            .unwrap_or_default(),
+        challenge,
+        user_id: row.try_get("user_id")?,
+        auth_code: row.try_get("auth_code")?,
+        auth_code_issued_at: row.try_get("auth_code_issued_at")?,
+        provider_access_token: row.try_get("provider_access_token")?,
+        provider_refresh_token: row.try_get("provider_refresh_token")?,
+        provider_code_hash: row.try_get("provider_code_hash")?,
+        created_at: req(row.try_get("created_at")?, "created_at")?,
     })
 }
 
@@ -327,6 +368,103 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn identity_by_provider(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<Identity>> {
+        let row = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE provider = $1 AND provider_id = $2"
+        ))
+        .bind(provider)
+        .bind(provider_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
+        sqlx::query("UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, updated_at = $3 WHERE id = $4")
+            .bind(&identity.identity_data)
+            .bind(identity.last_sign_in_at)
+            .bind(identity.updated_at)
+            .bind(identity.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO auth.flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
+             authentication_method, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, 'oauth', $6, $6)",
+        )
+        .bind(flow.id)
+        .bind(&flow.provider_type)
+        .bind(&flow.redirect_to)
+        .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
+        .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
+        .bind(flow.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn flow_by_id(&self, id: Uuid) -> StoreResult<Option<FlowState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn flow_by_auth_code(&self, auth_code: &str) -> StoreResult<Option<FlowState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE auth_code = $1"
+        ))
+        .bind(auth_code)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn complete_flow(&self, flow: &FlowState) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE auth.flow_state SET user_id = $1, auth_code = $2, auth_code_issued_at = $3, \
+             provider_access_token = $4, provider_refresh_token = $5, provider_code_hash = $6, updated_at = $3 \
+             WHERE id = $7 AND auth_code_issued_at IS NULL",
+        )
+        .bind(flow.user_id)
+        .bind(&flow.auth_code)
+        .bind(flow.auth_code_issued_at)
+        .bind(&flow.provider_access_token)
+        .bind(&flow.provider_refresh_token)
+        .bind(&flow.provider_code_hash)
+        .bind(flow.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_flow(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM auth.flow_state WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM auth.flow_state WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {

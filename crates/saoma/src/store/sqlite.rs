@@ -19,16 +19,24 @@ use super::{
     Rotation, Store, StoreError, StoreResult,
 };
 use crate::domain::{
+    flow::{Challenge, ChallengeMethod, FlowState},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Identity, Session, User,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "auth_schema",
-    include_str!("../../migrations/sqlite/0001_auth_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "auth_schema",
+        include_str!("../../migrations/sqlite/0001_auth_schema.sql"),
+    ),
+    (
+        2,
+        "flow_provider_code",
+        include_str!("../../migrations/sqlite/0002_flow_provider_code.sql"),
+    ),
+];
 
 const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
     confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
@@ -38,6 +46,9 @@ const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_dat
 const SESSION_COLUMNS: &str = "id, user_id, aal, not_after, refreshed_at, user_agent, ip, \
     created_at, updated_at, (SELECT authentication_method FROM mfa_amr_claims a \
     WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
+const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, code_challenge, \
+    provider_type, provider_access_token, provider_refresh_token, created_at, auth_code_issued_at, \
+    referrer, provider_code_hash";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 
@@ -163,6 +174,41 @@ fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
             .unwrap_or_else(|| "password".into()),
         created_at: req_ts(row, "created_at")?,
         updated_at: req_ts(row, "updated_at")?,
+    })
+}
+
+fn opt_uuid(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|s| Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(format!("{column}: {e}"))))
+        .transpose()
+}
+
+fn flow_from_row(row: &SqliteRow) -> StoreResult<FlowState> {
+    let challenge = match (
+        row.try_get::<Option<String>, _>("code_challenge")?,
+        row.try_get::<Option<String>, _>("code_challenge_method")?,
+    ) {
+        (Some(value), Some(method)) => Some(Challenge {
+            value,
+            method: ChallengeMethod::parse(&method)
+                .ok_or_else(|| StoreError::Corrupt(format!("challenge method {method}")))?,
+        }),
+        _ => None,
+    };
+    Ok(FlowState {
+        id: get_uuid(row, "id")?,
+        provider_type: row.try_get("provider_type")?,
+        redirect_to: row
+            .try_get::<Option<String>, _>("referrer")?
+            .unwrap_or_default(),
+        challenge,
+        user_id: opt_uuid(row, "user_id")?,
+        auth_code: row.try_get("auth_code")?,
+        auth_code_issued_at: get_ts(row, "auth_code_issued_at")?,
+        provider_access_token: row.try_get("provider_access_token")?,
+        provider_refresh_token: row.try_get("provider_refresh_token")?,
+        provider_code_hash: row.try_get("provider_code_hash")?,
+        created_at: req_ts(row, "created_at")?,
     })
 }
 
@@ -370,6 +416,107 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn identity_by_provider(
+        &self,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<Identity>> {
+        let row = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
+        ))
+        .bind(provider)
+        .bind(provider_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(identity_from_row).transpose()
+    }
+
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(identity.identity_data.to_string())
+        .bind(&identity.email)
+        .bind(opt_ts(identity.last_sign_in_at))
+        .bind(ts(identity.updated_at))
+        .bind(identity.id.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
+             authentication_method, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'oauth', ?, ?)",
+        )
+        .bind(flow.id.to_string())
+        .bind(&flow.provider_type)
+        .bind(&flow.redirect_to)
+        .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
+        .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
+        .bind(ts(flow.created_at))
+        .bind(ts(flow.created_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn flow_by_id(&self, id: Uuid) -> StoreResult<Option<FlowState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flow_state WHERE id = ?"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn flow_by_auth_code(&self, auth_code: &str) -> StoreResult<Option<FlowState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flow_state WHERE auth_code = ?"
+        ))
+        .bind(auth_code)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn complete_flow(&self, flow: &FlowState) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE flow_state SET user_id = ?, auth_code = ?, auth_code_issued_at = ?, \
+             provider_access_token = ?, provider_refresh_token = ?, provider_code_hash = ?, updated_at = ? \
+             WHERE id = ? AND auth_code_issued_at IS NULL",
+        )
+        .bind(flow.user_id.map(|id| id.to_string()))
+        .bind(&flow.auth_code)
+        .bind(opt_ts(flow.auth_code_issued_at))
+        .bind(&flow.provider_access_token)
+        .bind(&flow.provider_refresh_token)
+        .bind(&flow.provider_code_hash)
+        .bind(opt_ts(flow.auth_code_issued_at))
+        .bind(flow.id.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_flow(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM flow_state WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM flow_state WHERE created_at < ?")
+            .bind(ts(cutoff))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {

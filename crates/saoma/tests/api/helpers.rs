@@ -39,7 +39,16 @@ impl Reply {
     }
 }
 
+/// Server logs show up in a failing test's output.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,saoma=info")
+        .with_test_writer()
+        .try_init();
+}
+
 pub fn test_config() -> Config {
+    init_logs();
     let mut config = Config {
         host: "127.0.0.1".into(),
         port: 0,
@@ -72,26 +81,37 @@ pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut Config)) -> Te
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    TestApp {
-        address,
-        client,
-        clock,
-        config,
-        shutdown: Some(tx),
-        server: Some(server),
-        db: Some(db),
-    }
+    TestApp::serve(app, address, clock, config, db)
 }
 
 impl TestApp {
+    /// Runs an already built application.
+    pub fn serve(
+        application: Application,
+        address: String,
+        clock: Arc<ManualClock>,
+        config: Config,
+        db: TestDb,
+    ) -> Self {
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(application.run_until(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestApp {
+            address,
+            client,
+            clock,
+            config,
+            shutdown: Some(tx),
+            server: Some(server),
+            db: Some(db),
+        }
+    }
+
     /// Stops the server and hands back its database.
     pub async fn stop(mut self) -> TestDb {
         if let Some(tx) = self.shutdown.take() {

@@ -16,3 +16,5 @@ mod refresh;
 mod restart;
 mod signup;
 mod user;
+mod wechat_helpers;
+mod wechat_qr;

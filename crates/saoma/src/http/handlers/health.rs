@@ -24,12 +24,17 @@ pub async fn health(State(state): State<SharedState>) -> ApiResult<Json<Value>> 
 
 pub async fn settings(State(state): State<SharedState>) -> Json<Value> {
     let config = &state.config;
+    let mut external = json!({
+        "anonymous_users": config.external.anonymous_users.enabled,
+        "email": config.external.email.enabled,
+        "phone": false,
+        "wechat_qr": false,
+    });
+    for provider in state.providers.enabled() {
+        external[provider] = json!(true);
+    }
     Json(json!({
-        "external": {
-            "anonymous_users": config.external.anonymous_users.enabled,
-            "email": config.external.email.enabled,
-            "phone": false,
-        },
+        "external": external,
         "disable_signup": config.disable_signup,
         "mailer_autoconfirm": config.mailer.autoconfirm,
         "phone_autoconfirm": false,

@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod logout;
+pub mod oauth;
 pub mod signup;
 pub mod token;
 pub mod user;

@@ -33,6 +33,14 @@ pub struct PasswordGrant {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct PkceGrant {
+    #[serde(default)]
+    auth_code: Option<String>,
+    #[serde(default)]
+    code_verifier: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct RefreshGrant {
     #[serde(default)]
     refresh_token: Option<String>,
@@ -48,6 +56,7 @@ pub async fn token(
     match query.grant_type.as_deref() {
         Some("password") => password_grant(&state, &headers, body.json()?).await,
         Some("refresh_token") => refresh_grant(&state, body.json()?).await,
+        Some("pkce") => pkce_grant(&state, &headers, body.json()?).await,
         _ => Err(ApiError::bad_request(
             "invalid_credentials",
             "unsupported_grant_type",
@@ -191,4 +200,69 @@ async fn refresh_grant(state: &SharedState, grant: RefreshGrant) -> ApiResult<Js
         &plaintext,
         now,
     )?))
+}
+
+/// `exchangeCodeForSession`: the auth code from the callback redirect plus the verifier the
+/// client kept, once.
+async fn pkce_grant(
+    state: &SharedState,
+    headers: &HeaderMap,
+    grant: PkceGrant,
+) -> ApiResult<Json<Value>> {
+    let auth_code = grant.auth_code.unwrap_or_default();
+    let verifier = grant.code_verifier.unwrap_or_default();
+    if auth_code.is_empty() || verifier.is_empty() {
+        return Err(ApiError::validation(
+            "invalid request: both auth code and code verifier should be non-empty",
+        ));
+    }
+    let not_found = || {
+        ApiError::not_found(
+            "flow_state_not_found",
+            "invalid flow state, no valid flow state found",
+        )
+    };
+    let flow = state
+        .store
+        .flow_by_auth_code(&auth_code)
+        .await?
+        .ok_or_else(not_found)?;
+    let now = state.clock.now();
+    if flow.auth_code_expired(now) {
+        return Err(ApiError::unprocessable(
+            "flow_state_expired",
+            "invalid flow state, flow state has expired",
+        ));
+    }
+    let verified = flow
+        .challenge
+        .as_ref()
+        .is_some_and(|challenge| challenge.verify(&verifier));
+    if !verified {
+        return Err(ApiError::bad_request(
+            "bad_code_verifier",
+            "code challenge does not match previously saved code verifier",
+        ));
+    }
+    // Deleting is the single-use check: of two concurrent exchanges only one deletes the row.
+    if !state.store.delete_flow(flow.id).await? {
+        return Err(not_found());
+    }
+    let user_id = flow.user_id.ok_or_else(not_found)?;
+    let user = state
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if user.is_banned(now) {
+        return Err(ApiError::bad_request("user_banned", "User is banned"));
+    }
+    let mut session = tokens::start_session(state, &user, "oauth", user_agent(headers)).await?;
+    if let Some(token) = flow.provider_access_token {
+        session["provider_token"] = json!(token);
+    }
+    if let Some(token) = flow.provider_refresh_token {
+        session["provider_refresh_token"] = json!(token);
+    }
+    Ok(Json(session))
 }

@@ -1,0 +1,207 @@
+//! Codes, access tokens and refresh tokens, with WeChat's lifetimes and single-use rules.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::WxError;
+use crate::ids;
+
+/// Website-app codes live ten minutes.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// `expires_in: 7200`.
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
+pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Spent codes are remembered this long, so reuse answers 40163 rather than 40029.
+const CODE_MEMORY: Duration = Duration::from_secs(3600);
+/// Expired tokens are remembered this long, so they answer "expired" rather than "invalid".
+const TOKEN_MEMORY: Duration = Duration::from_secs(24 * 3600);
+
+/// Who a grant speaks for: a persona, through one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub appid: String,
+    pub persona: String,
+}
+
+#[derive(Debug)]
+struct Code {
+    subject: Subject,
+    issued: Instant,
+    used: bool,
+}
+
+#[derive(Debug)]
+struct Token {
+    subject: Subject,
+    issued: Instant,
+}
+
+impl Token {
+    fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.issued)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Grants {
+    codes: HashMap<String, Code>,
+    access_tokens: HashMap<String, Token>,
+    refresh_tokens: HashMap<String, Token>,
+}
+
+impl Grants {
+    pub fn issue_code(&mut self, subject: Subject, now: Instant) -> String {
+        self.codes
+            .retain(|_, code| now.saturating_duration_since(code.issued) < CODE_MEMORY);
+        let code = ids::random(32);
+        let grant = Code {
+            subject,
+            issued: now,
+            used: false,
+        };
+        self.codes.insert(code.clone(), grant);
+        code
+    }
+
+    /// Spends `code` for `appid`. `force_expired` is the expire_codes fault.
+    pub fn redeem_code(
+        &mut self,
+        appid: &str,
+        code: &str,
+        now: Instant,
+        force_expired: bool,
+    ) -> Result<Subject, WxError> {
+        let grant = match self.codes.get_mut(code) {
+            Some(grant) if grant.subject.appid == appid => grant,
+            _ => return Err(WxError::InvalidCode),
+        };
+        if grant.used {
+            return Err(WxError::CodeBeenUsed);
+        }
+        if force_expired || now.saturating_duration_since(grant.issued) >= CODE_LIFETIME {
+            return Err(WxError::CodeExpired);
+        }
+        grant.used = true;
+        Ok(grant.subject.clone())
+    }
+
+    /// A fresh access token and refresh token pair.
+    pub fn issue_tokens(&mut self, subject: Subject, now: Instant) -> (String, String) {
+        self.refresh_tokens
+            .retain(|_, token| token.age(now) < REFRESH_TOKEN_LIFETIME + TOKEN_MEMORY);
+        let refresh_token = ids::random(86);
+        let token = Token {
+            subject: subject.clone(),
+            issued: now,
+        };
+        self.refresh_tokens.insert(refresh_token.clone(), token);
+        (self.issue_access_token(subject, now), refresh_token)
+    }
+
+    /// A new access token for the refresh token's subject; the refresh token stays the same.
+    pub fn refresh(
+        &mut self,
+        appid: &str,
+        refresh_token: &str,
+        now: Instant,
+    ) -> Result<(String, Subject), WxError> {
+        let subject = match self.refresh_tokens.get(refresh_token) {
+            Some(token) if token.subject.appid == appid => {
+                if token.age(now) >= REFRESH_TOKEN_LIFETIME {
+                    return Err(WxError::RefreshTokenExpired);
+                }
+                token.subject.clone()
+            }
+            _ => return Err(WxError::InvalidRefreshToken),
+        };
+        Ok((self.issue_access_token(subject.clone(), now), subject))
+    }
+
+    /// Whom `access_token` speaks for; unknown answers 40014, expired 42001.
+    pub fn access(&self, access_token: &str, now: Instant) -> Result<&Subject, WxError> {
+        let token = self
+            .access_tokens
+            .get(access_token)
+            .ok_or(WxError::InvalidAccessToken)?;
+        if token.age(now) >= ACCESS_TOKEN_LIFETIME {
+            return Err(WxError::AccessTokenExpired);
+        }
+        Ok(&token.subject)
+    }
+
+    fn issue_access_token(&mut self, subject: Subject, now: Instant) -> String {
+        self.access_tokens
+            .retain(|_, token| token.age(now) < ACCESS_TOKEN_LIFETIME + TOKEN_MEMORY);
+        let access_token = ids::random(86);
+        let token = Token {
+            subject,
+            issued: now,
+        };
+        self.access_tokens.insert(access_token.clone(), token);
+        access_token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject() -> Subject {
+        Subject {
+            appid: "app".into(),
+            persona: "xiaoming".into(),
+        }
+    }
+
+    #[test]
+    fn code_is_single_use_and_bound_to_its_app() {
+        let now = Instant::now();
+        let mut grants = Grants::default();
+        let code = grants.issue_code(subject(), now);
+        assert_eq!(
+            grants.redeem_code("other", &code, now, false),
+            Err(WxError::InvalidCode)
+        );
+        assert_eq!(grants.redeem_code("app", &code, now, false), Ok(subject()));
+        assert_eq!(
+            grants.redeem_code("app", &code, now, false),
+            Err(WxError::CodeBeenUsed)
+        );
+    }
+
+    #[test]
+    fn code_expires_after_ten_minutes() {
+        let now = Instant::now();
+        let mut grants = Grants::default();
+        let code = grants.issue_code(subject(), now);
+        let later = now + CODE_LIFETIME;
+        assert_eq!(
+            grants.redeem_code("app", &code, later, false),
+            Err(WxError::CodeExpired)
+        );
+    }
+
+    #[test]
+    fn access_token_expires_after_7200_seconds_refresh_renews_it() {
+        let now = Instant::now();
+        let mut grants = Grants::default();
+        let (access, refresh) = grants.issue_tokens(subject(), now);
+        assert_eq!(grants.access(&access, now), Ok(&subject()));
+        let later = now + ACCESS_TOKEN_LIFETIME;
+        assert_eq!(
+            grants.access(&access, later),
+            Err(WxError::AccessTokenExpired)
+        );
+        assert_eq!(grants.access("nope", now), Err(WxError::InvalidAccessToken));
+        let (renewed, _) = grants.refresh("app", &refresh, later).unwrap();
+        assert_eq!(grants.access(&renewed, later), Ok(&subject()));
+        assert_eq!(
+            grants.refresh("other", &refresh, later),
+            Err(WxError::InvalidRefreshToken)
+        );
+        assert_eq!(
+            grants.refresh("app", &refresh, now + REFRESH_TOKEN_LIFETIME),
+            Err(WxError::RefreshTokenExpired)
+        );
+    }
+}

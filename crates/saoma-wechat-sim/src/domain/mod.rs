@@ -1,0 +1,75 @@
+//! WeChat's behaviour, free of HTTP: tickets, grants, the `sns/*` rules. Every operation takes
+//! the current `Instant`, so expiry is tested without sleeping.
+
+pub mod grants;
+pub mod oauth;
+pub mod ticket;
+mod wx_error;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub use wx_error::WxError;
+
+use crate::faults::Faults;
+use ticket::{PollAnswer, Ticket, TicketError, TicketStatus};
+
+/// Tickets are forgotten this long after their QR code was shown.
+const TICKET_MEMORY: Duration = Duration::from_secs(3600);
+
+/// Everything the simulator remembers; it lives behind one mutex.
+#[derive(Debug, Default)]
+pub struct State {
+    pub tickets: HashMap<String, Ticket>,
+    pub grants: grants::Grants,
+    pub faults: Faults,
+}
+
+impl State {
+    /// Opens a login ticket for `appid` and returns its uuid.
+    pub fn open_ticket(&mut self, appid: &str, now: Instant) -> String {
+        self.tickets
+            .retain(|_, ticket| now.saturating_duration_since(ticket.created) < TICKET_MEMORY);
+        let uuid = crate::ids::random(16);
+        self.tickets
+            .insert(uuid.clone(), Ticket::new(appid.to_owned(), now));
+        uuid
+    }
+
+    /// The page's poll; an unknown uuid looks like an expired QR code.
+    pub fn poll(&self, uuid: &str, now: Instant) -> PollAnswer {
+        self.tickets
+            .get(uuid)
+            .map_or(PollAnswer::Expired, |ticket| ticket.poll(now))
+    }
+
+    /// The phone opened the QR link; returns the ticket's appid.
+    pub fn scan(&mut self, uuid: &str, now: Instant) -> Result<String, TicketError> {
+        let ticket = self.tickets.get_mut(uuid).ok_or(TicketError::Unknown)?;
+        ticket.scan(now)?;
+        Ok(ticket.appid.clone())
+    }
+
+    /// The phone confirmed as `persona`: a code bound to (appid, persona) is issued and handed
+    /// to the page's next poll.
+    pub fn confirm(&mut self, uuid: &str, persona: &str, now: Instant) -> Result<(), TicketError> {
+        let ticket = self.tickets.get_mut(uuid).ok_or(TicketError::Unknown)?;
+        ticket.ensure_open(now)?;
+        let subject = grants::Subject {
+            appid: ticket.appid.clone(),
+            persona: persona.to_owned(),
+        };
+        let code = self.grants.issue_code(subject, now);
+        ticket.settle(now, TicketStatus::Confirmed { code })
+    }
+
+    pub fn cancel(&mut self, uuid: &str, now: Instant) -> Result<(), TicketError> {
+        let ticket = self.tickets.get_mut(uuid).ok_or(TicketError::Unknown)?;
+        ticket.settle(now, TicketStatus::Cancelled)
+    }
+
+    /// The appid a ticket was opened for.
+    pub fn ticket_appid(&self, uuid: &str) -> Option<&str> {
+        self.tickets.get(uuid).map(|ticket| ticket.appid.as_str())
+    }
+}

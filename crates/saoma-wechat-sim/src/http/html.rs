@@ -1,0 +1,53 @@
+//! Tiny HTML helpers: escaping and the one page layout every page shares.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+
+const STYLE: &str = include_str!("assets/sim.css");
+
+/// Escapes text for HTML text and double-quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole document. `body_class` picks the look (e.g. "qr-page dark"); `head` and `body`
+/// are already-escaped HTML.
+pub fn page(title: &str, body_class: &str, head: &str, body: &str) -> Response {
+    let title = escape(title);
+    let document = format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>{STYLE}</style>\n{head}</head>\n\
+         <body class=\"{body_class}\">\n{body}\n</body>\n</html>\n"
+    );
+    // Tickets change every second; a cached page would show a stale QR code.
+    let mut response = Html(document).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! The simulator's routes, relative to its mount point. Every URL it emits is built from
+//! `public_url`, so it works mounted under a prefix as well as on its own port.
+
+mod control;
+mod html;
+mod login;
+mod phone;
+mod pictures;
+mod poll;
+mod sns;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::simulator::Shared;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        // open.weixin.qq.com
+        .route("/connect/qrconnect", get(login::qrconnect))
+        .route("/connect/l/qrconnect", get(poll::poll))
+        // api.weixin.qq.com; some SDKs POST the same query, which WeChat accepts.
+        .route(
+            "/sns/oauth2/access_token",
+            get(sns::access_token).post(sns::access_token),
+        )
+        .route(
+            "/sns/oauth2/refresh_token",
+            get(sns::refresh_token).post(sns::refresh_token),
+        )
+        .route("/sns/auth", get(sns::auth).post(sns::auth))
+        .route("/sns/userinfo", get(sns::userinfo).post(sns::userinfo))
+        // The simulator's own: the phone, pictures, control.
+        .route("/sim", get(control::index))
+        .route(
+            "/sim/faults",
+            get(control::get_faults).put(control::put_faults),
+        )
+        .route("/sim/echo-callback", get(control::echo_callback))
+        .route("/sim/qr/{file}", get(pictures::qr))
+        .route("/sim/avatar/{persona}/{size}", get(pictures::avatar))
+        .route("/sim/phone/{uuid}", get(phone::show))
+        .route("/sim/phone/{uuid}/confirm", post(phone::confirm))
+        .route("/sim/phone/{uuid}/cancel", post(phone::cancel))
+        .with_state(shared)
+}

@@ -1,0 +1,57 @@
+//! Identifiers: deterministic openids/unionids, random tickets, codes and tokens.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::{distributions::Alphanumeric, Rng};
+use ring::digest::{digest, SHA256};
+
+/// openid of `persona` as seen by `appid`: stable across restarts, so a client's stored
+/// identities keep matching, and different per app, as WeChat's are.
+pub fn openid(appid: &str, persona: &str) -> String {
+    derived("openid", appid, persona)
+}
+
+/// unionid of `persona` across every app bound to `open_platform`.
+pub fn unionid(open_platform: &str, persona: &str) -> String {
+    derived("unionid", open_platform, persona)
+}
+
+/// Real ids are 28 chars of base64url starting with "o" (e.g. `oLVPpjqs9BhvzwPj5A-vTYAX3GLc`);
+/// the domain tag keeps openids and unionids apart even for equal inputs.
+fn derived(tag: &str, scope: &str, persona: &str) -> String {
+    let hash = digest(&SHA256, format!("{tag}:{scope}:{persona}").as_bytes());
+    let encoded = URL_SAFE_NO_PAD.encode(hash.as_ref());
+    format!("o{}", &encoded[..27])
+}
+
+/// Random alphanumerics, for tickets, codes and tokens.
+pub fn random(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_28_chars_starting_with_o_and_stable() {
+        let id = openid("wx_sim_website", "xiaoming");
+        assert_eq!(id.len(), 28);
+        assert!(id.starts_with('o'));
+        assert_eq!(id, openid("wx_sim_website", "xiaoming"));
+        assert_ne!(id, openid("wx_sim_website_b", "xiaoming"));
+        let union = unionid("sim-open-platform", "xiaoming");
+        assert_eq!(union.len(), 28);
+        assert_ne!(union, openid("sim-open-platform", "xiaoming"));
+    }
+
+    #[test]
+    fn random_is_alphanumeric() {
+        let value = random(32);
+        assert_eq!(value.len(), 32);
+        assert!(value.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

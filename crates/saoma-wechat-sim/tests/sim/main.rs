@@ -1,0 +1,12 @@
+//! HTTP tests of the simulator, each against its own instance on 127.0.0.1:0. One test binary
+//! (with modules) keeps link time down.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod faults;
+mod helpers;
+mod login_page;
+mod pictures;
+mod poll;
+mod token;
+mod userinfo;

@@ -1,0 +1,203 @@
+//! OAuth flow state: what saoma remembers between `/authorize` and `/callback`, and between
+//! the callback and the PKCE code exchange. The id doubles as the `state` sent to the
+//! provider: 32 hex characters, inside WeChat's 128-byte `[a-zA-Z0-9]` limit.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Duration, Utc};
+use ring::digest;
+use uuid::Uuid;
+
+/// How long a user may take from `/authorize` to the provider's callback (WeChat's codes live
+/// 10 minutes; scanning a QR code takes a while).
+pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
+/// How long the app may take to exchange its auth code, as GoTrue.
+pub const AUTH_CODE_LIFETIME: Duration = Duration::minutes(5);
+/// WeChat sometimes redirects twice with the same code: answer the repeat within this window.
+pub const DUPLICATE_CALLBACK_WINDOW: Duration = Duration::minutes(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeMethod {
+    S256,
+    Plain,
+}
+
+impl ChallengeMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S256 => "s256",
+            Self::Plain => "plain",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "s256" => Some(Self::S256),
+            "plain" => Some(Self::Plain),
+            _ => None,
+        }
+    }
+}
+
+/// A PKCE challenge as sent to `/authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub value: String,
+    pub method: ChallengeMethod,
+}
+
+impl Challenge {
+    /// GoTrue's rules: both or neither; 43-128 characters of `[a-zA-Z0-9._~-]`.
+    pub fn parse(value: Option<&str>, method: Option<&str>) -> Result<Option<Self>, &'static str> {
+        let value = value.filter(|v| !v.is_empty());
+        let method = method.filter(|m| !m.is_empty());
+        match (value, method) {
+            (None, None) => Ok(None),
+            (Some(_), None) | (None, Some(_)) => {
+                Err("PKCE flow requires code_challenge and code_challenge_method")
+            }
+            (Some(value), Some(method)) => {
+                let method = ChallengeMethod::parse(method)
+                    .ok_or("code_challenge_method must be s256 or plain")?;
+                let valid_chars = value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c));
+                if !(43..=128).contains(&value.len()) || !valid_chars {
+                    return Err("code challenge does not match previously saved code verifier");
+                }
+                Ok(Some(Self {
+                    value: value.to_owned(),
+                    method,
+                }))
+            }
+        }
+    }
+
+    /// Constant-time check of a verifier against this challenge.
+    pub fn verify(&self, verifier: &str) -> bool {
+        let expected = match self.method {
+            ChallengeMethod::S256 => {
+                URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
+            }
+            ChallengeMethod::Plain => verifier.to_owned(),
+        };
+        use subtle::ConstantTimeEq;
+        bool::from(expected.as_bytes().ct_eq(self.value.as_bytes()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowState {
+    pub id: Uuid,
+    pub provider_type: String,
+    /// Where the user goes at the end (already validated).
+    pub redirect_to: String,
+    /// None for the implicit flow.
+    pub challenge: Option<Challenge>,
+    /// Set once the provider called back: who signed in, and the code handed to the app.
+    pub user_id: Option<Uuid>,
+    pub auth_code: Option<String>,
+    pub auth_code_issued_at: Option<DateTime<Utc>>,
+    pub provider_access_token: Option<String>,
+    pub provider_refresh_token: Option<String>,
+    /// SHA-256 of the provider's code, to recognise a repeated callback.
+    pub provider_code_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl FlowState {
+    pub fn new(
+        provider: &str,
+        redirect_to: String,
+        challenge: Option<Challenge>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            provider_type: provider.to_owned(),
+            redirect_to,
+            challenge,
+            user_id: None,
+            auth_code: None,
+            auth_code_issued_at: None,
+            provider_access_token: None,
+            provider_refresh_token: None,
+            provider_code_hash: None,
+            created_at: now,
+        }
+    }
+
+    /// The `state` parameter: the id without dashes.
+    pub fn state_param(&self) -> String {
+        self.id.simple().to_string()
+    }
+
+    pub fn parse_state(state: &str) -> Option<Uuid> {
+        (state.len() == 32)
+            .then(|| Uuid::try_parse(state).ok())
+            .flatten()
+    }
+
+    pub fn callback_expired(&self, now: DateTime<Utc>) -> bool {
+        now > self.created_at + FLOW_LIFETIME
+    }
+
+    pub fn auth_code_expired(&self, now: DateTime<Utc>) -> bool {
+        self.auth_code_issued_at
+            .is_none_or(|issued| now > issued + AUTH_CODE_LIFETIME)
+    }
+}
+
+pub fn hash_code(code: &str) -> String {
+    crate::domain::refresh::hash_token(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A pair computed independently (Python's hashlib + base64url without padding).
+    const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9Fhq1_lHLAp2y4NR6zT9K5OwQ";
+    const CHALLENGE: &str = "QWbuHREcNB1QdF5rUVPdcUsGeTDuxfmdy75-ZjqWt3w";
+
+    #[test]
+    fn s256_and_plain() {
+        let challenge = Challenge::parse(Some(CHALLENGE), Some("S256"))
+            .expect("valid")
+            .expect("some");
+        assert!(challenge.verify(VERIFIER));
+        assert!(!challenge.verify("dBjftJeZ4CVP-mJ92K9Fhq1_lHLAp2y4NR6zT9K5OwR"));
+        let plain = Challenge::parse(Some(VERIFIER), Some("plain"))
+            .expect("valid")
+            .expect("some");
+        assert!(plain.verify(VERIFIER));
+    }
+
+    #[test]
+    fn malformed_challenges() {
+        assert_eq!(Challenge::parse(None, None), Ok(None));
+        assert!(Challenge::parse(Some(CHALLENGE), None).is_err());
+        assert!(Challenge::parse(None, Some("s256")).is_err());
+        assert!(Challenge::parse(Some("short"), Some("s256")).is_err());
+        assert!(Challenge::parse(Some(&format!("{CHALLENGE}!")), Some("s256")).is_err());
+        assert!(Challenge::parse(Some(CHALLENGE), Some("md5")).is_err());
+    }
+
+    #[test]
+    fn state_is_short_and_alphanumeric() {
+        let flow = FlowState::new(
+            "wechat_qr",
+            "http://localhost:3000".into(),
+            None,
+            Utc::now(),
+        );
+        let state = flow.state_param();
+        assert!(state.len() <= 32 && state.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(FlowState::parse_state(&state), Some(flow.id));
+        assert_eq!(FlowState::parse_state("not-a-state"), None);
+        assert_eq!(
+            FlowState::parse_state(&flow.id.to_string()),
+            None,
+            "only the short form"
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! `GET /authorize` and `GET|POST /callback`: the browser side of OAuth sign-in.
+//!
+//! Problems at `/authorize` (bad provider, bad PKCE challenge) are JSON 400s: the app's own
+//! code made the request. Problems after the provider was involved end in a redirect carrying
+//! `error`, `error_code` and `error_description`, because a person is looking at the browser.
+
+use axum::{
+    extract::{Form, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        flow::{hash_code, Challenge, FlowState, DUPLICATE_CALLBACK_WINDOW},
+        redirect,
+    },
+    http::{
+        error::{ApiError, ApiResult},
+        extract::ApiQuery,
+    },
+    oauth,
+    providers::{push_query, urlencode, ProviderError},
+    state::SharedState,
+    tokens,
+};
+
+/// Parameters `/authorize` understands; anything else goes on to the provider, except the
+/// ones a caller must never be able to set (GoTrue's reserved list).
+const OWN_PARAMS: &[&str] = &[
+    "provider",
+    "redirect_to",
+    "scopes",
+    "code_challenge",
+    "code_challenge_method",
+    "skip_http_redirect",
+    "flow_type",
+];
+const RESERVED_PARAMS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_verifier",
+];
+
+pub async fn authorize(
+    State(state): State<SharedState>,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let provider_name = param("provider").unwrap_or_default();
+    let provider = state.providers.get(provider_name).ok_or_else(|| {
+        ApiError::validation(format!(
+            "Unsupported provider: provider {provider_name:?} could not be found or is not enabled"
+        ))
+    })?;
+    let challenge = Challenge::parse(param("code_challenge"), param("code_challenge_method"))
+        .map_err(ApiError::validation)?;
+    let config = &state.config;
+    let redirect_to = redirect::resolve(
+        param("redirect_to"),
+        &config.site_url,
+        &config.uri_allow_list,
+    );
+
+    let now = state.clock.now();
+    // Opportunistic clean-up keeps the table small without a background job.
+    state
+        .store
+        .delete_flows_before(now - chrono::Duration::hours(1))
+        .await?;
+    let flow = FlowState::new(provider.name(), redirect_to, challenge, now);
+    state.store.create_flow(&flow).await?;
+
+    let extra: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| {
+            !OWN_PARAMS.contains(&k.as_str()) && !RESERVED_PARAMS.contains(&k.as_str())
+        })
+        .cloned()
+        .collect();
+    let url = provider.authorize_url(&flow.state_param(), param("scopes"), &extra);
+    if param("skip_http_redirect") == Some("true") {
+        return Ok(Json(json!({ "url": url })).into_response());
+    }
+    Ok(found(&url))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CallbackParams {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+pub async fn callback_get(
+    State(state): State<SharedState>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> Response {
+    callback(&state, params).await
+}
+
+/// Providers using `response_mode=form_post` call back with a form.
+pub async fn callback_post(
+    State(state): State<SharedState>,
+    Form(params): Form<CallbackParams>,
+) -> Response {
+    callback(&state, params).await
+}
+
+async fn callback(state: &SharedState, params: CallbackParams) -> Response {
+    let site_url = state.config.site_url.clone();
+    let Some(flow_id) = params.state.as_deref().and_then(FlowState::parse_state) else {
+        return error_redirect(
+            &site_url,
+            "invalid_request",
+            "bad_oauth_state",
+            "OAuth callback with missing or invalid state",
+        );
+    };
+    let flow = match state.store.flow_by_id(flow_id).await {
+        Ok(Some(flow)) => flow,
+        Ok(None) => {
+            return error_redirect(
+                &site_url,
+                "invalid_request",
+                "flow_state_not_found",
+                "OAuth state not found, the login may have already finished or expired",
+            )
+        }
+        Err(e) => return server_error(&site_url, e),
+    };
+    let now = state.clock.now();
+    if flow.callback_expired(now) {
+        return error_redirect(
+            &site_url,
+            "invalid_request",
+            "flow_state_expired",
+            "The login took too long, please try again",
+        );
+    }
+    match finish(state, &flow, &params, now).await {
+        Ok(location) => found(&location),
+        Err(failure) => failure.into_redirect(&flow.redirect_to),
+    }
+}
+
+/// Why a callback ended badly, as the three redirect parameters.
+struct Failure {
+    error: &'static str,
+    code: &'static str,
+    description: String,
+}
+
+impl Failure {
+    fn new(error: &'static str, code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            code,
+            description: description.into(),
+        }
+    }
+
+    fn into_redirect(self, to: &str) -> Response {
+        error_redirect(to, self.error, self.code, &self.description)
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(err: ApiError) -> Self {
+        let error = match err.status {
+            StatusCode::UNAUTHORIZED => "unauthorized_client",
+            StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY => "access_denied",
+            s if s.is_server_error() => "server_error",
+            _ => "invalid_request",
+        };
+        if err.status.is_server_error() {
+            tracing::error!(internal = ?err.internal, "OAuth callback failed");
+        }
+        Self::new(error, err.code, err.message)
+    }
+}
+
+impl From<ProviderError> for Failure {
+    fn from(err: ProviderError) -> Self {
+        match err {
+            ProviderError::InvalidCode(message) => {
+                Self::new("invalid_request", "bad_oauth_callback", message)
+            }
+            ProviderError::Unavailable(message) => {
+                Self::new("server_error", "provider_unavailable", message)
+            }
+            ProviderError::Misconfigured(message) | ProviderError::Protocol(message) => {
+                tracing::error!(%message, "OAuth provider failure");
+                Self::new(
+                    "server_error",
+                    "unexpected_failure",
+                    "Sign-in with the provider failed, please try again later",
+                )
+            }
+        }
+    }
+}
+
+/// The provider called back: sign the user in and say where the browser goes next.
+async fn finish(
+    state: &SharedState,
+    flow: &FlowState,
+    params: &CallbackParams,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, Failure> {
+    if let Some(error) = params.error.as_deref().filter(|e| !e.is_empty()) {
+        let description = params
+            .error_description
+            .clone()
+            .unwrap_or_else(|| error.to_owned());
+        let _ = state.store.delete_flow(flow.id).await;
+        return Err(Failure::new("access_denied", "provider_error", description));
+    }
+    // WeChat reports a cancel as a callback with the state and no code.
+    let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
+        let _ = state.store.delete_flow(flow.id).await;
+        return Err(Failure::new(
+            "access_denied",
+            "access_denied",
+            "The user cancelled the login",
+        ));
+    };
+    if flow.auth_code_issued_at.is_some() {
+        return repeat(state, flow, code, now).await;
+    }
+    let provider = state.providers.get(&flow.provider_type).ok_or_else(|| {
+        Failure::new(
+            "server_error",
+            "provider_disabled",
+            "This login method is no longer enabled",
+        )
+    })?;
+    let (provider_tokens, profile) = provider.exchange(code).await?;
+    let user = oauth::user_for(state, &flow.provider_type, &profile, now).await?;
+    if user.is_banned(now) {
+        return Err(Failure::new(
+            "access_denied",
+            "user_banned",
+            "User is banned",
+        ));
+    }
+    let completed = FlowState {
+        user_id: Some(user.id),
+        auth_code: flow.challenge.as_ref().map(|_| Uuid::new_v4().to_string()),
+        auth_code_issued_at: Some(now),
+        provider_access_token: Some(provider_tokens.access_token.clone()),
+        provider_refresh_token: provider_tokens.refresh_token.clone(),
+        provider_code_hash: Some(hash_code(code)),
+        ..flow.clone()
+    };
+    if !state
+        .store
+        .complete_flow(&completed)
+        .await
+        .map_err(ApiError::from)?
+    {
+        // A concurrent duplicate callback completed it first; answer as that one did.
+        let current = state
+            .store
+            .flow_by_id(flow.id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| {
+                Failure::new(
+                    "invalid_request",
+                    "flow_state_not_found",
+                    "The login already finished",
+                )
+            })?;
+        return repeat(state, &current, code, now).await;
+    }
+    match &completed.auth_code {
+        Some(auth_code) => Ok(with_query(&flow.redirect_to, &[("code", auth_code)])),
+        None => implicit_redirect(state, &completed, &user).await,
+    }
+}
+
+/// A second callback for a flow that already finished: WeChat's duplicate redirect gets the
+/// same outcome; anything else (another code) is refused.
+async fn repeat(
+    state: &SharedState,
+    flow: &FlowState,
+    code: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, Failure> {
+    let same_code = flow.provider_code_hash.as_deref() == Some(hash_code(code).as_str());
+    let recent = flow
+        .auth_code_issued_at
+        .is_some_and(|at| now <= at + DUPLICATE_CALLBACK_WINDOW);
+    if !(same_code && recent) {
+        return Err(Failure::new(
+            "invalid_request",
+            "flow_state_already_used",
+            "This login was already used",
+        ));
+    }
+    match &flow.auth_code {
+        Some(auth_code) => Ok(with_query(&flow.redirect_to, &[("code", auth_code)])),
+        None => {
+            let user_id = flow.user_id.ok_or_else(|| {
+                Failure::new("server_error", "unexpected_failure", "Login lost its user")
+            })?;
+            let user = state
+                .store
+                .user_by_id(user_id)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| Failure::new("access_denied", "user_not_found", "User not found"))?;
+            implicit_redirect(state, flow, &user).await
+        }
+    }
+}
+
+/// The implicit flow: the session travels in the redirect's fragment, never to a server.
+async fn implicit_redirect(
+    state: &SharedState,
+    flow: &FlowState,
+    user: &crate::domain::User,
+) -> Result<String, Failure> {
+    let session = tokens::start_session(state, user, "oauth", None).await?;
+    let text = |key: &str| {
+        session[key]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| session[key].to_string())
+    };
+    let mut pairs = vec![
+        ("access_token", text("access_token")),
+        ("expires_at", text("expires_at")),
+        ("expires_in", text("expires_in")),
+        ("refresh_token", text("refresh_token")),
+        ("token_type", "bearer".to_owned()),
+    ];
+    if let Some(token) = &flow.provider_access_token {
+        pairs.push(("provider_token", token.clone()));
+    }
+    if let Some(token) = &flow.provider_refresh_token {
+        pairs.push(("provider_refresh_token", token.clone()));
+    }
+    let base = flow.redirect_to.split('#').next().unwrap_or_default();
+    let fragment: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect();
+    Ok(format!("{base}#{}", fragment.join("&")))
+}
+
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
+fn error_redirect(to: &str, error: &str, code: &str, description: &str) -> Response {
+    found(&with_query(
+        to,
+        &[
+            ("error", error),
+            ("error_code", code),
+            ("error_description", description),
+        ],
+    ))
+}
+
+fn server_error(to: &str, cause: impl std::fmt::Display) -> Response {
+    tracing::error!(%cause, "OAuth callback failed");
+    error_redirect(
+        to,
+        "server_error",
+        "unexpected_failure",
+        "Unexpected failure, please try again",
+    )
+}
+
+/// Adds query parameters to `url`, keeping its existing query and fragment.
+fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let mut out = base.to_owned();
+    push_query(&mut out, pairs);
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn query_merging_keeps_existing_params_and_fragment() {
+        assert_eq!(
+            with_query("http://a/p", &[("code", "x y")]),
+            "http://a/p?code=x%20y"
+        );
+        assert_eq!(
+            with_query("http://a/p?sb_flow_id=1#top", &[("code", "c")]),
+            "http://a/p?sb_flow_id=1&code=c#top"
+        );
+    }
+}
