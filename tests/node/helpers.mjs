@@ -105,6 +105,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Starts `saoma serve` with a fresh configuration and waits until
  * GET /auth/v1/health answers 200.
  *
+ * options.command: 'serve' (default) or 'dev' (adds the WeChat simulator; URL on localhost).
  * options.databaseUrl: a postgres:// URL; default: a SQLite file in a fresh temp dir.
  * options.env: extra SAOMA_* settings (override the defaults below).
  *
@@ -115,7 +116,9 @@ export async function startSaoma(options = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'saoma-node-'));
   const port = await freePort();
   const jwtSecret = randomSecret();
-  const url = `http://127.0.0.1:${port}`;
+  // `saoma dev` serves the WeChat simulator, whose demo app registers `localhost`.
+  const command = options.command ?? 'serve';
+  const url = command === 'dev' ? `http://localhost:${port}` : `http://127.0.0.1:${port}`;
   const env = childEnv({
     SAOMA_HOST: '127.0.0.1',
     SAOMA_PORT: String(port),
@@ -125,13 +128,13 @@ export async function startSaoma(options = {}) {
     SAOMA_MAILER_AUTOCONFIRM: 'true',
     SAOMA_EXTERNAL_ANONYMOUS_USERS_ENABLED: 'true',
     SAOMA_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL: '1',
-    SAOMA_SITE_URL: 'http://127.0.0.1:3000',
-    SAOMA_EXTERNAL_URL: url,
+    SAOMA_SITE_URL: command === 'dev' ? 'http://localhost:3000' : 'http://127.0.0.1:3000',
+    ...(command === 'dev' ? {} : { SAOMA_EXTERNAL_URL: url }),
     ...options.env,
   });
 
   let output = '';
-  const child = spawn(saomaBin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(saomaBin, [command], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const verbose = !!process.env.SAOMA_TEST_VERBOSE;
   const collect = (chunk) => {
     output += chunk.toString();

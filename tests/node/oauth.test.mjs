@@ -1,0 +1,134 @@
+// signInWithOAuth({ provider: 'wechat_qr' }) with an unmodified supabase-js, PKCE and implicit,
+// against `saoma dev` (the WeChat simulator on the same port), once per storage backend. The
+// browser's part (QR page, phone, callback) is played over HTTP here; tests/browser and the
+// Next.js end-to-end test play it in Chromium.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { createClient } from '@supabase/supabase-js';
+
+import { startSaoma, createPgDatabase, pgBaseUrl } from './helpers.mjs';
+
+const APP = 'http://localhost:3000';
+
+/** Follows one redirect by hand and returns its target. */
+async function redirectOf(url) {
+  const res = await fetch(url, { redirect: 'manual' });
+  await res.arrayBuffer();
+  assert.equal(res.status, 302, `expected a redirect from ${url}, got ${res.status}`);
+  return res.headers.get('location');
+}
+
+/**
+ * Plays the user: opens the QR page, scans it with the "phone", picks a persona and confirms
+ * (or cancels), then follows the page's navigation to saoma's callback. Returns where saoma
+ * finally sends the browser.
+ */
+async function scanAndConfirm(providerUrl, persona) {
+  const page = await (await fetch(providerUrl.split('#')[0])).text();
+  const uuid = /data-uuid="([^"]+)"/.exec(page)?.[1];
+  assert.ok(uuid, 'the QR page shows a QR code');
+  const simBase = providerUrl.slice(0, providerUrl.indexOf('/connect/qrconnect'));
+  await (await fetch(`${simBase}/sim/phone/${uuid}`)).text();
+  const action = persona ? 'confirm' : 'cancel';
+  const form = new URLSearchParams(persona ? { persona } : {});
+  await (await fetch(`${simBase}/sim/phone/${uuid}/${action}`, { method: 'POST', body: form })).text();
+  const poll = await (await fetch(`${simBase}/connect/l/qrconnect?uuid=${uuid}`)).text();
+  const query = new URL(providerUrl.split('#')[0]).searchParams;
+  const callback = new URL(query.get('redirect_uri'));
+  const code = /wx_code='([^']*)'/.exec(poll)?.[1];
+  if (code) callback.searchParams.set('code', code);
+  callback.searchParams.set('state', query.get('state'));
+  return redirectOf(callback.toString());
+}
+
+function oauthSuite(name, databaseUrl) {
+  let server;
+  before(async () => {
+    server = await startSaoma({ command: 'dev', databaseUrl: await databaseUrl() });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const client = (flowType) =>
+    createClient(server.url, server.anonKey, {
+      auth: { flowType, persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    });
+
+  test(`${name}: PKCE — signInWithOAuth, scan, exchangeCodeForSession`, async () => {
+    const supabase = client('pkce');
+    const { data, error } = await supabase.auth.signInWithOAuth({
+      provider: 'wechat_qr',
+      options: { redirectTo: `${APP}/private`, skipBrowserRedirect: true },
+    });
+    assert.equal(error, null);
+    const authorize = new URL(data.url);
+    assert.equal(authorize.pathname, '/auth/v1/authorize');
+    assert.equal(authorize.searchParams.get('code_challenge_method'), 's256');
+
+    const providerUrl = await redirectOf(data.url);
+    assert.match(providerUrl, /\/connect\/qrconnect\?appid=wx_sim_website&/);
+    const back = new URL(await scanAndConfirm(providerUrl, 'xiaoming'));
+    assert.equal(`${back.origin}${back.pathname}`, `${APP}/private`);
+    const code = back.searchParams.get('code');
+    assert.ok(code, `a code in ${back}`);
+
+    const exchanged = await supabase.auth.exchangeCodeForSession(code);
+    assert.equal(exchanged.error, null);
+    const { session, user } = exchanged.data;
+    assert.equal(user.user_metadata.full_name, '小明');
+    assert.ok(session.provider_token, 'provider_token from WeChat');
+    assert.equal(user.app_metadata.provider, 'wechat_qr');
+
+    const me = await supabase.auth.getUser();
+    assert.equal(me.error, null);
+    assert.equal(me.data.user.id, user.id);
+    assert.equal(me.data.user.user_metadata.nickname, '小明');
+  });
+
+  test(`${name}: implicit — the session arrives in the URL fragment`, async () => {
+    const supabase = client('implicit');
+    const { data } = await supabase.auth.signInWithOAuth({
+      provider: 'wechat_qr',
+      options: { redirectTo: `${APP}/welcome`, skipBrowserRedirect: true },
+    });
+    assert.equal(new URL(data.url).searchParams.get('code_challenge'), null);
+    const back = await scanAndConfirm(await redirectOf(data.url), 'xiaohong');
+    assert.ok(back.startsWith(`${APP}/welcome#`), back);
+    const fragment = new URLSearchParams(back.split('#')[1]);
+    const { data: set, error } = await supabase.auth.setSession({
+      access_token: fragment.get('access_token'),
+      refresh_token: fragment.get('refresh_token'),
+    });
+    assert.equal(error, null);
+    assert.equal(set.user.user_metadata.full_name, '小红');
+  });
+
+  test(`${name}: a cancelled scan comes back as access_denied`, async () => {
+    const supabase = client('pkce');
+    const { data } = await supabase.auth.signInWithOAuth({
+      provider: 'wechat_qr',
+      options: { redirectTo: `${APP}/private`, skipBrowserRedirect: true },
+    });
+    const back = new URL(await scanAndConfirm(await redirectOf(data.url), null));
+    assert.equal(back.searchParams.get('error'), 'access_denied');
+    assert.match(back.searchParams.get('error_description'), /cancelled/);
+  });
+}
+
+describe('wechat_qr through supabase-js on SQLite', () => {
+  oauthSuite('sqlite', async () => undefined);
+});
+
+describe('wechat_qr through supabase-js on Postgres', { skip: pgBaseUrl ? false : 'SAOMA_TEST_PG_URL is not set: Postgres suite not run' }, () => {
+  let db;
+  oauthSuite('postgres', async () => {
+    db = await createPgDatabase();
+    return db.url;
+  });
+  after(async () => {
+    await db?.drop();
+  });
+});
