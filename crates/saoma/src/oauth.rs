@@ -1,5 +1,6 @@
-//! Signing in through an external provider: find the person's identity or create their
-//! account, keeping the profile fresh on every login.
+//! Signing in through an external provider: find the person's identity, or a sibling identity
+//! of the same person (one WeChat unionid across apps), or create their account; keep the
+//! profile fresh on every login. Also linking an identity to a signed-in user.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -20,27 +21,16 @@ pub async fn user_for(
     profile: &ProviderUser,
     now: DateTime<Utc>,
 ) -> ApiResult<User> {
-    if let Some(mut identity) = state
+    if let Some(identity) = state
         .store
         .identity_by_provider(provider, &profile.subject)
         .await?
     {
-        identity.identity_data = Value::Object(profile.identity_data.clone());
-        identity.last_sign_in_at = Some(now);
-        identity.updated_at = now;
-        state.store.update_identity(&identity).await?;
-        let mut user = state
-            .store
-            .user_by_id(identity.user_id)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("identity {} has no user", identity.id)))?;
-        // Nicknames and avatars change; GoTrue refreshes the metadata from the provider.
-        user.merge_user_metadata(&profile.user_metadata);
-        user.updated_at = now;
-        state.store.update_user(&user).await?;
-        return Ok(user);
+        return refresh(state, identity, profile, now).await;
     }
-
+    if let Some(owner) = sibling_owner(state, provider, profile).await? {
+        return attach(state, owner, provider, profile, now).await;
+    }
     if state.config.disable_signup {
         return Err(ApiError::unprocessable(
             "signup_disabled",
@@ -49,18 +39,7 @@ pub async fn user_for(
     }
     let mut user = User::new(Uuid::new_v4(), &state.config.jwt.aud, provider, now);
     user.user_metadata = Value::Object(profile.user_metadata.clone());
-    user.app_metadata = json!({ "provider": provider, "providers": [provider] });
-    let identity = Identity {
-        id: Uuid::new_v4(),
-        provider_id: profile.subject.clone(),
-        provider: provider.to_owned(),
-        user_id: user.id,
-        identity_data: Value::Object(profile.identity_data.clone()),
-        email: profile.email.clone(),
-        last_sign_in_at: Some(now),
-        created_at: now,
-        updated_at: now,
-    };
+    let identity = new_identity(user.id, provider, profile, now);
     match state
         .store
         .create_user(&user, std::slice::from_ref(&identity))
@@ -73,13 +52,228 @@ pub async fn user_for(
                 .identity_by_provider(provider, &profile.subject)
                 .await?
                 .ok_or_else(|| ApiError::internal("identity conflict without identity"))?;
-            state
-                .store
-                .user_by_id(identity.user_id)
-                .await?
-                .ok_or_else(|| ApiError::internal("identity without user"))
+            owner_of(state, &identity).await
         }
         Err(other) => Err(other.into()),
         Ok(()) => Ok(user),
+    }
+}
+
+/// Links `profile` at `provider` to `target` (a signed-in user), refusing an identity that
+/// belongs to someone else.
+pub async fn link_to(
+    state: &AppState,
+    target: User,
+    provider: &str,
+    profile: &ProviderUser,
+    now: DateTime<Utc>,
+) -> ApiResult<User> {
+    let taken = || {
+        ApiError::unprocessable(
+            "identity_already_exists",
+            "Identity is already linked to another user",
+        )
+    };
+    if let Some(identity) = state
+        .store
+        .identity_by_provider(provider, &profile.subject)
+        .await?
+    {
+        if identity.user_id != target.id {
+            return Err(taken());
+        }
+        return refresh(state, identity, profile, now).await;
+    }
+    if sibling_owner(state, provider, profile)
+        .await?
+        .is_some_and(|owner| owner.id != target.id)
+    {
+        return Err(taken());
+    }
+    attach(state, target, provider, profile, now).await
+}
+
+/// Removes one of `user`'s identities, never the last one; returns the updated user.
+pub async fn unlink(
+    state: &AppState,
+    mut user: User,
+    identity_id: Uuid,
+    now: DateTime<Utc>,
+) -> ApiResult<User> {
+    let identities = state.store.identities_of(user.id).await?;
+    if !identities.iter().any(|i| i.id == identity_id) {
+        return Err(ApiError::unprocessable(
+            "identity_not_found",
+            "Identity doesn't exist",
+        ));
+    }
+    if identities.len() <= 1 {
+        return Err(ApiError::unprocessable(
+            "single_identity_not_deletable",
+            "User must have at least 1 identity after unlinking",
+        ));
+    }
+    state.store.delete_identity(user.id, identity_id).await?;
+    let remaining: Vec<&str> = identities
+        .iter()
+        .filter(|i| i.id != identity_id)
+        .map(|i| i.provider.as_str())
+        .collect();
+    set_providers(&mut user, &remaining);
+    user.updated_at = now;
+    state.store.update_user(&user).await?;
+    Ok(user)
+}
+
+/// Providers whose identities name one person by a shared key (WeChat apps by unionid).
+fn family(provider: &str) -> &str {
+    provider.split('_').next().unwrap_or(provider)
+}
+
+/// The user who already has an identity of the same family keyed by `profile.link_key`.
+async fn sibling_owner(
+    state: &AppState,
+    provider: &str,
+    profile: &ProviderUser,
+) -> ApiResult<Option<User>> {
+    let Some(key) = &profile.link_key else {
+        return Ok(None);
+    };
+    let siblings = state.store.identities_by_provider_id(key).await?;
+    match siblings
+        .iter()
+        .find(|i| i.provider != provider && family(&i.provider) == family(provider))
+    {
+        Some(sibling) => Ok(Some(owner_of(state, sibling).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn owner_of(state: &AppState, identity: &Identity) -> ApiResult<User> {
+    state
+        .store
+        .user_by_id(identity.user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("identity {} has no user", identity.id)))
+}
+
+/// A known identity signed in again: nicknames and avatars change, so the profile is copied
+/// over, as GoTrue does.
+async fn refresh(
+    state: &AppState,
+    mut identity: Identity,
+    profile: &ProviderUser,
+    now: DateTime<Utc>,
+) -> ApiResult<User> {
+    identity.identity_data = merged(&identity.identity_data, profile);
+    identity.last_sign_in_at = Some(now);
+    identity.updated_at = now;
+    state.store.update_identity(&identity).await?;
+    let mut user = owner_of(state, &identity).await?;
+    user.merge_user_metadata(&profile.user_metadata);
+    user.updated_at = now;
+    state.store.update_user(&user).await?;
+    Ok(user)
+}
+
+/// Adds a new identity to an existing user.
+async fn attach(
+    state: &AppState,
+    mut user: User,
+    provider: &str,
+    profile: &ProviderUser,
+    now: DateTime<Utc>,
+) -> ApiResult<User> {
+    let identity = new_identity(user.id, provider, profile, now);
+    match state.store.add_identity(&identity).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::unprocessable(
+                "identity_already_exists",
+                "Identity is already linked to another user",
+            ))
+        }
+        other => other?,
+    }
+    let mut providers: Vec<String> = state
+        .store
+        .identities_of(user.id)
+        .await?
+        .into_iter()
+        .map(|i| i.provider)
+        .collect();
+    providers.dedup();
+    set_providers(
+        &mut user,
+        &providers.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    user.merge_user_metadata(&profile.user_metadata);
+    user.updated_at = now;
+    state.store.update_user(&user).await?;
+    Ok(user)
+}
+
+/// A snsapi_base login knows only the openid: keep the nickname and avatar seen before.
+fn merged(previous: &Value, profile: &ProviderUser) -> Value {
+    let mut data = previous.as_object().cloned().unwrap_or_default();
+    data.extend(profile.identity_data.clone());
+    Value::Object(data)
+}
+
+fn new_identity(
+    user_id: Uuid,
+    provider: &str,
+    profile: &ProviderUser,
+    now: DateTime<Utc>,
+) -> Identity {
+    Identity {
+        id: Uuid::new_v4(),
+        provider_id: profile.subject.clone(),
+        provider: provider.to_owned(),
+        user_id,
+        identity_data: Value::Object(profile.identity_data.clone()),
+        email: profile.email.clone(),
+        last_sign_in_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// GoTrue's `app_metadata.provider(s)`: the first identity's provider, and all of them.
+fn set_providers(user: &mut User, providers: &[&str]) {
+    let mut unique: Vec<&str> = Vec::new();
+    for provider in providers {
+        if !unique.contains(provider) {
+            unique.push(provider);
+        }
+    }
+    if !user.app_metadata.is_object() {
+        user.app_metadata = json!({});
+    }
+    if let Value::Object(meta) = &mut user.app_metadata {
+        if let Some(first) = unique.first() {
+            meta.insert("provider".into(), json!(first));
+        }
+        meta.insert("providers".into(), json!(unique));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_list_keeps_order_without_duplicates() {
+        let mut user = User::new(Uuid::nil(), "authenticated", "wechat_qr", Utc::now());
+        set_providers(&mut user, &["wechat_qr", "wechat_mini", "wechat_qr"]);
+        assert_eq!(
+            user.app_metadata,
+            json!({"provider": "wechat_qr", "providers": ["wechat_qr", "wechat_mini"]})
+        );
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(family("wechat_mini"), family("wechat_qr"));
+        assert_ne!(family("github"), family("wechat_qr"));
     }
 }

@@ -101,6 +101,8 @@ pub struct FlowState {
     pub provider_refresh_token: Option<String>,
     /// SHA-256 of the provider's code, to recognise a repeated callback.
     pub provider_code_hash: Option<String>,
+    /// Set when a signed-in user links another provider: the user who gets the identity.
+    pub linking_target_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -122,6 +124,7 @@ impl FlowState {
             provider_access_token: None,
             provider_refresh_token: None,
             provider_code_hash: None,
+            linking_target_id: None,
             created_at: now,
         }
     }

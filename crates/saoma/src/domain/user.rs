@@ -105,6 +105,12 @@ pub struct UserView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banned_until: Option<DateTime<Utc>>,
     pub is_anonymous: bool,
+    /// MemFire's SDK reads the WeChat openid and unionid at the top level: those of the WeChat
+    /// app the user signed in with most recently.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_unionid: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,7 +131,18 @@ pub struct IdentityView<'a> {
 
 impl<'a> UserView<'a> {
     pub fn new(user: &'a User, identities: &'a [Identity]) -> Self {
+        let wechat = identities
+            .iter()
+            .filter(|i| i.provider.starts_with("wechat_"))
+            .max_by_key(|i| i.last_sign_in_at.unwrap_or(i.created_at));
+        let wechat_field = |key: &str| {
+            wechat
+                .and_then(|i| i.identity_data.get(key))
+                .and_then(Value::as_str)
+        };
         Self {
+            wechat_id: wechat_field("openid"),
+            wechat_unionid: wechat_field("unionid"),
             id: user.id,
             aud: &user.aud,
             role: &user.role,

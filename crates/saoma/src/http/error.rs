@@ -15,7 +15,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::store::StoreError;
+use crate::{providers::ProviderError, store::StoreError};
 
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-supabase-api-version");
 pub const ERROR_CODE_HEADER: HeaderName = HeaderName::from_static("x-sb-error-code");
@@ -155,6 +155,25 @@ impl From<StoreError> for ApiError {
                 ApiError::unprocessable("conflict", format!("{what} already exists"))
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+/// WeChat's errors, as API errors: a bad code is the caller's, a busy WeChat is retryable.
+impl From<ProviderError> for ApiError {
+    fn from(err: ProviderError) -> Self {
+        match err {
+            ProviderError::InvalidCode(message) => {
+                ApiError::bad_request("invalid_credentials", message)
+            }
+            ProviderError::Unavailable(message) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unavailable",
+                message,
+            ),
+            ProviderError::Misconfigured(message) | ProviderError::Protocol(message) => {
+                ApiError::internal(message)
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request},
     http::{header, HeaderName, Method},
     middleware,
-    routing::{get, post},
+    routing::{delete, get, post},
     Router,
 };
 use tower_http::{
@@ -19,7 +19,7 @@ use tower_http::{
 
 use crate::state::SharedState;
 use error::ApiError;
-use handlers::{health, logout, oauth, signup, token, user};
+use handlers::{health, identities, logout, oauth, signup, token, user, wechat_mini};
 
 /// The routes of the auth API, relative to its mount point.
 fn api_routes() -> Router<SharedState> {
@@ -32,6 +32,12 @@ fn api_routes() -> Router<SharedState> {
         .route("/user", get(user::get_user).put(user::update_user))
         .route("/logout", post(logout::logout))
         .route("/authorize", get(oauth::authorize))
+        .route("/user/identities/authorize", get(identities::link))
+        .route("/user/identities/{identity_id}", delete(identities::unlink))
+        .route("/wechat_mini/login", get(wechat_mini::mini_login))
+        .route("/wechat_mini/bind_account", get(wechat_mini::bind_account))
+        .route("/wechat_mini/bind_phone", get(wechat_mini::bind_phone))
+        .route("/wechat_app/login", get(wechat_mini::app_login))
         .route(
             "/callback",
             get(oauth::callback_get).post(oauth::callback_post),

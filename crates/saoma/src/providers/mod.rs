@@ -11,6 +11,8 @@ use crate::config::Config;
 
 pub mod wechat;
 
+use wechat::{WeChatWeb, WebKind};
+
 /// Tokens from the provider, handed to the app as `provider_token` / `provider_refresh_token`.
 #[derive(Clone, PartialEq)]
 pub struct ProviderTokens {
@@ -29,6 +31,9 @@ impl std::fmt::Debug for ProviderTokens {
 pub struct ProviderUser {
     /// The identity's key (`identities.provider_id`): stable for this person at this provider.
     pub subject: String,
+    /// A key that names the same person at sibling providers (WeChat's unionid): an identity
+    /// of the same family with this subject belongs to the same user.
+    pub link_key: Option<String>,
     pub identity_data: Map<String, Value>,
     /// What goes into the user's `user_metadata` (GoTrue copies identity claims there).
     pub user_metadata: Map<String, Value>,
@@ -67,31 +72,60 @@ pub trait OAuthProvider: Send + Sync {
     async fn exchange(&self, code: &str) -> Result<(ProviderTokens, ProviderUser), ProviderError>;
 }
 
-/// The enabled providers, by name.
+/// The enabled providers, by name, and WeChat's non-browser logins.
 #[derive(Clone, Default)]
-pub struct Providers(BTreeMap<&'static str, Arc<dyn OAuthProvider>>);
+pub struct Providers {
+    web: BTreeMap<&'static str, Arc<dyn OAuthProvider>>,
+    /// `wechat_mini`: mini-program codes.
+    pub wechat_mini: Option<Arc<wechat::WeChatClient>>,
+    /// `wechat_app`: mobile-app codes.
+    pub wechat_app: Option<Arc<wechat::WeChatClient>>,
+}
 
 impl Providers {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let mut providers = Self::default();
-        if config.external.wechat_qr.enabled {
-            let qr =
-                wechat::WeChatQr::new(&config.external.wechat_qr, config.wechat_qr_redirect_uri())?;
-            providers.insert(Arc::new(qr));
+        let external = &config.external;
+        for (app, kind) in [
+            (&external.wechat_qr, WebKind::Qr),
+            (&external.wechat_mp, WebKind::OfficialAccount),
+        ] {
+            if app.enabled {
+                providers.insert(Arc::new(WeChatWeb::new(
+                    kind,
+                    app,
+                    config.wechat_redirect_uri(app),
+                )?));
+            }
+        }
+        if external.wechat_mini.enabled {
+            providers.wechat_mini =
+                Some(Arc::new(wechat::WeChatClient::new(&external.wechat_mini)?));
+        }
+        if external.wechat_app.enabled {
+            providers.wechat_app = Some(Arc::new(wechat::WeChatClient::new(&external.wechat_app)?));
         }
         Ok(providers)
     }
 
     pub fn insert(&mut self, provider: Arc<dyn OAuthProvider>) {
-        self.0.insert(provider.name(), provider);
+        self.web.insert(provider.name(), provider);
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<dyn OAuthProvider>> {
-        self.0.get(name)
+        self.web.get(name)
     }
 
-    pub fn enabled(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0.keys().copied()
+    /// Every enabled provider's name, for `/settings`.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.web.keys().copied().collect();
+        if self.wechat_mini.is_some() {
+            names.push("wechat_mini");
+        }
+        if self.wechat_app.is_some() {
+            names.push("wechat_app");
+        }
+        names
     }
 }
 

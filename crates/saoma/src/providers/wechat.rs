@@ -1,4 +1,5 @@
-//! WeChat website QR login (网站应用, `snsapi_login`), provider `wechat_qr`.
+//! WeChat: website QR login (`wechat_qr`, 网站应用), in-WeChat browser login through a 公众号
+//! (`wechat_mp`), mini-programs (`wechat_mini`) and mobile apps (`wechat_app`).
 //!
 //! WeChat's ugly parts handled here: `appid`/`secret` instead of client credentials, a
 //! mandatory `#wechat_redirect` fragment, no `token_type`, errors as HTTP 200 with an `errcode`
@@ -12,11 +13,10 @@ use serde_json::{json, Map, Value};
 use super::{push_query, OAuthProvider, ProviderError, ProviderTokens, ProviderUser};
 use crate::config::WeChatAppConfig;
 
-pub struct WeChatQr {
+/// Calls WeChat's server API with one app's credentials.
+pub struct WeChatClient {
     app_id: String,
     secret: String,
-    redirect_uri: String,
-    open_base_url: String,
     api_base_url: String,
     http: reqwest::Client,
 }
@@ -31,6 +31,7 @@ struct TokenReply {
     refresh_token: Option<String>,
     openid: Option<String>,
     unionid: Option<String>,
+    scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,8 +48,33 @@ struct UserInfoReply {
     unionid: Option<String>,
 }
 
-impl WeChatQr {
-    pub fn new(config: &WeChatAppConfig, redirect_uri: String) -> anyhow::Result<Self> {
+#[derive(Debug, Deserialize)]
+struct SessionReply {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+    openid: Option<String>,
+    unionid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PhoneReply {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+    phone_info: Option<PhoneInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneInfo {
+    phone_number: String,
+}
+
+impl WeChatClient {
+    pub fn new(config: &WeChatAppConfig) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -56,22 +82,16 @@ impl WeChatQr {
         Ok(Self {
             app_id: config.app_id.clone(),
             secret: config.secret.clone(),
-            redirect_uri,
-            open_base_url: config.open_base_url.trim_end_matches('/').to_owned(),
             api_base_url: config.api_base_url.trim_end_matches('/').to_owned(),
             http,
         })
     }
 
-    /// GETs a WeChat API and reads its JSON whatever the content type says.
-    async fn call<T: for<'de> Deserialize<'de>>(
+    async fn send<T: for<'de> Deserialize<'de>>(
         &self,
-        path: &str,
-        query: &[(&str, &str)],
+        request: reqwest::RequestBuilder,
     ) -> Result<T, ProviderError> {
-        let mut url = format!("{}{path}", self.api_base_url);
-        push_query(&mut url, query);
-        let response = self.http.get(&url).send().await.map_err(|e| {
+        let response = request.send().await.map_err(|e| {
             ProviderError::Unavailable(format!("WeChat unreachable: {}", e.without_url()))
         })?;
         let status = response.status();
@@ -83,24 +103,169 @@ impl WeChatQr {
                 "WeChat answered HTTP {status}"
             )));
         }
+        // WeChat often says text/plain; the body is JSON all the same.
         serde_json::from_slice(&body)
             .map_err(|e| ProviderError::Protocol(format!("unreadable WeChat answer: {e}")))
     }
 
-    async fn access_token(&self, code: &str) -> Result<TokenReply, ProviderError> {
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
+        let mut url = format!("{}{path}", self.api_base_url);
+        push_query(&mut url, query);
+        url
+    }
+
+    async fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ProviderError> {
+        self.send(self.http.get(self.url(path, query))).await
+    }
+
+    /// GETs, retrying once when WeChat says it is busy (`-1`), as its docs ask.
+    async fn get_retrying<T: for<'de> Deserialize<'de> + HasErrcode>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ProviderError> {
+        let reply: T = self.get(path, query).await?;
+        if reply.errcode() == -1 {
+            return self.get(path, query).await;
+        }
+        Ok(reply)
+    }
+
+    /// A web, 公众号 or mobile-app code → tokens and the user's profile. `snsapi_base` codes give
+    /// only an openid, so no userinfo is asked for.
+    pub async fn oauth_profile(
+        &self,
+        code: &str,
+    ) -> Result<(ProviderTokens, ProviderUser), ProviderError> {
         let query = [
             ("appid", self.app_id.as_str()),
             ("secret", self.secret.as_str()),
             ("code", code),
             ("grant_type", "authorization_code"),
         ];
-        let mut reply: TokenReply = self.call("/sns/oauth2/access_token", &query).await?;
-        if reply.errcode == -1 {
-            // "System busy": WeChat asks callers to retry, once is enough for a login.
-            reply = self.call("/sns/oauth2/access_token", &query).await?;
+        let token: TokenReply = self
+            .get_retrying("/sns/oauth2/access_token", &query)
+            .await?;
+        check(token.errcode, &token.errmsg)?;
+        let (Some(access_token), Some(openid)) = (token.access_token, token.openid) else {
+            return Err(ProviderError::Protocol(
+                "WeChat's token answer has no access_token or openid".into(),
+            ));
+        };
+        let tokens = ProviderTokens {
+            access_token: access_token.clone(),
+            refresh_token: token.refresh_token,
+        };
+        if token.scope.as_deref() == Some("snsapi_base") {
+            let unionid = token.unionid.filter(|u| !u.is_empty());
+            return Ok((
+                tokens,
+                profile(&openid, unionid.as_deref(), None, &self.api_base_url),
+            ));
         }
+        let info: UserInfoReply = self
+            .get(
+                "/sns/userinfo",
+                &[
+                    ("access_token", &access_token),
+                    ("openid", &openid),
+                    ("lang", "zh_CN"),
+                ],
+            )
+            .await?;
+        check(info.errcode, &info.errmsg)?;
+        if info.openid.as_deref().is_some_and(|o| o != openid) {
+            return Err(ProviderError::Protocol(
+                "WeChat's userinfo names another openid".into(),
+            ));
+        }
+        let unionid = info.unionid.or(token.unionid).filter(|u| !u.is_empty());
+        let user = profile(
+            &openid,
+            unionid.as_deref(),
+            Some((&info.nickname, &info.headimgurl)),
+            &self.api_base_url,
+        );
+        Ok((tokens, user))
+    }
+
+    /// A mini-program's `wx.login()` code → who it is (openid, unionid; WeChat gives no profile).
+    pub async fn mini_program_profile(&self, code: &str) -> Result<ProviderUser, ProviderError> {
+        let query = [
+            ("appid", self.app_id.as_str()),
+            ("secret", self.secret.as_str()),
+            ("js_code", code),
+            ("grant_type", "authorization_code"),
+        ];
+        let reply: SessionReply = self.get_retrying("/sns/jscode2session", &query).await?;
         check(reply.errcode, &reply.errmsg)?;
-        Ok(reply)
+        let openid = reply
+            .openid
+            .ok_or_else(|| ProviderError::Protocol("jscode2session answered no openid".into()))?;
+        let unionid = reply.unionid.filter(|u| !u.is_empty());
+        Ok(profile(
+            &openid,
+            unionid.as_deref(),
+            None,
+            &self.api_base_url,
+        ))
+    }
+
+    /// A `getPhoneNumber` code → the user's verified phone number.
+    pub async fn phone_number(&self, code: &str) -> Result<String, ProviderError> {
+        #[derive(Deserialize)]
+        struct AppToken {
+            #[serde(default)]
+            errcode: i64,
+            #[serde(default)]
+            errmsg: String,
+            access_token: Option<String>,
+        }
+        let query = [
+            ("grant_type", "client_credential"),
+            ("appid", &self.app_id),
+            ("secret", &self.secret),
+        ];
+        let token: AppToken = self.get("/cgi-bin/token", &query).await?;
+        check(token.errcode, &token.errmsg)?;
+        let access_token = token
+            .access_token
+            .ok_or_else(|| ProviderError::Protocol("cgi-bin/token answered no token".into()))?;
+        let request = self
+            .http
+            .post(self.url(
+                "/wxa/business/getuserphonenumber",
+                &[("access_token", &access_token)],
+            ))
+            .json(&json!({ "code": code }));
+        let reply: PhoneReply = self.send(request).await?;
+        check(reply.errcode, &reply.errmsg)?;
+        reply
+            .phone_info
+            .map(|info| info.phone_number)
+            .ok_or_else(|| {
+                ProviderError::Protocol("getuserphonenumber answered no phone_info".into())
+            })
+    }
+}
+
+trait HasErrcode {
+    fn errcode(&self) -> i64;
+}
+
+impl HasErrcode for TokenReply {
+    fn errcode(&self) -> i64 {
+        self.errcode
+    }
+}
+
+impl HasErrcode for SessionReply {
+    fn errcode(&self) -> i64 {
+        self.errcode
     }
 }
 
@@ -131,10 +296,44 @@ fn check(errcode: i64, errmsg: &str) -> Result<(), ProviderError> {
     }
 }
 
+/// The browser flows: the QR page of a website app, or a 公众号's authorization in WeChat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebKind {
+    Qr,
+    OfficialAccount,
+}
+
+pub struct WeChatWeb {
+    kind: WebKind,
+    client: WeChatClient,
+    app_id: String,
+    redirect_uri: String,
+    open_base_url: String,
+}
+
+impl WeChatWeb {
+    pub fn new(
+        kind: WebKind,
+        config: &WeChatAppConfig,
+        redirect_uri: String,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            kind,
+            client: WeChatClient::new(config)?,
+            app_id: config.app_id.clone(),
+            redirect_uri,
+            open_base_url: config.open_base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
 #[async_trait]
-impl OAuthProvider for WeChatQr {
+impl OAuthProvider for WeChatWeb {
     fn name(&self) -> &'static str {
-        "wechat_qr"
+        match self.kind {
+            WebKind::Qr => "wechat_qr",
+            WebKind::OfficialAccount => "wechat_mp",
+        }
     }
 
     fn authorize_url(
@@ -143,11 +342,21 @@ impl OAuthProvider for WeChatQr {
         scopes: Option<&str>,
         extra: &[(String, String)],
     ) -> String {
+        let asked = scopes.map(str::trim).filter(|s| !s.is_empty());
+        let (path, scope) = match self.kind {
+            WebKind::Qr => ("/connect/qrconnect", asked.unwrap_or("snsapi_login")),
+            // snsapi_base is silent (openid only); anything else asks for the profile.
+            WebKind::OfficialAccount => (
+                "/connect/oauth2/authorize",
+                if asked == Some("snsapi_base") {
+                    "snsapi_base"
+                } else {
+                    "snsapi_userinfo"
+                },
+            ),
+        };
         // WeChat is picky about parameter order and needs the fragment.
-        let scope = scopes
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or("snsapi_login");
-        let mut url = format!("{}/connect/qrconnect", self.open_base_url);
+        let mut url = format!("{}{path}", self.open_base_url);
         push_query(
             &mut url,
             &[
@@ -168,43 +377,7 @@ impl OAuthProvider for WeChatQr {
     }
 
     async fn exchange(&self, code: &str) -> Result<(ProviderTokens, ProviderUser), ProviderError> {
-        let token = self.access_token(code).await?;
-        let (Some(access_token), Some(openid)) = (token.access_token, token.openid) else {
-            return Err(ProviderError::Protocol(
-                "WeChat's token answer has no access_token or openid".into(),
-            ));
-        };
-        let info: UserInfoReply = self
-            .call(
-                "/sns/userinfo",
-                &[
-                    ("access_token", &access_token),
-                    ("openid", &openid),
-                    ("lang", "zh_CN"),
-                ],
-            )
-            .await?;
-        check(info.errcode, &info.errmsg)?;
-        if info.openid.as_deref().is_some_and(|o| o != openid) {
-            return Err(ProviderError::Protocol(
-                "WeChat's userinfo names another openid".into(),
-            ));
-        }
-        let unionid = info.unionid.or(token.unionid).filter(|u| !u.is_empty());
-        let user = profile(
-            &openid,
-            unionid.as_deref(),
-            &info.nickname,
-            &info.headimgurl,
-            &self.api_base_url,
-        );
-        Ok((
-            ProviderTokens {
-                access_token,
-                refresh_token: token.refresh_token,
-            },
-            user,
-        ))
+        self.client.oauth_profile(code).await
     }
 }
 
@@ -212,8 +385,7 @@ impl OAuthProvider for WeChatQr {
 fn profile(
     openid: &str,
     unionid: Option<&str>,
-    nickname: &str,
-    avatar: &str,
+    info: Option<(&str, &str)>,
     issuer: &str,
 ) -> ProviderUser {
     let subject = unionid.unwrap_or(openid).to_owned();
@@ -225,16 +397,19 @@ fn profile(
     if let Some(unionid) = unionid {
         data.insert("unionid".into(), json!(unionid));
     }
-    data.insert("name".into(), json!(nickname));
-    data.insert("full_name".into(), json!(nickname));
-    data.insert("nickname".into(), json!(nickname));
-    data.insert("avatar_url".into(), json!(avatar));
-    data.insert("picture".into(), json!(avatar));
+    if let Some((nickname, avatar)) = info {
+        data.insert("name".into(), json!(nickname));
+        data.insert("full_name".into(), json!(nickname));
+        data.insert("nickname".into(), json!(nickname));
+        data.insert("avatar_url".into(), json!(avatar));
+        data.insert("picture".into(), json!(avatar));
+    }
     data.insert("email_verified".into(), Value::Bool(false));
     data.insert("phone_verified".into(), Value::Bool(false));
     let user_metadata = data.clone();
     ProviderUser {
         subject,
+        link_key: unionid.map(str::to_owned),
         identity_data: data,
         user_metadata,
         email: None,
@@ -245,22 +420,42 @@ fn profile(
 mod tests {
     use super::*;
 
-    #[test]
-    fn authorize_url_is_what_wechat_expects() {
+    fn web(kind: WebKind) -> WeChatWeb {
         let config = WeChatAppConfig {
             app_id: "wx123".into(),
             secret: "s".into(),
             ..WeChatAppConfig::default()
         };
-        let qr = WeChatQr::new(&config, "https://auth.example.com/auth/v1/callback".into())
-            .expect("client");
-        let url = qr.authorize_url("abc123", None, &[("lang".into(), "en".into())]);
+        WeChatWeb::new(
+            kind,
+            &config,
+            "https://auth.example.com/auth/v1/callback".into(),
+        )
+        .expect("client")
+    }
+
+    #[test]
+    fn authorize_urls_are_what_wechat_expects() {
+        let url = web(WebKind::Qr).authorize_url("abc123", None, &[("lang".into(), "en".into())]);
         assert_eq!(
             url,
             "https://open.weixin.qq.com/connect/qrconnect?appid=wx123\
              &redirect_uri=https%3A%2F%2Fauth.example.com%2Fauth%2Fv1%2Fcallback&response_type=code\
              &scope=snsapi_login&state=abc123&lang=en#wechat_redirect"
         );
+        let mp = web(WebKind::OfficialAccount);
+        assert!(mp
+            .authorize_url("s", None, &[])
+            .contains("/connect/oauth2/authorize?appid=wx123&"));
+        assert!(mp
+            .authorize_url("s", None, &[])
+            .contains("&scope=snsapi_userinfo&"));
+        assert!(mp
+            .authorize_url("s", Some("snsapi_base"), &[])
+            .contains("&scope=snsapi_base&"));
+        assert!(mp
+            .authorize_url("s", Some("email"), &[])
+            .contains("&scope=snsapi_userinfo&"));
     }
 
     #[test]
@@ -288,16 +483,22 @@ mod tests {
         let with = profile(
             "o1",
             Some("u1"),
-            "小明",
-            "http://a/132",
+            Some(("小明", "http://a/132")),
             "https://api.weixin.qq.com",
         );
-        assert_eq!(with.subject, "u1");
+        assert_eq!(
+            (with.subject.as_str(), with.link_key.as_deref()),
+            ("u1", Some("u1"))
+        );
         assert_eq!(with.user_metadata["openid"], "o1");
         assert_eq!(with.user_metadata["full_name"], "小明");
-        let without = profile("o1", None, "小明", "", "https://api.weixin.qq.com");
+        let without = profile("o1", None, None, "https://api.weixin.qq.com");
         assert_eq!(without.subject, "o1");
         assert!(!without.identity_data.contains_key("unionid"));
+        assert!(
+            !without.user_metadata.contains_key("full_name"),
+            "no profile, no made-up name"
+        );
         assert_eq!(without.email, None, "no invented email");
     }
 }

@@ -47,7 +47,7 @@ const SESSION_COLUMNS: &str = "id, user_id, aal::text AS aal, not_after, refresh
 const FLOW_COLUMNS: &str =
     "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, \
     code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
-    auth_code_issued_at, referrer, provider_code_hash";
+    auth_code_issued_at, referrer, provider_code_hash, linking_target_id";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 
@@ -160,6 +160,7 @@ fn flow_from_row(row: &PgRow) -> StoreResult<FlowState> {
         provider_access_token: row.try_get("provider_access_token")?,
         provider_refresh_token: row.try_get("provider_refresh_token")?,
         provider_code_hash: row.try_get("provider_code_hash")?,
+        linking_target_id: row.try_get("linking_target_id")?,
         created_at: req(row.try_get("created_at")?, "created_at")?,
     })
 }
@@ -185,6 +186,28 @@ fn token_from_row(row: &PgRow) -> StoreResult<RefreshToken> {
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn insert_identity(conn: &mut PgConnection, identity: &Identity) -> StoreResult<()> {
+    // `email` is generated from identity_data in Supabase's schema.
+    let inserted = sqlx::query(
+        "INSERT INTO auth.identities (id, provider_id, provider, user_id, identity_data, \
+         last_sign_in_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(identity.id)
+    .bind(&identity.provider_id)
+    .bind(&identity.provider)
+    .bind(identity.user_id)
+    .bind(&identity.identity_data)
+    .bind(identity.last_sign_in_at)
+    .bind(identity.created_at)
+    .bind(identity.updated_at)
+    .execute(conn)
+    .await;
+    match inserted {
+        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("identity")),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
 }
 
 async fn insert_token(
@@ -283,27 +306,7 @@ impl Store for PostgresStore {
             other => other?,
         };
         for identity in identities {
-            // `email` is generated from identity_data in Supabase's schema.
-            let inserted = sqlx::query(
-                "INSERT INTO auth.identities (id, provider_id, provider, user_id, identity_data, \
-                 last_sign_in_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(identity.id)
-            .bind(&identity.provider_id)
-            .bind(&identity.provider)
-            .bind(identity.user_id)
-            .bind(&identity.identity_data)
-            .bind(identity.last_sign_in_at)
-            .bind(identity.created_at)
-            .bind(identity.updated_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Err(err) if is_unique_violation(&err) => {
-                    return Err(StoreError::Conflict("identity"))
-                }
-                other => other?,
-            };
+            insert_identity(&mut tx, identity).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -385,6 +388,30 @@ impl Store for PostgresStore {
         row.as_ref().map(identity_from_row).transpose()
     }
 
+    async fn identities_by_provider_id(&self, provider_id: &str) -> StoreResult<Vec<Identity>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE provider_id = $1"
+        ))
+        .bind(provider_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn add_identity(&self, identity: &Identity) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_identity(&mut conn, identity).await
+    }
+
+    async fn delete_identity(&self, user_id: Uuid, identity_id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM auth.identities WHERE id = $1 AND user_id = $2")
+            .bind(identity_id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         sqlx::query("UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, updated_at = $3 WHERE id = $4")
             .bind(&identity.identity_data)
@@ -399,14 +426,15 @@ impl Store for PostgresStore {
     async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO auth.flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-             authentication_method, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, 'oauth', $6, $6)",
+             authentication_method, linking_target_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, 'oauth', $6, $7, $7)",
         )
         .bind(flow.id)
         .bind(&flow.provider_type)
         .bind(&flow.redirect_to)
         .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
         .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
+        .bind(flow.linking_target_id)
         .bind(flow.created_at)
         .execute(&self.pool)
         .await?;

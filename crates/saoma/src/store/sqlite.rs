@@ -48,7 +48,7 @@ const SESSION_COLUMNS: &str = "id, user_id, aal, not_after, refreshed_at, user_a
     WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
 const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, code_challenge, \
     provider_type, provider_access_token, provider_refresh_token, created_at, auth_code_issued_at, \
-    referrer, provider_code_hash";
+    referrer, provider_code_hash, linking_target_id";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 
@@ -208,6 +208,7 @@ fn flow_from_row(row: &SqliteRow) -> StoreResult<FlowState> {
         provider_access_token: row.try_get("provider_access_token")?,
         provider_refresh_token: row.try_get("provider_refresh_token")?,
         provider_code_hash: row.try_get("provider_code_hash")?,
+        linking_target_id: opt_uuid(row, "linking_target_id")?,
         created_at: req_ts(row, "created_at")?,
     })
 }
@@ -230,6 +231,31 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<RefreshToken> {
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+async fn insert_identity(
+    conn: &mut sqlx::SqliteConnection,
+    identity: &Identity,
+) -> StoreResult<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, email, \
+         last_sign_in_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(identity.id.to_string())
+    .bind(&identity.provider_id)
+    .bind(&identity.provider)
+    .bind(identity.user_id.to_string())
+    .bind(identity.identity_data.to_string())
+    .bind(&identity.email)
+    .bind(opt_ts(identity.last_sign_in_at))
+    .bind(ts(identity.created_at))
+    .bind(ts(identity.updated_at))
+    .execute(conn)
+    .await;
+    match inserted {
+        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("identity")),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
 }
 
 async fn insert_token(
@@ -332,27 +358,7 @@ impl Store for SqliteStore {
             other => other?,
         };
         for identity in identities {
-            let inserted = sqlx::query(
-                "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, email, \
-                 last_sign_in_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(identity.id.to_string())
-            .bind(&identity.provider_id)
-            .bind(&identity.provider)
-            .bind(identity.user_id.to_string())
-            .bind(identity.identity_data.to_string())
-            .bind(&identity.email)
-            .bind(opt_ts(identity.last_sign_in_at))
-            .bind(ts(identity.created_at))
-            .bind(ts(identity.updated_at))
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Err(err) if is_unique_violation(&err) => {
-                    return Err(StoreError::Conflict("identity"))
-                }
-                other => other?,
-            };
+            insert_identity(&mut tx, identity).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -433,6 +439,30 @@ impl Store for SqliteStore {
         row.as_ref().map(identity_from_row).transpose()
     }
 
+    async fn identities_by_provider_id(&self, provider_id: &str) -> StoreResult<Vec<Identity>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider_id = ?"
+        ))
+        .bind(provider_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(identity_from_row).collect()
+    }
+
+    async fn add_identity(&self, identity: &Identity) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        insert_identity(&mut conn, identity).await
+    }
+
+    async fn delete_identity(&self, user_id: Uuid, identity_id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM identities WHERE id = ? AND user_id = ?")
+            .bind(identity_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         sqlx::query(
             "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, updated_at = ? WHERE id = ?",
@@ -450,13 +480,15 @@ impl Store for SqliteStore {
     async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-             authentication_method, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'oauth', ?, ?)",
+             authentication_method, linking_target_id, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, 'oauth', ?, ?, ?)",
         )
         .bind(flow.id.to_string())
         .bind(&flow.provider_type)
         .bind(&flow.redirect_to)
         .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
         .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
+        .bind(flow.linking_target_id.map(|id| id.to_string()))
         .bind(ts(flow.created_at))
         .bind(ts(flow.created_at))
         .execute(&self.writer)

@@ -16,5 +16,6 @@ mod refresh;
 mod restart;
 mod signup;
 mod user;
+mod wechat_everywhere;
 mod wechat_helpers;
 mod wechat_qr;

@@ -62,12 +62,19 @@ pub async fn spawn_wechat(
     config.site_url = SITE.into();
     config.uri_allow_list = vec![format!("{SITE}/**")];
     config.wechat_simulator_allowed = true;
-    let wechat = &mut config.external.wechat_qr;
-    wechat.enabled = true;
-    wechat.app_id = app_id.into();
-    wechat.secret = secret_of(app_id).into();
-    wechat.open_base_url = sim_url.clone();
-    wechat.api_base_url = sim_url.clone();
+    let apps = [
+        (&mut config.external.wechat_qr, app_id),
+        (&mut config.external.wechat_mp, "wx_sim_mp"),
+        (&mut config.external.wechat_mini, "wx_sim_mini"),
+        (&mut config.external.wechat_app, "wx_sim_app"),
+    ];
+    for (wechat, app_id) in apps {
+        wechat.enabled = true;
+        wechat.app_id = app_id.into();
+        wechat.secret = secret_of(app_id).into();
+        wechat.open_base_url = sim_url.clone();
+        wechat.api_base_url = sim_url.clone();
+    }
     configure(&mut config);
     let clock = ManualClock::new(Utc::now());
     let application = Application::with_listener(config.clone(), clock.clone(), listener)
@@ -77,10 +84,14 @@ pub async fn spawn_wechat(
     WeChatWorld { app, sim, sim_url }
 }
 
-fn secret_of(app_id: &str) -> &'static str {
+pub fn secret_of(app_id: &str) -> &'static str {
     match app_id {
         "wx_sim_website_b" => "sim-website-b-secret",
         "wx_sim_unbound" => "sim-unbound-secret",
+        "wx_sim_mp" => "sim-mp-secret",
+        "wx_sim_mini" => "sim-mini-secret",
+        "wx_sim_mini_unbound" => "sim-mini-unbound-secret",
+        "wx_sim_app" => "sim-app-secret",
         _ => "sim-website-secret",
     }
 }
@@ -276,5 +287,61 @@ impl WeChatWorld {
         let session = self.exchange(&auth_code, VERIFIER).await;
         assert_eq!(session.status, StatusCode::OK, "{}", session.body);
         session.body
+    }
+}
+
+impl WeChatWorld {
+    /// What the WeChat client gives an app: a code from one of the simulator's control
+    /// endpoints (`wx.login()`, the phone-number button, the mobile SDK).
+    pub async fn sim_code(&self, endpoint: &str, appid: &str, persona: &str) -> String {
+        let reply = self
+            .app
+            .client
+            .post(format!("{}{endpoint}", self.sim_url))
+            .json(&json!({"appid": appid, "persona": persona}))
+            .send()
+            .await
+            .expect("sim code");
+        assert!(
+            reply.status().is_success(),
+            "{endpoint}: {}",
+            reply.status()
+        );
+        let body: Value = reply.json().await.expect("json");
+        body["code"].as_str().expect("code").to_owned()
+    }
+
+    /// The in-WeChat browser: the 公众号 authorization page, where the user allows or denies.
+    pub async fn mp_authorize(&self, provider_url: &str, persona: &str, allow: bool) -> String {
+        let page_url = provider_url.split('#').next().expect("url");
+        let page = self.app.client.get(page_url).send().await.expect("mp page");
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("html");
+        assert!(html.contains("allow"), "an authorization page: {html}");
+        let field = |name: &str| query_param(provider_url, name).unwrap_or_default();
+        let form = [
+            ("appid", field("appid")),
+            ("redirect_uri", field("redirect_uri")),
+            ("scope", field("scope")),
+            ("state", field("state")),
+            ("persona", persona.to_owned()),
+            ("decision", if allow { "allow" } else { "deny" }.to_owned()),
+        ];
+        let reply = self
+            .app
+            .client
+            .post(format!("{}/connect/oauth2/authorize/confirm", self.sim_url))
+            .form(&form)
+            .send()
+            .await
+            .expect("confirm");
+        into_reply(reply).await.headers["location"]
+            .to_str()
+            .expect("location")
+            .to_owned()
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Reply {
+        self.app.get(path, token).await
     }
 }

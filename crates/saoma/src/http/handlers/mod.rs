@@ -1,8 +1,10 @@
 //! One module per endpoint group.
 
 pub mod health;
+pub mod identities;
 pub mod logout;
 pub mod oauth;
 pub mod signup;
 pub mod token;
 pub mod user;
+pub mod wechat_mini;

@@ -6,7 +6,7 @@
 
 use axum::{
     extract::{Form, State},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -50,7 +50,20 @@ const RESERVED_PARAMS: &[&str] = &[
 
 pub async fn authorize(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    start_flow(&state, &headers, &params, None).await
+}
+
+/// Starts an OAuth flow: validates the request, records the flow, sends the browser (or the
+/// caller, with `skip_http_redirect=true`) to the provider. `linking_target` is the signed-in
+/// user who will receive the identity, for `/user/identities/authorize`.
+pub async fn start_flow(
+    state: &SharedState,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    linking_target: Option<Uuid>,
 ) -> ApiResult<Response> {
     let param = |name: &str| {
         params
@@ -58,7 +71,15 @@ pub async fn authorize(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let provider_name = param("provider").unwrap_or_default();
+    let mut provider_name = param("provider").unwrap_or_default();
+    // Inside WeChat's own browser a QR code cannot be scanned: use the 公众号 login instead.
+    let in_wechat = headers
+        .get(header::USER_AGENT)
+        .and_then(|ua| ua.to_str().ok())
+        .is_some_and(|ua| ua.contains("MicroMessenger"));
+    if provider_name == "wechat_qr" && in_wechat && state.providers.get("wechat_mp").is_some() {
+        provider_name = "wechat_mp";
+    }
     let provider = state.providers.get(provider_name).ok_or_else(|| {
         ApiError::validation(format!(
             "Unsupported provider: provider {provider_name:?} could not be found or is not enabled"
@@ -79,7 +100,8 @@ pub async fn authorize(
         .store
         .delete_flows_before(now - chrono::Duration::hours(1))
         .await?;
-    let flow = FlowState::new(provider.name(), redirect_to, challenge, now);
+    let mut flow = FlowState::new(provider.name(), redirect_to, challenge, now);
+    flow.linking_target_id = linking_target;
     state.store.create_flow(&flow).await?;
 
     let extra: Vec<(String, String)> = params
@@ -252,7 +274,24 @@ async fn finish(
         )
     })?;
     let (provider_tokens, profile) = provider.exchange(code).await?;
-    let user = oauth::user_for(state, &flow.provider_type, &profile, now).await?;
+    let user = match flow.linking_target_id {
+        Some(target_id) => {
+            let target = state
+                .store
+                .user_by_id(target_id)
+                .await
+                .map_err(ApiError::from)?
+                .ok_or_else(|| {
+                    Failure::new(
+                        "access_denied",
+                        "user_not_found",
+                        "The user to link to no longer exists",
+                    )
+                })?;
+            oauth::link_to(state, target, &flow.provider_type, &profile, now).await?
+        }
+        None => oauth::user_for(state, &flow.provider_type, &profile, now).await?,
+    };
     if user.is_banned(now) {
         return Err(Failure::new(
             "access_denied",

@@ -9,7 +9,7 @@ use crate::{
     http::{
         error::{ApiError, ApiResult},
         extract::{ApiQuery, RawBody},
-        handlers::user::user_agent,
+        handlers::{user::user_agent, wechat_mini},
     },
     state::SharedState,
     store::Rotation,
@@ -30,6 +30,13 @@ pub struct PasswordGrant {
     phone: Option<String>,
     #[serde(default)]
     password: Option<String>,
+}
+
+/// A mini-program's `wx.login()` code, for clients that prefer a POST.
+#[derive(Debug, Deserialize)]
+pub struct CodeGrant {
+    #[serde(default)]
+    code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +64,16 @@ pub async fn token(
         Some("password") => password_grant(&state, &headers, body.json()?).await,
         Some("refresh_token") => refresh_grant(&state, body.json()?).await,
         Some("pkce") => pkce_grant(&state, &headers, body.json()?).await,
+        Some("wechat_mini") => {
+            let grant: CodeGrant = body.json()?;
+            let code = grant
+                .code
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty());
+            let code = code.ok_or_else(|| ApiError::validation("code is required"))?;
+            wechat_mini::mini_login_with_code(&state, &headers, code).await
+        }
         _ => Err(ApiError::bad_request(
             "invalid_credentials",
             "unsupported_grant_type",

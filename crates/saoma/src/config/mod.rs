@@ -5,6 +5,10 @@ use std::{collections::BTreeMap, path::Path};
 
 use serde::{Deserialize, Serialize};
 
+mod env;
+
+pub use env::{unknown_env_names, WECHAT_PROVIDERS};
+
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -50,6 +54,8 @@ pub struct SecurityConfig {
     pub refresh_token_rotation_enabled: bool,
     /// Seconds during which a rotated refresh token may still be used.
     pub refresh_token_reuse_interval: i64,
+    /// Lets signed-in users link and unlink identities (GoTrue's manual linking).
+    pub manual_linking_enabled: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -73,6 +79,25 @@ pub struct ExternalConfig {
     pub anonymous_users: ProviderToggle,
     /// WeChat website QR login (网站应用, scope snsapi_login).
     pub wechat_qr: WeChatAppConfig,
+    /// In-WeChat browser login through a 公众号 (snsapi_userinfo / snsapi_base).
+    pub wechat_mp: WeChatAppConfig,
+    /// Mini-program login (`wx.login()` codes, jscode2session).
+    pub wechat_mini: WeChatAppConfig,
+    /// Mobile-app login (codes from the WeChat SDK).
+    pub wechat_app: WeChatAppConfig,
+}
+
+impl ExternalConfig {
+    /// The WeChat app configured for `provider` (one of [`WECHAT_PROVIDERS`]).
+    pub fn wechat(&self, provider: &str) -> Option<&WeChatAppConfig> {
+        match provider {
+            "wechat_qr" => Some(&self.wechat_qr),
+            "wechat_mp" => Some(&self.wechat_mp),
+            "wechat_mini" => Some(&self.wechat_mini),
+            "wechat_app" => Some(&self.wechat_app),
+            _ => None,
+        }
+    }
 }
 
 /// One WeChat app's credentials and where to reach WeChat.
@@ -143,6 +168,9 @@ impl Default for Config {
                 email: ProviderToggle { enabled: true },
                 anonymous_users: ProviderToggle { enabled: false },
                 wechat_qr: WeChatAppConfig::default(),
+                wechat_mp: WeChatAppConfig::default(),
+                wechat_mini: WeChatAppConfig::default(),
+                wechat_app: WeChatAppConfig::default(),
             },
         }
     }
@@ -166,6 +194,7 @@ impl Default for SecurityConfig {
         Self {
             refresh_token_rotation_enabled: true,
             refresh_token_reuse_interval: 10,
+            manual_linking_enabled: false,
         }
     }
 }
@@ -194,170 +223,6 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// One environment variable: its name and the TOML path it sets.
-struct EnvVar {
-    name: &'static str,
-    path: &'static [&'static str],
-    kind: Kind,
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Int,
-    Bool,
-    List,
-}
-
-const ENV_VARS: &[EnvVar] = &[
-    EnvVar {
-        name: "SAOMA_HOST",
-        path: &["host"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_PORT",
-        path: &["port"],
-        kind: Kind::Int,
-    },
-    EnvVar {
-        name: "SAOMA_DATABASE_URL",
-        path: &["database_url"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_SITE_URL",
-        path: &["site_url"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_URI_ALLOW_LIST",
-        path: &["uri_allow_list"],
-        kind: Kind::List,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_URL",
-        path: &["external_url"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_DISABLE_SIGNUP",
-        path: &["disable_signup"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_JWT_SECRET",
-        path: &["jwt", "secret"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_JWT_EXP",
-        path: &["jwt", "exp"],
-        kind: Kind::Int,
-    },
-    EnvVar {
-        name: "SAOMA_JWT_AUD",
-        path: &["jwt", "aud"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_JWT_ISSUER",
-        path: &["jwt", "issuer"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_JWT_SIGNING_KEY_FILE",
-        path: &["jwt", "signing_key_file"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_JWT_KID",
-        path: &["jwt", "kid"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED",
-        path: &["security", "refresh_token_rotation_enabled"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL",
-        path: &["security", "refresh_token_reuse_interval"],
-        kind: Kind::Int,
-    },
-    EnvVar {
-        name: "SAOMA_MAILER_AUTOCONFIRM",
-        path: &["mailer", "autoconfirm"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_PASSWORD_MIN_LENGTH",
-        path: &["password", "min_length"],
-        kind: Kind::Int,
-    },
-    EnvVar {
-        name: "SAOMA_PASSWORD_BCRYPT_COST",
-        path: &["password", "bcrypt_cost"],
-        kind: Kind::Int,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_EMAIL_ENABLED",
-        path: &["external", "email", "enabled"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_ANONYMOUS_USERS_ENABLED",
-        path: &["external", "anonymous_users", "enabled"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_WECHAT_SIMULATOR_ALLOWED",
-        path: &["wechat_simulator_allowed"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_WECHAT_QR_ENABLED",
-        path: &["external", "wechat_qr", "enabled"],
-        kind: Kind::Bool,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_WECHAT_QR_APP_ID",
-        path: &["external", "wechat_qr", "app_id"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_WECHAT_QR_SECRET",
-        path: &["external", "wechat_qr", "secret"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_WECHAT_QR_REDIRECT_URI",
-        path: &["external", "wechat_qr", "redirect_uri"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_WECHAT_QR_OPEN_BASE_URL",
-        path: &["external", "wechat_qr", "open_base_url"],
-        kind: Kind::Str,
-    },
-    EnvVar {
-        name: "SAOMA_EXTERNAL_WECHAT_QR_API_BASE_URL",
-        path: &["external", "wechat_qr", "api_base_url"],
-        kind: Kind::Str,
-    },
-];
-
-/// Names that look like ours but are not: reported at start, since a typo silently ignored
-/// is a setting silently lost.
-pub fn unknown_env_names(env: &BTreeMap<String, String>) -> Vec<String> {
-    env.keys()
-        .filter(|name| name.starts_with("SAOMA_") && !name.starts_with("SAOMA_TEST_"))
-        .filter(|name| *name != "SAOMA_CONFIG" && *name != "SAOMA_LOG")
-        .filter(|name| !ENV_VARS.iter().any(|var| var.name == name.as_str()))
-        .cloned()
-        .collect()
-}
-
 impl Config {
     /// Loads `file` (if it exists) over the defaults, then the environment over that.
     pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
@@ -377,10 +242,10 @@ impl Config {
                     })?;
             merge(&mut table, overlay);
         }
-        for var in ENV_VARS {
-            if let Some(raw) = env.get(var.name) {
-                let value = parse_env(var, raw)?;
-                set_path(&mut table, var.path, value);
+        for var in env::env_vars() {
+            if let Some(raw) = env.get(&var.name) {
+                let value = env::parse_env(&var, raw)?;
+                env::set_path(&mut table, &var.path, value);
             }
         }
         let config: Config =
@@ -403,16 +268,18 @@ impl Config {
                 "security.refresh_token_reuse_interval must be >= 0".into(),
             ));
         }
-        let wechat = &self.external.wechat_qr;
-        if wechat.enabled {
+        for provider in WECHAT_PROVIDERS {
+            let Some(wechat) = self.external.wechat(provider).filter(|w| w.enabled) else {
+                continue;
+            };
             if wechat.app_id.is_empty() || wechat.secret.is_empty() {
-                return Err(ConfigError::Invalid(
-                    "external.wechat_qr needs app_id and secret".into(),
-                ));
+                return Err(ConfigError::Invalid(format!(
+                    "external.{provider} needs app_id and secret"
+                )));
             }
             if !wechat.uses_official_urls() && !self.wechat_simulator_allowed {
                 return Err(ConfigError::Invalid(format!(
-                    "external.wechat_qr points at {} / {} instead of WeChat; set wechat_simulator_allowed = true \
+                    "external.{provider} points at {} / {} instead of WeChat; set wechat_simulator_allowed = true \
                      (SAOMA_WECHAT_SIMULATOR_ALLOWED) only if that is the simulator on purpose",
                     wechat.open_base_url, wechat.api_base_url
                 )));
@@ -441,9 +308,12 @@ impl Config {
 
     /// Where WeChat sends the browser back to.
     pub fn wechat_qr_redirect_uri(&self) -> String {
-        self.external
-            .wechat_qr
-            .redirect_uri
+        self.wechat_redirect_uri(&self.external.wechat_qr)
+    }
+
+    /// A WeChat app's callback: its own setting, else `external_url` + `/callback`.
+    pub fn wechat_redirect_uri(&self, app: &WeChatAppConfig) -> String {
+        app.redirect_uri
             .clone()
             .unwrap_or_else(|| format!("{}/callback", self.external_url.trim_end_matches('/')))
     }
@@ -498,51 +368,6 @@ impl std::fmt::Debug for Config {
             )
             .finish_non_exhaustive()
     }
-}
-
-fn parse_env(var: &EnvVar, raw: &str) -> Result<toml::Value, ConfigError> {
-    let err = |message: &str| ConfigError::Env {
-        name: var.name.into(),
-        message: message.into(),
-    };
-    Ok(match var.kind {
-        Kind::Str => toml::Value::String(raw.to_owned()),
-        Kind::Int => {
-            toml::Value::Integer(raw.trim().parse().map_err(|_| err("expected an integer"))?)
-        }
-        Kind::Bool => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => true,
-            "0" | "false" | "no" | "off" | "" => false,
-            _ => return Err(err("expected true or false")),
-        }),
-        Kind::List => toml::Value::Array(
-            raw.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| toml::Value::String(s.to_owned()))
-                .collect(),
-        ),
-    })
-}
-
-fn set_path(table: &mut toml::Table, path: &[&str], value: toml::Value) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut current = table;
-    for key in parents {
-        let entry = current
-            .entry(key.to_string())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(Default::default());
-        }
-        let toml::Value::Table(next) = entry else {
-            return;
-        };
-        current = next;
-    }
-    current.insert(last.to_string(), value);
 }
 
 fn merge(base: &mut toml::Table, overlay: toml::Table) {

@@ -1,0 +1,53 @@
+//! `GET /user/identities/authorize` and `DELETE /user/identities/{id}`: linking another login
+//! method to the signed-in user, and removing one (never the last).
+
+use axum::{
+    extract::{Path, State},
+    http::HeaderMap,
+    response::Response,
+    Json,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::{
+    http::{
+        error::{ApiError, ApiResult},
+        extract::{ApiQuery, Authenticated},
+        handlers::oauth::start_flow,
+    },
+    oauth,
+    state::SharedState,
+};
+
+fn require_manual_linking(state: &SharedState) -> ApiResult<()> {
+    if !state.config.security.manual_linking_enabled {
+        return Err(ApiError::not_found(
+            "manual_linking_disabled",
+            "Manual linking is disabled",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn link(
+    State(state): State<SharedState>,
+    auth: Authenticated,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    require_manual_linking(&state)?;
+    start_flow(&state, &headers, &params, Some(auth.user.id)).await
+}
+
+pub async fn unlink(
+    State(state): State<SharedState>,
+    auth: Authenticated,
+    Path(identity_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require_manual_linking(&state)?;
+    let identity_id = Uuid::parse_str(&identity_id)
+        .map_err(|_| ApiError::unprocessable("identity_not_found", "Identity doesn't exist"))?;
+    oauth::unlink(&state, auth.user, identity_id, state.clock.now()).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,147 @@
+//! WeChat logins that arrive as a bare code, from a mini-program (`wx.login()`) or a mobile app
+//! (the WeChat SDK), compatible with MemFire's mini-program SDK:
+//! `GET /wechat_mini/login?code=`, `GET /wechat_mini/bind_account?code=`,
+//! `GET /wechat_mini/bind_phone?code=`, `GET /wechat_app/login?code=`, and the
+//! `POST /token?grant_type=wechat_mini` `{code}` form of the mini-program login.
+
+use axum::{extract::State, http::HeaderMap, Json};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    domain::user::UserView,
+    http::{
+        error::{ApiError, ApiResult},
+        extract::{ApiQuery, Authenticated},
+        handlers::user::user_agent,
+    },
+    oauth,
+    providers::wechat::WeChatClient,
+    state::SharedState,
+    store::StoreError,
+    tokens,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct CodeParams {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+impl CodeParams {
+    pub fn code(&self) -> ApiResult<&str> {
+        self.code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ApiError::validation("code is required"))
+    }
+}
+
+fn client(
+    client: &Option<std::sync::Arc<WeChatClient>>,
+    provider: &str,
+) -> ApiResult<std::sync::Arc<WeChatClient>> {
+    client.clone().ok_or_else(|| {
+        ApiError::bad_request(
+            "provider_disabled",
+            format!("Unsupported provider: {provider} is not enabled"),
+        )
+    })
+}
+
+pub async fn mini_login(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<CodeParams>,
+) -> ApiResult<Json<Value>> {
+    mini_login_with_code(&state, &headers, params.code()?).await
+}
+
+/// Shared by `GET /wechat_mini/login` and `POST /token?grant_type=wechat_mini`.
+pub async fn mini_login_with_code(
+    state: &SharedState,
+    headers: &HeaderMap,
+    code: &str,
+) -> ApiResult<Json<Value>> {
+    let wechat = client(&state.providers.wechat_mini, "wechat_mini")?;
+    let profile = wechat.mini_program_profile(code).await?;
+    let user = oauth::user_for(state, "wechat_mini", &profile, state.clock.now()).await?;
+    sign_in(state, headers, &user).await
+}
+
+pub async fn app_login(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<CodeParams>,
+) -> ApiResult<Json<Value>> {
+    let wechat = client(&state.providers.wechat_app, "wechat_app")?;
+    let (_, profile) = wechat.oauth_profile(params.code()?).await?;
+    let user = oauth::user_for(&state, "wechat_app", &profile, state.clock.now()).await?;
+    sign_in(&state, &headers, &user).await
+}
+
+async fn sign_in(
+    state: &SharedState,
+    headers: &HeaderMap,
+    user: &crate::domain::User,
+) -> ApiResult<Json<Value>> {
+    if user.is_banned(state.clock.now()) {
+        return Err(ApiError::bad_request("user_banned", "User is banned"));
+    }
+    Ok(Json(
+        tokens::start_session(state, user, "oauth", user_agent(headers)).await?,
+    ))
+}
+
+/// Binds the mini-program identity behind `code` to the signed-in user.
+pub async fn bind_account(
+    State(state): State<SharedState>,
+    auth: Authenticated,
+    ApiQuery(params): ApiQuery<CodeParams>,
+) -> ApiResult<Json<Value>> {
+    let wechat = client(&state.providers.wechat_mini, "wechat_mini")?;
+    let profile = wechat.mini_program_profile(params.code()?).await?;
+    let user = oauth::link_to(
+        &state,
+        auth.user,
+        "wechat_mini",
+        &profile,
+        state.clock.now(),
+    )
+    .await?;
+    user_json(&state, &user).await
+}
+
+/// Sets the signed-in user's phone from a `getPhoneNumber` code: WeChat has verified it.
+pub async fn bind_phone(
+    State(state): State<SharedState>,
+    auth: Authenticated,
+    ApiQuery(params): ApiQuery<CodeParams>,
+) -> ApiResult<Json<Value>> {
+    let wechat = client(&state.providers.wechat_mini, "wechat_mini")?;
+    let number = wechat.phone_number(params.code()?).await?;
+    let now = state.clock.now();
+    let mut user = auth.user;
+    // GoTrue stores phones as digits with the country code and no `+`.
+    user.phone = Some(number.trim_start_matches('+').to_owned());
+    user.phone_confirmed_at = Some(now);
+    user.updated_at = now;
+    match state.store.update_user(&user).await {
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::unprocessable(
+                "phone_exists",
+                "A user with this phone number has already been registered",
+            ))
+        }
+        other => other?,
+    }
+    user_json(&state, &user).await
+}
+
+async fn user_json(state: &SharedState, user: &crate::domain::User) -> ApiResult<Json<Value>> {
+    let identities = state.store.identities_of(user.id).await?;
+    Ok(Json(
+        serde_json::to_value(UserView::new(user, &identities)).map_err(ApiError::internal)?,
+    ))
+}

@@ -1,0 +1,93 @@
+import { redirect } from 'next/navigation'
+
+import { createClient } from '@/utils/supabase/server'
+
+import { updateProfile } from './actions'
+
+export default async function Home() {
+  const supabase = await createClient()
+
+  // getUser() asks saoma who the cookie's access token belongs to; never trust getSession()
+  // alone on the server.
+  const {
+    data: { user },
+    error,
+  } = await supabase.auth.getUser()
+  if (error || !user) {
+    redirect('/login')
+  }
+
+  const meta = user.user_metadata ?? {}
+  const nickname: string = meta.full_name ?? meta.name ?? ''
+  const avatarUrl: string | undefined = meta.avatar_url ?? meta.picture
+  const displayName: string = meta.display_name ?? ''
+  const customAvatarUrl: string = meta.custom_avatar_url ?? ''
+
+  return (
+    <main className="center">
+      <div className="card">
+        <div className="profile">
+          {avatarUrl ? (
+            // A plain <img>: the avatar is served by WeChat (here saoma's simulator), and
+            // next/image would need that host in next.config's images.remotePatterns.
+            // eslint-disable-next-line @next/next/no-img-element
+            <img className="avatar" data-testid="avatar" src={avatarUrl} alt="微信头像" />
+          ) : null}
+          <div>
+            <h1>
+              Hello，你的微信昵称为：<span data-testid="nickname">{nickname}</span>
+            </h1>
+            <p className="muted">
+              你的用户id为：<span data-testid="user-id">{user.id}</span>
+            </p>
+            <p className="muted">
+              登录方式：{user.app_metadata?.provider ?? 'unknown'}
+            </p>
+          </div>
+        </div>
+
+        <h2>公开资料</h2>
+        <div className="profile">
+          {customAvatarUrl ? (
+            // eslint-disable-next-line @next/next/no-img-element
+            <img
+              className="avatar"
+              data-testid="custom-avatar"
+              src={customAvatarUrl}
+              alt="自定义头像"
+            />
+          ) : null}
+          <p>
+            显示名称：<span data-testid="display-name">{displayName || '（未设置）'}</span>
+          </p>
+        </div>
+        <form action={updateProfile}>
+          <label htmlFor="display_name">显示名称</label>
+          <input
+            id="display_name"
+            name="display_name"
+            type="text"
+            defaultValue={displayName || nickname}
+          />
+          <label htmlFor="custom_avatar_url">头像 URL</label>
+          <input
+            id="custom_avatar_url"
+            name="custom_avatar_url"
+            type="url"
+            defaultValue={customAvatarUrl}
+            placeholder={avatarUrl}
+          />
+          <button className="primary" type="submit" data-testid="save-profile">
+            保存
+          </button>
+        </form>
+
+        <form action="/signout" method="post">
+          <button className="secondary" type="submit" data-testid="sign-out">
+            退出登录
+          </button>
+        </form>
+      </div>
+    </main>
+  )
+}

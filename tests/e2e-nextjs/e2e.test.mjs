@@ -1,0 +1,437 @@
+// End-to-end: the Next.js example (examples/nextjs-wechat-qr, a production build) in a real
+// Chromium against `saoma dev` and its WeChat simulator. The desktop page signs in through the
+// QR page while a second browser context plays the phone, as a person would.
+//
+// Expects a built example (`npm ci && npx next build` in examples/nextjs-wechat-qr) and
+// target/debug/saoma; ./run.sh does both. Screenshots and both servers' logs go to
+// artifacts/e2e-nextjs/.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import jsQR from "jsqr";
+import { PNG } from "pngjs";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../..");
+const EXAMPLE = join(repo, "examples/nextjs-wechat-qr");
+const SAOMA_BIN = process.env.SAOMA_BIN ?? join(repo, "target/debug/saoma");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = join(repo, "artifacts/e2e-nextjs");
+
+const JWT_EXP_SECONDS = 5;
+const COOKIE = "sb-localhost-auth-token";
+const STEP_TIMEOUT_MS = 20_000;
+
+let saoma; // { base, anonKey, stop, log }
+let app; // { base, stop, log }
+let browser;
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/**
+ * Spawns `command` in its own process group, collecting its output. `stop()` sends SIGTERM to
+ * the group, then SIGKILL if it is still there after `graceMs`.
+ */
+function spawnServer(name, command, args, options) {
+  const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout.on("data", (chunk) => (log += chunk));
+  child.stderr.on("data", (chunk) => (log += chunk));
+  const exited = new Promise((ok) => child.once("exit", (code, signal) => ok({ code, signal })));
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  return {
+    name,
+    child,
+    exited,
+    log: () => log,
+    async stop(graceMs = 5_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup("SIGTERM");
+      const timer = sleep(graceMs).then(() => "timeout");
+      if ((await Promise.race([exited, timer])) === "timeout") {
+        signalGroup("SIGKILL");
+        await exited;
+      }
+    },
+  };
+}
+
+/** Polls `url` until it answers `status`, failing early if the server exits. */
+async function waitFor(server, url, status = 200, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (server.child.exitCode !== null) {
+      throw new Error(`${server.name} exited with ${server.child.exitCode}:\n${server.log()}`);
+    }
+    try {
+      const response = await fetch(url, { redirect: "manual" });
+      if (response.status === status) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${server.name}: ${url} did not answer ${status} within ${timeoutMs} ms:\n${server.log()}`);
+    }
+    await sleep(150);
+  }
+}
+
+async function startSaoma(appBase) {
+  if (!existsSync(SAOMA_BIN)) {
+    throw new Error(`${SAOMA_BIN} not found: run \`cargo build -p saoma\` (or set SAOMA_BIN)`);
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "saoma-e2e-nextjs-")); // saoma.db lands here
+  const server = spawnServer("saoma dev", SAOMA_BIN, ["dev"], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      SAOMA_PORT: String(port),
+      SAOMA_SITE_URL: appBase,
+      SAOMA_URI_ALLOW_LIST: `${appBase}/**`,
+      SAOMA_JWT_EXP: String(JWT_EXP_SECONDS),
+      NO_COLOR: "1",
+    },
+  });
+  const base = `http://localhost:${port}`;
+  await waitFor(server, `${base}/auth/v1/health`);
+  // `saoma dev` prints "  anon key:       <jwt>" once it listens.
+  let anonKey;
+  for (let i = 0; i < 50 && !anonKey; i++) {
+    anonKey = server.log().match(/^\s*anon key:\s+(\S+)\s*$/m)?.[1];
+    if (!anonKey) await sleep(100);
+  }
+  assert.ok(anonKey, `no anon key in saoma's output:\n${server.log()}`);
+  const stop = server.stop;
+  return {
+    ...server,
+    base,
+    anonKey,
+    async stop() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startApp(port, saomaServer) {
+  if (!existsSync(join(EXAMPLE, ".next/BUILD_ID"))) {
+    throw new Error(
+      `no production build in ${EXAMPLE}: run \`npm ci && npx next build\` there (run.sh does)`,
+    );
+  }
+  const base = `http://localhost:${port}`;
+  const server = spawnServer(
+    "next start",
+    process.execPath,
+    [join(EXAMPLE, "node_modules/next/dist/bin/next"), "start", "-p", String(port)],
+    {
+      cwd: EXAMPLE,
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        NEXT_TELEMETRY_DISABLED: "1",
+        // Read at request time by the server code (utils/supabase/env.ts), so this one build
+        // works with the ports chosen here.
+        NEXT_PUBLIC_SUPABASE_URL: saomaServer.base,
+        NEXT_PUBLIC_SUPABASE_ANON_KEY: saomaServer.anonKey,
+        NEXT_PUBLIC_SITE_URL: base,
+      },
+    },
+  );
+  await waitFor(server, `${base}/login`);
+  return { ...server, base };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser helpers
+
+let shots = 0;
+/** Saves a screenshot as artifacts/e2e-nextjs/NN-<name>.png; returns the PNG bytes. */
+async function shoot(target, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  shots += 1;
+  return target.screenshot({ path: join(ARTIFACTS, `${String(shots).padStart(2, "0")}-${name}.png`) });
+}
+
+function decodeQr(pngBytes) {
+  const image = PNG.sync.read(pngBytes);
+  return jsQR(new Uint8ClampedArray(image.data), image.width, image.height)?.data ?? null;
+}
+
+const at = (base, pathname) => (url) => url.origin === base && url.pathname === pathname;
+
+/** The session @supabase/ssr stores in the (possibly chunked) auth cookie, and its raw value. */
+async function sessionCookie(context) {
+  const cookies = (await context.cookies(app.base)).filter(
+    (c) => c.name === COOKIE || c.name.startsWith(`${COOKIE}.`),
+  );
+  if (cookies.length === 0) return null;
+  const chunk = (c) => (c.name === COOKIE ? -1 : Number(c.name.slice(COOKIE.length + 1)));
+  cookies.sort((a, b) => chunk(a) - chunk(b));
+  const raw = cookies.map((c) => c.value).join("");
+  const json = raw.startsWith("base64-")
+    ? Buffer.from(raw.slice("base64-".length), "base64url").toString("utf8")
+    : decodeURIComponent(raw);
+  return { raw, names: cookies.map((c) => c.name), session: JSON.parse(json) };
+}
+
+/**
+ * From a signed-out page: / → /login → 微信登录 → the simulator's QR page, whose QR code a
+ * second context (the phone) opens. Returns the phone's page and context.
+ */
+async function openQrAndScan(page, prefix) {
+  await page.goto(`${app.base}/`);
+  await page.waitForURL(at(app.base, "/login"));
+  await shoot(page, `${prefix}-login`);
+
+  await page.getByRole("button", { name: "微信登录" }).click();
+  await page.waitForURL(at(saoma.base, "/wechat-sim/connect/qrconnect"), { timeout: STEP_TIMEOUT_MS });
+  const qr = page.locator("#qr");
+  await page.waitForFunction(() => {
+    const img = document.getElementById("qr");
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  await shoot(page, `${prefix}-qr-page`);
+
+  const uuid = await qr.getAttribute("data-uuid");
+  assert.match(uuid ?? "", /^[A-Za-z0-9]{8,}$/);
+  const phoneUrl = decodeQr(await qr.screenshot());
+  assert.equal(phoneUrl, `${saoma.base}/wechat-sim/sim/phone/${uuid}`, "the QR code encodes the phone page");
+
+  const handset = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true });
+  const phone = await handset.newPage();
+  await phone.goto(phoneUrl);
+  await shoot(phone, `${prefix}-phone`);
+  await page.locator("#scanned").waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+  await shoot(page, `${prefix}-qr-page-scanned`);
+  return { handset, phone };
+}
+
+/** Records the top-level navigations of `page` (URL and status), for the failure messages. */
+function traceNavigations(page) {
+  const trace = [];
+  page.on("response", (response) => {
+    const request = response.request();
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) {
+      trace.push(`${response.status()} ${request.method()} ${response.url()}`);
+    }
+  });
+  return trace;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: apt-get install -y chromium`);
+  }
+  const appPort = await freePort();
+  saoma = await startSaoma(`http://localhost:${appPort}`);
+  app = await startApp(appPort, saoma);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([app?.stop(), saoma?.stop()]);
+  if (saoma) writeFileSync(join(ARTIFACTS, "saoma.log"), saoma.log());
+  if (app) writeFileSync(join(ARTIFACTS, "next.log"), app.log());
+});
+
+describe("signing in with WeChat, the session's life, signing out", () => {
+  let desktop;
+  let page;
+  let trace;
+  let userId;
+
+  before(async () => {
+    desktop = await browser.newContext({ viewport: { width: 1024, height: 760 } });
+    page = await desktop.newPage();
+    trace = traceNavigations(page);
+  });
+
+  after(async () => {
+    await desktop?.close();
+  });
+
+  test("confirming as 小明 on the phone lands on / with the WeChat nickname, avatar and user id", async () => {
+    const { handset, phone } = await openQrAndScan(page, "login");
+    try {
+      await phone.check("input[name=persona][value=xiaoming]");
+      await shoot(phone, "login-phone-xiaoming");
+      await phone.click("#confirm");
+      await phone.locator("#result").waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(phone, "login-phone-confirmed");
+    } finally {
+      await handset.close();
+    }
+
+    // The QR page polls, goes to saoma's /callback, which sends it to /private?code=..., which
+    // exchanges the code and redirects to /.
+    await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+      throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+    });
+    await page.getByTestId("nickname").waitFor();
+    await shoot(page, "login-home");
+
+    assert.ok(
+      trace.some((line) => line.startsWith(`307 GET ${app.base}/private?code=`)),
+      `the browser came through /private?code=...:\n${trace.join("\n")}`,
+    );
+    assert.equal(await page.getByTestId("nickname").textContent(), "小明");
+    userId = (await page.getByTestId("user-id").textContent()).trim();
+    assert.match(userId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+    const avatar = page.getByTestId("avatar");
+    const src = await avatar.getAttribute("src");
+    assert.ok(src?.startsWith(`${saoma.base}/`), `avatar served by the simulator: ${src}`);
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="avatar"]');
+      return img && img.complete;
+    });
+    const naturalWidth = await avatar.evaluate((img) => img.naturalWidth);
+    assert.ok(naturalWidth > 0, `the avatar image loaded (naturalWidth ${naturalWidth})`);
+
+    const stored = await sessionCookie(desktop);
+    assert.ok(stored, `a ${COOKIE} cookie`);
+    assert.equal(stored.session.user.id, userId);
+    assert.equal(stored.session.user.app_metadata.provider, "wechat_qr");
+  });
+
+  test("after the access token expires, a reload stays signed in and rewrites the cookie", async () => {
+    assert.ok(userId, "signed in by the previous test");
+    const before = await sessionCookie(desktop);
+    assert.ok(before, "a session cookie");
+    // An access token lives JWT_EXP_SECONDS; wait until the stored one has expired.
+    const waitMs = before.session.expires_at * 1000 - Date.now() + 1_500;
+    if (waitMs > 0) await sleep(waitMs);
+    const expired = await fetch(`${saoma.base}/auth/v1/user`, {
+      headers: { apikey: saoma.anonKey, authorization: `Bearer ${before.session.access_token}` },
+    });
+    assert.equal(expired.status, 403, "saoma refuses the expired access token");
+
+    await page.reload();
+    await page.getByTestId("nickname").waitFor();
+    await shoot(page, "refresh-home-after-expiry");
+    assert.equal(new URL(page.url()).pathname, "/");
+    assert.equal(await page.getByTestId("nickname").textContent(), "小明");
+    assert.equal((await page.getByTestId("user-id").textContent()).trim(), userId);
+
+    const after = await sessionCookie(desktop);
+    assert.ok(after, "still a session cookie");
+    assert.notEqual(after.raw, before.raw, "the proxy rewrote the auth cookie");
+    assert.notEqual(after.session.access_token, before.session.access_token);
+    assert.notEqual(after.session.refresh_token, before.session.refresh_token);
+    assert.ok(after.session.expires_at * 1000 > Date.now() - 1_000, "the new access token is current");
+
+    const fresh = await fetch(`${saoma.base}/auth/v1/user`, {
+      headers: { apikey: saoma.anonKey, authorization: `Bearer ${after.session.access_token}` },
+    });
+    // It may itself have expired by now with a 5 s lifetime; only a 200 or an expiry is fine.
+    assert.ok([200, 403].includes(fresh.status), `GET /user with the new token: ${fresh.status}`);
+  });
+
+  test("the profile form saves a display name that survives a reload", async () => {
+    assert.ok(userId, "signed in");
+    const name = `小明的新名字 ${Date.now() % 100000}`;
+    await page.fill("#display_name", name);
+    await shoot(page, "profile-filled");
+    await page.getByTestId("save-profile").click();
+    await page.getByTestId("display-name").filter({ hasText: name }).waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shoot(page, "profile-saved");
+
+    await page.reload();
+    await page.getByTestId("nickname").waitFor();
+    assert.equal(await page.getByTestId("display-name").textContent(), name);
+    assert.equal(await page.getByTestId("nickname").textContent(), "小明", "the WeChat nickname is kept");
+    await shoot(page, "profile-after-reload");
+  });
+
+  test("signing out ends on /login, and / then sends there too", async () => {
+    assert.ok(userId, "signed in");
+    const lastSession = (await sessionCookie(desktop))?.session;
+    await page.getByTestId("sign-out").click();
+    await page.waitForURL(at(app.base, "/login"), { timeout: STEP_TIMEOUT_MS });
+    await shoot(page, "signout-login");
+    assert.equal(await sessionCookie(desktop), null, "the auth cookie is gone");
+
+    await page.goto(`${app.base}/`);
+    await page.waitForURL(at(app.base, "/login"));
+    await page.getByRole("button", { name: "微信登录" }).waitFor();
+    await shoot(page, "signout-home-redirects");
+
+    // The session ended at saoma as well: the last refresh token no longer works.
+    if (lastSession) {
+      const refresh = await fetch(`${saoma.base}/auth/v1/token?grant_type=refresh_token`, {
+        method: "POST",
+        headers: { apikey: saoma.anonKey, "content-type": "application/json" },
+        body: JSON.stringify({ refresh_token: lastSession.refresh_token }),
+      });
+      assert.equal(refresh.status, 400, `refresh after sign-out: ${refresh.status} ${await refresh.text()}`);
+    }
+  });
+});
+
+test("cancelling on the phone ends on the app's /error page, which says so", async () => {
+  const desktop = await browser.newContext({ viewport: { width: 1024, height: 760 } });
+  try {
+    const page = await desktop.newPage();
+    const trace = traceNavigations(page);
+    const { handset, phone } = await openQrAndScan(page, "cancel");
+    try {
+      await phone.click("#cancel");
+      await phone.locator("#result").waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(phone, "cancel-phone-cancelled");
+    } finally {
+      await handset.close();
+    }
+
+    await page.waitForURL(at(app.base, "/error"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+      throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+    });
+    const message = page.getByTestId("error-message");
+    await message.waitFor();
+    await shoot(page, "cancel-error-page");
+    assert.match(await message.textContent(), /cancel/i);
+    assert.ok(
+      trace.some((line) => /\/private\?error=access_denied/.test(line)),
+      `saoma sent the error to redirectTo:\n${trace.join("\n")}`,
+    );
+    assert.equal(await sessionCookie(desktop), null, "no session");
+  } finally {
+    await desktop.close();
+  }
+});
