@@ -113,16 +113,21 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         config.external_url.trim_end_matches('/')
     );
     let simulator = Simulator::new(SimConfig::demo(simulator_url.clone()));
-    let app = SimConfig::demo(simulator_url.clone())
-        .apps
-        .into_iter()
-        .next()?;
-    let wechat = &mut config.external.wechat_qr;
-    wechat.enabled = true;
-    wechat.app_id = app.appid;
-    wechat.secret = app.secret;
-    wechat.open_base_url = simulator_url.clone();
-    wechat.api_base_url = simulator_url;
+    // One simulated app per login path, all on one open platform: one persona, one user.
+    let external = &mut config.external;
+    for (wechat, appid) in [
+        (&mut external.wechat_qr, "wx_sim_website"),
+        (&mut external.wechat_mp, "wx_sim_mp"),
+        (&mut external.wechat_mini, "wx_sim_mini"),
+        (&mut external.wechat_app, "wx_sim_app"),
+    ] {
+        let app = simulator.config().app(appid)?;
+        wechat.enabled = true;
+        wechat.app_id = app.appid.clone();
+        wechat.secret = app.secret.clone();
+        wechat.open_base_url = simulator_url.clone();
+        wechat.api_base_url = simulator_url.clone();
+    }
     config.wechat_simulator_allowed = true;
     Some(simulator)
 }
