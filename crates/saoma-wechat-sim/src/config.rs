@@ -1,6 +1,8 @@
 //! What the simulator pretends is registered at WeChat: apps (AppID, secret, 授权回调域,
 //! open-platform binding) and the WeChat users ("personas") a tester can log in as.
 
+mod demo;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything the simulator serves.
@@ -13,35 +15,54 @@ pub struct SimConfig {
     pub personas: Vec<Persona>,
 }
 
-/// An application registered on the WeChat Open Platform.
+/// An application registered on the WeChat Open Platform (or, for 公众号 and mini-programs,
+/// the 公众平台).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimApp {
     pub appid: String,
     pub secret: String,
-    /// Shown on the QR page as 「name」, like WeChat does.
+    /// Shown on the login pages as 「name」, like WeChat does.
     pub name: String,
     pub kind: AppKind,
-    /// The 授权回调域: a bare host. A `redirect_uri` on any other host is refused.
+    /// The 授权回调域 (网页授权域名 for a 公众号): a bare host. A `redirect_uri` on any other
+    /// host is refused. Mini-programs and mobile apps have no redirects and ignore it.
     pub callback_host: String,
     /// The open-platform account the app is bound to; it scopes unionids. `None`: no unionid.
     pub open_platform: Option<String>,
 }
 
-/// The kind of WeChat application; it decides which login scopes the app may use.
+/// The kind of WeChat application; it decides which logins the app may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AppKind {
-    /// 网站应用: QR-code login with `scope=snsapi_login`.
+    /// 网站应用: QR-code login (`/connect/qrconnect`, `scope=snsapi_login`).
     Website,
+    /// 公众号 (服务号): web authorization in WeChat's browser (`/connect/oauth2/authorize`,
+    /// `snsapi_base` / `snsapi_userinfo`); has a `cgi-bin/token`.
+    OfficialAccount,
+    /// 小程序: `wx.login()` codes for `sns/jscode2session`, phone-number codes; has a
+    /// `cgi-bin/token`.
+    MiniProgram,
+    /// 移动应用: the native SDK hands the app a code (`snsapi_userinfo`) for
+    /// `sns/oauth2/access_token`.
+    MobileApp,
 }
 
 impl AppKind {
-    /// Whether WeChat lets this kind of app ask for `scope` on the QR login page.
+    /// Whether WeChat lets this kind of app ask for `scope` on its browser login page
+    /// (the QR page for a website, the in-WeChat authorization page for a 公众号).
     pub fn allows_scope(self, scope: &str) -> bool {
         match self {
             AppKind::Website => scope == "snsapi_login",
+            AppKind::OfficialAccount => matches!(scope, "snsapi_base" | "snsapi_userinfo"),
+            AppKind::MiniProgram | AppKind::MobileApp => false,
         }
+    }
+
+    /// Whether the app can fetch an app access token at `cgi-bin/token`.
+    pub fn has_client_credential(self) -> bool {
+        matches!(self, AppKind::OfficialAccount | AppKind::MiniProgram)
     }
 }
 
@@ -52,60 +73,57 @@ pub struct Persona {
     pub nickname: String,
     /// CSS hex colour of the avatar, e.g. `#07c160`.
     pub avatar_color: String,
+    /// The phone number bound to the WeChat account, E.164-style: `+8613800000001`.
+    pub phone: String,
+}
+
+impl Persona {
+    /// (country code, number without it), e.g. ("86", "13800000001"), as
+    /// `getuserphonenumber` splits it. Country codes are told apart by a small table of
+    /// common ones; an unknown prefix keeps the whole number with an empty country code.
+    pub fn phone_parts(&self) -> (&str, &str) {
+        const COUNTRY_CODES: [&str; 14] = [
+            "852", "853", "886", "86", "1", "7", "44", "49", "60", "61", "65", "66", "81", "82",
+        ];
+        let digits = self.phone.trim_start_matches('+');
+        COUNTRY_CODES
+            .iter()
+            .find_map(|code| digits.strip_prefix(code).map(|rest| (*code, rest)))
+            .unwrap_or(("", digits))
+    }
 }
 
 impl SimConfig {
-    /// Three apps (two bound to one open platform, one unbound) and three personas, all with
-    /// callback host `localhost`, so a local saoma works with it out of the box.
-    pub fn demo(public_url: impl Into<String>) -> Self {
-        let app = |appid: &str, secret: &str, name: &str, open_platform: Option<&str>| SimApp {
-            appid: appid.to_owned(),
-            secret: secret.to_owned(),
-            name: name.to_owned(),
-            kind: AppKind::Website,
-            callback_host: "localhost".to_owned(),
-            open_platform: open_platform.map(str::to_owned),
-        };
-        let persona = |id: &str, nickname: &str, avatar_color: &str| Persona {
-            id: id.to_owned(),
-            nickname: nickname.to_owned(),
-            avatar_color: avatar_color.to_owned(),
-        };
-        SimConfig {
-            public_url: public_url.into(),
-            apps: vec![
-                app(
-                    "wx_sim_website",
-                    "sim-website-secret",
-                    "saoma 演示网站",
-                    Some("sim-open-platform"),
-                ),
-                app(
-                    "wx_sim_website_b",
-                    "sim-website-b-secret",
-                    "saoma 演示网站 B",
-                    Some("sim-open-platform"),
-                ),
-                app(
-                    "wx_sim_unbound",
-                    "sim-unbound-secret",
-                    "未绑定开放平台的网站",
-                    None,
-                ),
-            ],
-            personas: vec![
-                persona("xiaoming", "小明", "#07c160"),
-                persona("xiaohong", "小红", "#fa5151"),
-                persona("laowang", "老王", "#10aeff"),
-            ],
-        }
-    }
-
     pub fn app(&self, appid: &str) -> Option<&SimApp> {
         self.apps.iter().find(|app| app.appid == appid)
     }
 
     pub fn persona(&self, id: &str) -> Option<&Persona> {
         self.personas.iter().find(|persona| persona.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_split_into_country_code_and_rest() {
+        let config = SimConfig::demo("http://localhost");
+        let xiaoming = config.persona("xiaoming").unwrap();
+        assert_eq!(xiaoming.phone, "+8613800000001");
+        assert_eq!(xiaoming.phone_parts(), ("86", "13800000001"));
+        let mut hk = xiaoming.clone();
+        hk.phone = "+85291234567".into();
+        assert_eq!(hk.phone_parts(), ("852", "91234567"));
+    }
+
+    #[test]
+    fn scopes_per_kind() {
+        assert!(AppKind::Website.allows_scope("snsapi_login"));
+        assert!(!AppKind::Website.allows_scope("snsapi_userinfo"));
+        assert!(AppKind::OfficialAccount.allows_scope("snsapi_base"));
+        assert!(!AppKind::OfficialAccount.allows_scope("snsapi_login"));
+        assert!(!AppKind::MiniProgram.allows_scope("snsapi_login"));
     }
 }

@@ -1,6 +1,9 @@
 //! Identifiers: deterministic openids/unionids, random tickets, codes and tokens.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64::{
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+    Engine,
+};
 use rand::{distributions::Alphanumeric, Rng};
 use ring::digest::{digest, SHA256};
 
@@ -30,6 +33,12 @@ pub fn random(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+/// A mini-program session key: 16 random bytes in standard base64, like WeChat's
+/// `tiihtNczf5v6AKRyjwEUhQ==`.
+pub fn session_key() -> String {
+    STANDARD.encode(rand::random::<[u8; 16]>())
 }
 
 #[cfg(test)]

@@ -1,18 +1,45 @@
-//! A local simulator of WeChat Open Platform website login (网站应用, `snsapi_login`): the QR
-//! page and its poll, a "phone" page to scan into, and the `sns/*` API, with WeChat's quirks
+//! A local simulator of WeChat login: website QR login (网站应用, `snsapi_login`), a 公众号's
+//! web authorization in WeChat's browser (`snsapi_base` / `snsapi_userinfo`), mini-program
+//! login and phone numbers, and mobile-app (native SDK) login. It keeps WeChat's quirks
 //! (text/plain JSON errors, cancel without code, single-use expiring codes, unionids shared
-//! across one open platform) and switchable faults (busy, duplicate redirect, expired codes).
+//! across one open platform, refusals as pages that never redirect) and has switchable faults
+//! (busy, duplicate redirect, expired codes).
 //!
 //! Routes, relative to the mount point; every URL the simulator emits starts with
-//! [`SimConfig::public_url`]:
-//! - `GET /connect/qrconnect` — the QR login page; `GET /connect/l/qrconnect?uuid=` — its poll
-//!   (JavaScript setting `window.wx_errcode`: 408 waiting, 404 scanned, 405 confirmed with
-//!   `window.wx_code`, 403 cancelled, 402 expired).
-//! - `GET /sns/oauth2/access_token`, `/sns/oauth2/refresh_token`, `/sns/auth`, `/sns/userinfo`
-//!   — WeChat's API, always HTTP 200 `text/plain` JSON.
+//! [`SimConfig::public_url`]. WeChat's (open.weixin.qq.com):
+//! - `GET /connect/qrconnect?appid&redirect_uri&response_type=code&scope=snsapi_login&state`
+//!   — the QR login page (website apps only; any other kind is "Scope 参数错误或没有 Scope
+//!   权限"); `GET /connect/l/qrconnect?uuid=` — its poll (JavaScript setting
+//!   `window.wx_errcode`: 408 waiting, 404 scanned, 405 confirmed with `window.wx_code`,
+//!   403 cancelled, 402 expired).
+//! - `GET /connect/oauth2/authorize?appid&redirect_uri&response_type=code&scope&state` — a
+//!   公众号's authorization page in WeChat's browser: persona radios, `#allow`, `#deny`;
+//!   refusals are HTTP 200 pages (参数错误; 10005 for a non-公众号 appid; 10003 for a
+//!   redirect_uri off the callback host; "scope 参数错误…"). `POST
+//!   /connect/oauth2/authorize/confirm` (form: appid, redirect_uri, scope, state, persona,
+//!   `decision=allow|deny`) → 302 to `redirect_uri?code=&state=` (allow, 5-minute code) or
+//!   `redirect_uri?state=` (deny).
+//!
+//! WeChat's API (api.weixin.qq.com), always HTTP 200 `text/plain` JSON, errors
+//! `{"errcode":N,"errmsg":".."}`:
+//! - `GET /sns/oauth2/access_token` (website, 公众号 and mobile-app codes; `scope` is the
+//!   code's), `/sns/oauth2/refresh_token`, `/sns/auth`, `/sns/userinfo` (48001 for a
+//!   `snsapi_base` token).
+//! - `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code` →
+//!   `{session_key, openid, unionid?}` (mini-programs only).
+//! - `GET /cgi-bin/token?grant_type=client_credential&appid&secret` →
+//!   `{access_token, expires_in}` (公众号 and mini-programs).
+//! - `POST /wxa/business/getuserphonenumber?access_token=` with `{"code":".."}` →
+//!   `{errcode:0, errmsg:"ok", phone_info:{phoneNumber, purePhoneNumber, countryCode,
+//!   watermark:{timestamp, appid}}}`.
+//!
+//! The simulator's own:
 //! - `GET /sim/qr/<uuid>.png` — the QR code, encoding `<public_url>/sim/phone/<uuid>`.
 //! - `GET /sim/phone/<uuid>`, `POST …/confirm` (form `persona=<id>`), `POST …/cancel` — the
 //!   simulated phone.
+//! - `POST /sim/mini/login` (`wx.login()`), `POST /sim/mini/phone` (getPhoneNumber button),
+//!   `POST /sim/app/authorize` (mobile SDK): JSON `{"appid","persona"}` → `{"code"}`, or 400
+//!   `{"error"}`.
 //! - `GET /sim/avatar/<persona>/<0|46|64|96|132>` — headimgurl targets.
 //! - `GET|PUT /sim/faults` ([`Faults`] as JSON), `GET /sim` (index), `GET /sim/echo-callback`
 //!   (a stand-in client callback that shows its query).

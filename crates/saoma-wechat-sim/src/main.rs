@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    about = "Simulates WeChat Open Platform website login for local development"
+    about = "Simulates WeChat login (website QR, 公众号, mini-program, mobile app) for local development"
 )]
 struct Args {
     #[arg(long, env = "SAOMA_SIM_HOST", default_value = "127.0.0.1")]
@@ -49,6 +49,7 @@ fn log_config(config: &SimConfig, address: &str) {
     for app in &config.apps {
         tracing::info!(
             appid = %app.appid,
+            kind = ?app.kind,
             secret = %app.secret,
             callback_host = %app.callback_host,
             open_platform = app.open_platform.as_deref().unwrap_or("-"),
@@ -58,7 +59,13 @@ fn log_config(config: &SimConfig, address: &str) {
     tracing::info!(
         "QR login: {public_url}/connect/qrconnect?appid=wx_sim_website&redirect_uri=...&response_type=code&scope=snsapi_login&state=..."
     );
-    tracing::info!("token API: {public_url}/sns/oauth2/access_token, {public_url}/sns/userinfo");
+    tracing::info!(
+        "公众号 web authorization: {public_url}/connect/oauth2/authorize?appid=wx_sim_mp&redirect_uri=...&response_type=code&scope=snsapi_userinfo&state=..."
+    );
+    tracing::info!(
+        "mini-program: POST {public_url}/sim/mini/login and /sim/mini/phone {{\"appid\":\"wx_sim_mini\",\"persona\":\"xiaoming\"}}; mobile app: POST {public_url}/sim/app/authorize"
+    );
+    tracing::info!("token API: {public_url}/sns/oauth2/access_token, {public_url}/sns/userinfo, {public_url}/sns/jscode2session, {public_url}/cgi-bin/token, {public_url}/wxa/business/getuserphonenumber");
 }
 
 async fn shutdown() {

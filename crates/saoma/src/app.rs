@@ -73,7 +73,9 @@ impl Application {
         if let Some((path, extra)) = self.extra {
             router = axum::Router::new().nest(&path, extra).merge(router);
         }
-        axum::serve(self.listener, router)
+        // The peer address is the client IP when no proxy header is configured.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         Ok(())
@@ -109,6 +111,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<S
         clock,
         issuer,
         providers,
+        metrics: Default::default(),
     }))
 }
 

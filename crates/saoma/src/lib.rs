@@ -2,14 +2,17 @@
 //! protocol, with WeChat login as a first-class citizen.
 
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jwt;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod providers;
+pub mod rate_limit;
 pub mod state;
 pub mod store;
 pub mod tokens;

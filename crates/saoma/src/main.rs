@@ -52,6 +52,9 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let env: BTreeMap<String, String> = std::env::vars().collect();
     init_tracing(&env);
+    for name in config::unsupported_gotrue_names(&env) {
+        tracing::warn!("ignoring GoTrue setting {name}: saoma does not support it");
+    }
     for name in config::unknown_env_names(&env) {
         tracing::warn!("ignoring unknown environment variable {name}: is it misspelt?");
     }

@@ -7,8 +7,12 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Identity, User},
-    http::error::{ApiError, ApiResult},
+    audit,
+    domain::{audit::Action, Identity, User},
+    http::{
+        error::{ApiError, ApiResult},
+        extract::Client,
+    },
     providers::ProviderUser,
     state::AppState,
     store::StoreError,
@@ -19,8 +23,9 @@ pub async fn user_for(
     state: &AppState,
     provider: &str,
     profile: &ProviderUser,
-    now: DateTime<Utc>,
+    client: &Client,
 ) -> ApiResult<User> {
+    let now = state.clock.now();
     if let Some(identity) = state
         .store
         .identity_by_provider(provider, &profile.subject)
@@ -29,7 +34,7 @@ pub async fn user_for(
         return refresh(state, identity, profile, now).await;
     }
     if let Some(owner) = sibling_owner(state, provider, profile).await? {
-        return attach(state, owner, provider, profile, now).await;
+        return attach(state, owner, provider, profile, client, now).await;
     }
     if state.config.disable_signup {
         return Err(ApiError::unprocessable(
@@ -55,7 +60,17 @@ pub async fn user_for(
             owner_of(state, &identity).await
         }
         Err(other) => Err(other.into()),
-        Ok(()) => Ok(user),
+        Ok(()) => {
+            audit::record(
+                state,
+                Action::UserSignedUp,
+                &user,
+                json!({ "provider": provider }),
+                client,
+            )
+            .await?;
+            Ok(user)
+        }
     }
 }
 
@@ -66,8 +81,9 @@ pub async fn link_to(
     target: User,
     provider: &str,
     profile: &ProviderUser,
-    now: DateTime<Utc>,
+    client: &Client,
 ) -> ApiResult<User> {
+    let now = state.clock.now();
     let taken = || {
         ApiError::unprocessable(
             "identity_already_exists",
@@ -90,7 +106,7 @@ pub async fn link_to(
     {
         return Err(taken());
     }
-    attach(state, target, provider, profile, now).await
+    attach(state, target, provider, profile, client, now).await
 }
 
 /// Removes one of `user`'s identities, never the last one; returns the updated user.
@@ -98,8 +114,9 @@ pub async fn unlink(
     state: &AppState,
     mut user: User,
     identity_id: Uuid,
-    now: DateTime<Utc>,
+    client: &Client,
 ) -> ApiResult<User> {
+    let now = state.clock.now();
     let identities = state.store.identities_of(user.id).await?;
     if !identities.iter().any(|i| i.id == identity_id) {
         return Err(ApiError::unprocessable(
@@ -122,6 +139,8 @@ pub async fn unlink(
     set_providers(&mut user, &remaining);
     user.updated_at = now;
     state.store.update_user(&user).await?;
+    let traits = json!({ "identity_id": identity_id });
+    audit::record(state, Action::IdentityUnlinked, &user, traits, client).await?;
     Ok(user)
 }
 
@@ -182,6 +201,7 @@ async fn attach(
     mut user: User,
     provider: &str,
     profile: &ProviderUser,
+    client: &Client,
     now: DateTime<Utc>,
 ) -> ApiResult<User> {
     let identity = new_identity(user.id, provider, profile, now);
@@ -209,6 +229,14 @@ async fn attach(
     user.merge_user_metadata(&profile.user_metadata);
     user.updated_at = now;
     state.store.update_user(&user).await?;
+    audit::record(
+        state,
+        Action::IdentityLinked,
+        &user,
+        json!({ "provider": provider }),
+        client,
+    )
+    .await?;
     Ok(user)
 }
 

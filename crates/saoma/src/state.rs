@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     domain::refresh::{RefreshTokenKey, RotationPolicy},
     jwt::JwtKeys,
+    metrics::Metrics,
     providers::Providers,
     store::SharedStore,
 };
@@ -20,6 +21,7 @@ pub struct AppState {
     pub refresh_key: RefreshTokenKey,
     pub clock: SharedClock,
     pub providers: Providers,
+    pub metrics: Metrics,
     /// The `iss` claim, computed once.
     pub issuer: String,
 }

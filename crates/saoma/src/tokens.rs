@@ -4,8 +4,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::{
-    domain::{user::UserView, Identity, Session, User},
-    http::error::{ApiError, ApiResult},
+    audit,
+    domain::{audit::Action, user::UserView, Identity, Session, User},
+    http::{
+        error::{ApiError, ApiResult},
+        extract::Client,
+    },
     jwt::{AmrEntry, Claims},
     state::AppState,
 };
@@ -62,16 +66,21 @@ pub fn session_json(
     }))
 }
 
-/// Starts a new session for `user` and returns its session JSON.
+/// Starts a new session for `user` (recording the login) and returns its session JSON.
 pub async fn start_session(
     state: &AppState,
     user: &User,
     amr_method: &str,
-    user_agent: Option<String>,
+    client: &Client,
 ) -> ApiResult<Value> {
     let now = state.clock.now();
     let mut session = Session::new(user.id, amr_method, now);
-    session.user_agent = user_agent;
+    session.user_agent = client.user_agent.clone();
+    session.ip = client
+        .ip
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string());
     let token = state.refresh_key.mint();
     state.store.create_session(&session, &token).await?;
     let user = User {
@@ -79,5 +88,19 @@ pub async fn start_session(
         ..user.clone()
     };
     let identities = state.store.identities_of(user.id).await?;
+    let provider = user
+        .app_metadata
+        .get("provider")
+        .and_then(Value::as_str)
+        .unwrap_or(amr_method);
+    audit::record(
+        state,
+        Action::Login,
+        &user,
+        json!({ "provider": provider }),
+        client,
+    )
+    .await?;
+    state.metrics.login(provider);
     session_json(state, &user, &identities, &session, &token.plaintext, now)
 }

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::scope::Scope;
 use super::WxError;
 use crate::ids;
 
-/// Website-app codes live ten minutes.
-pub const CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Website-app and mobile-app codes live ten minutes.
+pub const LONG_CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// 公众号, mini-program (`wx.login()`) and phone-number codes live five minutes.
+pub const SHORT_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// `expires_in: 7200`.
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(7200);
 pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -16,17 +19,31 @@ const CODE_MEMORY: Duration = Duration::from_secs(3600);
 /// Expired tokens are remembered this long, so they answer "expired" rather than "invalid".
 const TOKEN_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
-/// Who a grant speaks for: a persona, through one app.
+/// Who a grant speaks for (a persona, through one app) and what it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     pub appid: String,
     pub persona: String,
+    pub scope: Scope,
+}
+
+/// Where a code can be spent: a code from one flow is unknown to the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `sns/oauth2/access_token`: website, 公众号 and mobile-app codes.
+    OAuth,
+    /// `sns/jscode2session`: what `wx.login()` gives a mini-program.
+    JsCode,
+    /// `wxa/business/getuserphonenumber`: the getPhoneNumber button's code.
+    PhoneNumber,
 }
 
 #[derive(Debug)]
 struct Code {
     subject: Subject,
+    purpose: Purpose,
     issued: Instant,
+    lifetime: Duration,
     used: bool,
 }
 
@@ -50,35 +67,47 @@ pub struct Grants {
 }
 
 impl Grants {
-    pub fn issue_code(&mut self, subject: Subject, now: Instant) -> String {
+    /// A new single-use code for `subject`, redeemable for `purpose` within `lifetime`.
+    pub fn issue_code(
+        &mut self,
+        subject: Subject,
+        purpose: Purpose,
+        lifetime: Duration,
+        now: Instant,
+    ) -> String {
         self.codes
             .retain(|_, code| now.saturating_duration_since(code.issued) < CODE_MEMORY);
         let code = ids::random(32);
         let grant = Code {
             subject,
+            purpose,
             issued: now,
+            lifetime,
             used: false,
         };
         self.codes.insert(code.clone(), grant);
         code
     }
 
-    /// Spends `code` for `appid`. `force_expired` is the expire_codes fault.
+    /// Spends `code` for `appid`: unknown, foreign or other-purpose codes are 40029, spent
+    /// ones 40163, late ones 42003 (callers of other endpoints translate). `force_expired` is
+    /// the expire_codes fault.
     pub fn redeem_code(
         &mut self,
         appid: &str,
+        purpose: Purpose,
         code: &str,
         now: Instant,
         force_expired: bool,
     ) -> Result<Subject, WxError> {
         let grant = match self.codes.get_mut(code) {
-            Some(grant) if grant.subject.appid == appid => grant,
+            Some(grant) if grant.subject.appid == appid && grant.purpose == purpose => grant,
             _ => return Err(WxError::InvalidCode),
         };
         if grant.used {
             return Err(WxError::CodeBeenUsed);
         }
-        if force_expired || now.saturating_duration_since(grant.issued) >= CODE_LIFETIME {
+        if force_expired || now.saturating_duration_since(grant.issued) >= grant.lifetime {
             return Err(WxError::CodeExpired);
         }
         grant.used = true;
@@ -150,33 +179,60 @@ mod tests {
         Subject {
             appid: "app".into(),
             persona: "xiaoming".into(),
+            scope: Scope::Login,
         }
     }
 
+    fn oauth_code(grants: &mut Grants, now: Instant) -> String {
+        grants.issue_code(subject(), Purpose::OAuth, LONG_CODE_LIFETIME, now)
+    }
+
     #[test]
-    fn code_is_single_use_and_bound_to_its_app() {
+    fn code_is_single_use_and_bound_to_its_app_and_purpose() {
         let now = Instant::now();
         let mut grants = Grants::default();
-        let code = grants.issue_code(subject(), now);
+        let code = oauth_code(&mut grants, now);
+        let redeem = |grants: &mut Grants, appid: &str, purpose: Purpose| {
+            grants.redeem_code(appid, purpose, &code, now, false)
+        };
         assert_eq!(
-            grants.redeem_code("other", &code, now, false),
+            redeem(&mut grants, "other", Purpose::OAuth),
             Err(WxError::InvalidCode)
         );
-        assert_eq!(grants.redeem_code("app", &code, now, false), Ok(subject()));
         assert_eq!(
-            grants.redeem_code("app", &code, now, false),
+            redeem(&mut grants, "app", Purpose::JsCode),
+            Err(WxError::InvalidCode)
+        );
+        assert_eq!(redeem(&mut grants, "app", Purpose::OAuth), Ok(subject()));
+        assert_eq!(
+            redeem(&mut grants, "app", Purpose::OAuth),
             Err(WxError::CodeBeenUsed)
         );
     }
 
     #[test]
-    fn code_expires_after_ten_minutes() {
+    fn codes_expire_after_their_lifetime() {
         let now = Instant::now();
         let mut grants = Grants::default();
-        let code = grants.issue_code(subject(), now);
-        let later = now + CODE_LIFETIME;
+        let long = oauth_code(&mut grants, now);
+        let short = grants.issue_code(subject(), Purpose::OAuth, SHORT_CODE_LIFETIME, now);
+        let later = now + SHORT_CODE_LIFETIME;
         assert_eq!(
-            grants.redeem_code("app", &code, later, false),
+            grants.redeem_code("app", Purpose::OAuth, &short, later, false),
+            Err(WxError::CodeExpired)
+        );
+        assert!(grants
+            .redeem_code("app", Purpose::OAuth, &long, later, false)
+            .is_ok());
+        let long = oauth_code(&mut grants, now);
+        assert_eq!(
+            grants.redeem_code(
+                "app",
+                Purpose::OAuth,
+                &long,
+                now + LONG_CODE_LIFETIME,
+                false
+            ),
             Err(WxError::CodeExpired)
         );
     }

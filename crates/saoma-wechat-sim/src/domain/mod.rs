@@ -1,8 +1,14 @@
-//! WeChat's behaviour, free of HTTP: tickets, grants, the `sns/*` rules. Every operation takes
-//! the current `Instant`, so expiry is tested without sleeping.
+//! WeChat's behaviour, free of HTTP: tickets, grants, the `sns/*`, mini-program and
+//! phone-number rules. Every operation takes the current `Instant`, so expiry is tested
+//! without sleeping.
 
+pub mod app_tokens;
 pub mod grants;
+pub mod issue;
+pub mod mini;
 pub mod oauth;
+pub mod phone;
+pub mod scope;
 pub mod ticket;
 mod wx_error;
 
@@ -22,10 +28,20 @@ const TICKET_MEMORY: Duration = Duration::from_secs(3600);
 pub struct State {
     pub tickets: HashMap<String, Ticket>,
     pub grants: grants::Grants,
+    pub app_tokens: app_tokens::AppTokens,
     pub faults: Faults,
 }
 
 impl State {
+    /// The busy fault: while it counts down, code exchanges answer -1 "system error".
+    pub fn take_busy(&mut self) -> Result<(), WxError> {
+        if self.faults.busy > 0 {
+            self.faults.busy -= 1;
+            return Err(WxError::Busy);
+        }
+        Ok(())
+    }
+
     /// Opens a login ticket for `appid` and returns its uuid.
     pub fn open_ticket(&mut self, appid: &str, now: Instant) -> String {
         self.tickets
@@ -58,8 +74,14 @@ impl State {
         let subject = grants::Subject {
             appid: ticket.appid.clone(),
             persona: persona.to_owned(),
+            scope: scope::Scope::Login,
         };
-        let code = self.grants.issue_code(subject, now);
+        let code = self.grants.issue_code(
+            subject,
+            grants::Purpose::OAuth,
+            grants::LONG_CODE_LIFETIME,
+            now,
+        );
         ticket.settle(now, TicketStatus::Confirmed { code })
     }
 

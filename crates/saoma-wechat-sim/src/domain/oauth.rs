@@ -1,16 +1,14 @@
-//! The `sns/*` API: WeChat's parameters in, WeChat's JSON (or errcode) out, checked in the
-//! order WeChat checks them.
+//! The `sns/*` API of web and app logins: WeChat's parameters in, WeChat's JSON (or errcode)
+//! out, checked in the order WeChat checks them.
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::grants::{Subject, ACCESS_TOKEN_LIFETIME};
+use super::grants::{Purpose, Subject, ACCESS_TOKEN_LIFETIME};
 use super::{State, WxError};
 use crate::config::{SimApp, SimConfig};
 use crate::ids;
-
-const SCOPE: &str = "snsapi_login";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AccessTokenParams {
@@ -35,7 +33,7 @@ pub struct TokenParams {
 }
 
 /// Field order and absences as WeChat sends them: no `token_type`, `unionid` only for apps
-/// bound to an open platform (and never on refresh).
+/// bound to an open platform (and never on refresh); `scope` is what the code was granted.
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -70,10 +68,7 @@ pub fn exchange_code(
     params: &AccessTokenParams,
     now: Instant,
 ) -> Result<TokenResponse, WxError> {
-    if state.faults.busy > 0 {
-        state.faults.busy -= 1;
-        return Err(WxError::Busy);
-    }
+    state.take_busy()?;
     let app = known_app(config, &params.appid)?;
     let secret = required(&params.secret, WxError::MissingSecret)?;
     if secret != app.secret {
@@ -86,15 +81,15 @@ pub fn exchange_code(
     let expire_codes = state.faults.expire_codes;
     let subject = state
         .grants
-        .redeem_code(&app.appid, code, now, expire_codes)?;
+        .redeem_code(&app.appid, Purpose::OAuth, code, now, expire_codes)?;
     let (access_token, refresh_token) = state.grants.issue_tokens(subject.clone(), now);
     Ok(TokenResponse {
         access_token,
         expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
         refresh_token,
         openid: ids::openid(&app.appid, &subject.persona),
-        scope: SCOPE,
-        unionid: unionid(app, &subject),
+        scope: subject.scope.as_str(),
+        unionid: unionid(app, &subject.persona),
     })
 }
 
@@ -116,7 +111,7 @@ pub fn refresh(
         expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
         refresh_token: refresh_token.to_owned(),
         openid: ids::openid(&app.appid, &subject.persona),
-        scope: SCOPE,
+        scope: subject.scope.as_str(),
         unionid: None,
     })
 }
@@ -130,7 +125,7 @@ pub fn check_access(state: &State, params: &TokenParams, now: Instant) -> Result
     Ok(())
 }
 
-/// `GET sns/userinfo`.
+/// `GET sns/userinfo`; a `snsapi_base` token may not call it (48001).
 pub fn userinfo(
     config: &SimConfig,
     state: &State,
@@ -138,6 +133,9 @@ pub fn userinfo(
     now: Instant,
 ) -> Result<UserInfo, WxError> {
     let subject = authorized(state, params, now)?;
+    if !subject.scope.reads_userinfo() {
+        return Err(WxError::ApiUnauthorized);
+    }
     let persona = config
         .persona(&subject.persona)
         .ok_or(WxError::InvalidOpenid)?;
@@ -152,7 +150,7 @@ pub fn userinfo(
         country: "",
         headimgurl: format!("{}/sim/avatar/{}/132", config.public_url, persona.id),
         privilege: [],
-        unionid: unionid(app, subject),
+        unionid: unionid(app, &subject.persona),
     })
 }
 
@@ -171,18 +169,21 @@ fn authorized<'s>(
     Ok(subject)
 }
 
-fn known_app<'c>(config: &'c SimConfig, appid: &Option<String>) -> Result<&'c SimApp, WxError> {
+pub(super) fn known_app<'c>(
+    config: &'c SimConfig,
+    appid: &Option<String>,
+) -> Result<&'c SimApp, WxError> {
     let appid = required(appid, WxError::MissingAppid)?;
     config.app(appid).ok_or(WxError::InvalidAppid)
 }
 
-fn unionid(app: &SimApp, subject: &Subject) -> Option<String> {
+pub(super) fn unionid(app: &SimApp, persona: &str) -> Option<String> {
     let platform = app.open_platform.as_deref()?;
-    Some(ids::unionid(platform, &subject.persona))
+    Some(ids::unionid(platform, persona))
 }
 
 /// WeChat treats an empty parameter as a missing one.
-fn required(value: &Option<String>, missing: WxError) -> Result<&str, WxError> {
+pub(super) fn required(value: &Option<String>, missing: WxError) -> Result<&str, WxError> {
     match value.as_deref() {
         Some(value) if !value.is_empty() => Ok(value),
         _ => Err(missing),

@@ -1,12 +1,16 @@
 //! WeChat's API errors: an errcode and an errmsg, sent with HTTP 200.
 
-/// The errcodes the simulated `sns/*` endpoints answer, with WeChat's messages.
+/// The errcodes the simulated API endpoints answer, with WeChat's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WxError {
     #[error("system error")]
     Busy,
     #[error("invalid credential")]
     InvalidCredential,
+    /// 40001 from the `cgi-bin`/`wxa` APIs, for an app access token that is unknown or was
+    /// replaced by a newer one.
+    #[error("invalid credential, access_token is invalid or not latest")]
+    StaleAppAccessToken,
     #[error("invalid grant_type")]
     InvalidGrantType,
     #[error("invalid openid")]
@@ -41,13 +45,17 @@ pub enum WxError {
     RefreshTokenExpired,
     #[error("code expired")]
     CodeExpired,
+    #[error("data format error")]
+    DataFormat,
+    #[error("api unauthorized")]
+    ApiUnauthorized,
 }
 
 impl WxError {
     pub fn errcode(self) -> i32 {
         match self {
             WxError::Busy => -1,
-            WxError::InvalidCredential => 40001,
+            WxError::InvalidCredential | WxError::StaleAppAccessToken => 40001,
             WxError::InvalidGrantType => 40002,
             WxError::InvalidOpenid => 40003,
             WxError::InvalidAppid => 40013,
@@ -65,6 +73,8 @@ impl WxError {
             WxError::AccessTokenExpired => 42001,
             WxError::RefreshTokenExpired => 42002,
             WxError::CodeExpired => 42003,
+            WxError::DataFormat => 47001,
+            WxError::ApiUnauthorized => 48001,
         }
     }
 }

@@ -39,6 +39,12 @@ pub fn page(title: &str, body_class: &str, head: &str, body: &str) -> Response {
     response
 }
 
+/// The simulated phone: WeChat's grey screen with a title bar reading `bar`.
+pub fn phone_page(bar: &str, body: &str) -> Response {
+    let frame = format!("<div class=\"phone-bar\">{}</div>\n{body}", escape(bar));
+    page(bar, "phone-screen", "", &frame)
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::html::{escape, page};
-use crate::config::{SimApp, SimConfig};
+use crate::config::{AppKind, SimApp, SimConfig};
 use crate::simulator::Shared;
 
 const SCRIPT: &str = include_str!("assets/qrconnect.js");
@@ -67,15 +67,17 @@ pub async fn qrconnect(
     login_page(&shared, app, &params, &uuid)
 }
 
-/// WeChat's order: appid, scope, then the redirect_uri's host against the 授权回调域.
+/// WeChat's order: appid, scope (and app kind), then the redirect_uri's host against the
+/// 授权回调域.
 fn validate<'c>(config: &'c SimConfig, params: &QrConnectParams) -> Result<&'c SimApp, Refusal> {
     let app = params
         .appid
         .as_deref()
         .and_then(|appid| config.app(appid))
         .ok_or(Refusal::Appid)?;
+    // A 公众号, mini-program or mobile-app appid has no snsapi_login: WeChat says so.
     let scope = params.scope.as_deref().unwrap_or_default();
-    if !app.kind.allows_scope(scope) {
+    if app.kind != AppKind::Website || !app.kind.allows_scope(scope) {
         return Err(Refusal::Scope);
     }
     let host = params

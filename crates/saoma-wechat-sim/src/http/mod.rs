@@ -3,11 +3,17 @@
 
 mod control;
 mod html;
+mod index;
+mod issue;
 mod login;
+mod mini;
+mod mp;
+mod mp_page;
 mod phone;
 mod pictures;
 mod poll;
 mod sns;
+mod wx;
 
 use std::sync::Arc;
 
@@ -21,6 +27,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         // open.weixin.qq.com
         .route("/connect/qrconnect", get(login::qrconnect))
         .route("/connect/l/qrconnect", get(poll::poll))
+        .route("/connect/oauth2/authorize", get(mp::authorize))
+        .route("/connect/oauth2/authorize/confirm", post(mp::confirm))
         // api.weixin.qq.com; some SDKs POST the same query, which WeChat accepts.
         .route(
             "/sns/oauth2/access_token",
@@ -32,8 +40,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/sns/auth", get(sns::auth).post(sns::auth))
         .route("/sns/userinfo", get(sns::userinfo).post(sns::userinfo))
-        // The simulator's own: the phone, pictures, control.
-        .route("/sim", get(control::index))
+        .route(
+            "/sns/jscode2session",
+            get(mini::jscode2session).post(mini::jscode2session),
+        )
+        .route("/cgi-bin/token", get(mini::token))
+        .route("/wxa/business/getuserphonenumber", post(mini::phone_number))
+        // The simulator's own: the phone, WeChat's clients, pictures, control.
+        .route("/sim", get(index::index))
         .route(
             "/sim/faults",
             get(control::get_faults).put(control::put_faults),
@@ -44,5 +58,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sim/phone/{uuid}", get(phone::show))
         .route("/sim/phone/{uuid}/confirm", post(phone::confirm))
         .route("/sim/phone/{uuid}/cancel", post(phone::cancel))
+        .route("/sim/mini/login", post(issue::mini_login))
+        .route("/sim/mini/phone", post(issue::mini_phone))
+        .route("/sim/app/authorize", post(issue::app_authorize))
         .with_state(shared)
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::html::{escape, page};
+use super::html::{escape, phone_page};
 use crate::domain::ticket::TicketError;
 use crate::simulator::Shared;
 
@@ -104,7 +104,7 @@ fn authorize_page(shared: &Shared, uuid: &str, appid: &str) -> Response {
         confirm = escape(&shared.url(&format!("/sim/phone/{uuid}/confirm"))),
         cancel = escape(&shared.url(&format!("/sim/phone/{uuid}/cancel"))),
     );
-    phone_page(&body)
+    phone_page("微信登录", &body)
 }
 
 fn ticket_error_page(error: TicketError) -> Response {
@@ -134,11 +134,5 @@ fn result_page(status: StatusCode, title: &str, note: &str) -> Response {
         escape(title),
         escape(note)
     );
-    (status, phone_page(&body)).into_response()
-}
-
-/// The phone frame: WeChat's grey screen with its title bar.
-fn phone_page(body: &str) -> Response {
-    let frame = format!("<div class=\"phone-bar\">微信登录</div>\n{body}");
-    page("微信登录", "phone-screen", "", &frame)
+    (status, phone_page("微信登录", &body)).into_response()
 }

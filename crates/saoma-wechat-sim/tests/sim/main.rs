@@ -4,9 +4,16 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod faults;
+mod flows;
 mod helpers;
+mod index;
 mod login_page;
+mod mini;
+mod mobile_app;
+mod official_account;
+mod phone_number;
 mod pictures;
 mod poll;
 mod token;
+mod unionid;
 mod userinfo;

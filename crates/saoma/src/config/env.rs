@@ -15,6 +15,7 @@ pub(super) struct EnvVar {
 pub(super) enum Kind {
     Str,
     Int,
+    Float,
     Bool,
     List,
 }
@@ -44,6 +45,37 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
         "SAOMA_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED",
         &["security", "refresh_token_rotation_enabled"],
         Kind::Bool,
+    ),
+    (
+        "SAOMA_RATE_LIMIT_ENABLED",
+        &["rate_limit", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "SAOMA_RATE_LIMIT_HEADER",
+        &["rate_limit", "header"],
+        Kind::Str,
+    ),
+    (
+        "SAOMA_RATE_LIMIT_TOKEN_REFRESH",
+        &["rate_limit", "token_refresh"],
+        Kind::Float,
+    ),
+    (
+        "SAOMA_RATE_LIMIT_VERIFY",
+        &["rate_limit", "verify"],
+        Kind::Float,
+    ),
+    ("SAOMA_RATE_LIMIT_OTP", &["rate_limit", "otp"], Kind::Float),
+    (
+        "SAOMA_RATE_LIMIT_ANONYMOUS_USERS",
+        &["rate_limit", "anonymous_users"],
+        Kind::Float,
+    ),
+    (
+        "SAOMA_RATE_LIMIT_BURST",
+        &["rate_limit", "burst"],
+        Kind::Float,
     ),
     (
         "SAOMA_SECURITY_MANUAL_LINKING_ENABLED",
@@ -116,6 +148,120 @@ pub(super) fn env_vars() -> Vec<EnvVar> {
     vars
 }
 
+/// GoTrue's environment variables that saoma understands (`GOTRUE_*` and the few without the
+/// prefix), mapped onto saoma's settings.
+const GOTRUE: &[(&str, &[&str], Kind)] = &[
+    ("PORT", &["port"], Kind::Int),
+    ("GOTRUE_API_HOST", &["host"], Kind::Str),
+    ("API_EXTERNAL_URL", &["external_url"], Kind::Str),
+    ("DATABASE_URL", &["database_url"], Kind::Str),
+    ("GOTRUE_DB_DATABASE_URL", &["database_url"], Kind::Str),
+    ("GOTRUE_SITE_URL", &["site_url"], Kind::Str),
+    ("GOTRUE_URI_ALLOW_LIST", &["uri_allow_list"], Kind::List),
+    ("GOTRUE_DISABLE_SIGNUP", &["disable_signup"], Kind::Bool),
+    ("GOTRUE_JWT_SECRET", &["jwt", "secret"], Kind::Str),
+    ("GOTRUE_JWT_EXP", &["jwt", "exp"], Kind::Int),
+    ("GOTRUE_JWT_AUD", &["jwt", "aud"], Kind::Str),
+    ("GOTRUE_JWT_ISSUER", &["jwt", "issuer"], Kind::Str),
+    (
+        "GOTRUE_MAILER_AUTOCONFIRM",
+        &["mailer", "autoconfirm"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_PASSWORD_MIN_LENGTH",
+        &["password", "min_length"],
+        Kind::Int,
+    ),
+    (
+        "GOTRUE_EXTERNAL_EMAIL_ENABLED",
+        &["external", "email", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED",
+        &["external", "anonymous_users", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED",
+        &["security", "refresh_token_rotation_enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL",
+        &["security", "refresh_token_reuse_interval"],
+        Kind::Int,
+    ),
+    (
+        "GOTRUE_SECURITY_MANUAL_LINKING_ENABLED",
+        &["security", "manual_linking_enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_RATE_LIMIT_HEADER",
+        &["rate_limit", "header"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_RATE_LIMIT_TOKEN_REFRESH",
+        &["rate_limit", "token_refresh"],
+        Kind::Float,
+    ),
+    (
+        "GOTRUE_RATE_LIMIT_VERIFY",
+        &["rate_limit", "verify"],
+        Kind::Float,
+    ),
+    ("GOTRUE_RATE_LIMIT_OTP", &["rate_limit", "otp"], Kind::Float),
+    (
+        "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS",
+        &["rate_limit", "anonymous_users"],
+        Kind::Float,
+    ),
+];
+
+pub(super) fn gotrue_vars() -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = GOTRUE
+        .iter()
+        .map(|(name, path, kind)| EnvVar {
+            name: (*name).to_owned(),
+            path: path.to_vec(),
+            kind: *kind,
+        })
+        .collect();
+    // GOTRUE_EXTERNAL_<PROVIDER>_{ENABLED,CLIENT_ID,SECRET,REDIRECT_URI,URL}, for the WeChat
+    // providers (CLIENT_ID is the AppID; URL the API base URL).
+    for provider in WECHAT_PROVIDERS {
+        let upper = provider.to_ascii_uppercase();
+        for (suffix, field, kind) in [
+            ("ENABLED", "enabled", Kind::Bool),
+            ("CLIENT_ID", "app_id", Kind::Str),
+            ("SECRET", "secret", Kind::Str),
+            ("REDIRECT_URI", "redirect_uri", Kind::Str),
+            ("URL", "api_base_url", Kind::Str),
+        ] {
+            vars.push(EnvVar {
+                name: format!("GOTRUE_EXTERNAL_{upper}_{suffix}"),
+                path: vec!["external", provider, field],
+                kind,
+            });
+        }
+    }
+    vars
+}
+
+/// `GOTRUE_*` settings saoma does not have (SMTP, SMS, SAML, ...): reported at start, so that
+/// a migration shows what is left behind.
+pub fn unsupported_gotrue_names(env: &BTreeMap<String, String>) -> Vec<String> {
+    let known = gotrue_vars();
+    env.keys()
+        .filter(|name| name.starts_with("GOTRUE_"))
+        .filter(|name| !known.iter().any(|var| &var.name == *name))
+        .cloned()
+        .collect()
+}
+
 /// Names that look like ours but are not: reported at start, since a typo silently ignored
 /// is a setting silently lost.
 pub fn unknown_env_names(env: &BTreeMap<String, String>) -> Vec<String> {
@@ -137,6 +283,9 @@ pub(super) fn parse_env(var: &EnvVar, raw: &str) -> Result<toml::Value, ConfigEr
         Kind::Str => toml::Value::String(raw.to_owned()),
         Kind::Int => {
             toml::Value::Integer(raw.trim().parse().map_err(|_| err("expected an integer"))?)
+        }
+        Kind::Float => {
+            toml::Value::Float(raw.trim().parse().map_err(|_| err("expected a number"))?)
         }
         Kind::Bool => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => true,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 
-pub use env::{unknown_env_names, WECHAT_PROVIDERS};
+pub use env::{unknown_env_names, unsupported_gotrue_names, WECHAT_PROVIDERS};
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -30,6 +30,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub mailer: MailerConfig,
     pub password: PasswordConfig,
+    pub rate_limit: RateLimitConfig,
     pub external: ExternalConfig,
 }
 
@@ -163,6 +164,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             mailer: MailerConfig::default(),
             password: PasswordConfig::default(),
+            rate_limit: RateLimitConfig::default(),
             wechat_simulator_allowed: false,
             external: ExternalConfig {
                 email: ProviderToggle { enabled: true },
@@ -195,6 +197,40 @@ impl Default for SecurityConfig {
             refresh_token_rotation_enabled: true,
             refresh_token_reuse_interval: 10,
             manual_linking_enabled: false,
+        }
+    }
+}
+
+/// GoTrue's rate limits and defaults: token buckets per client IP, shared by every saoma
+/// process on the same database (the limit is the cluster's).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Header carrying the client IP behind a proxy (first value), e.g. `X-Forwarded-For`.
+    pub header: Option<String>,
+    /// `POST /token`, all grants: requests per 5 minutes.
+    pub token_refresh: f64,
+    /// `/verify`: requests per 5 minutes.
+    pub verify: f64,
+    /// `/signup`, `PUT /user` (and the OTP family): requests per 5 minutes.
+    pub otp: f64,
+    /// Anonymous sign-ins per hour.
+    pub anonymous_users: f64,
+    /// Bucket size: how many requests may come at once.
+    pub burst: f64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            header: None,
+            token_refresh: 150.0,
+            verify: 30.0,
+            otp: 30.0,
+            anonymous_users: 30.0,
+            burst: 30.0,
         }
     }
 }
@@ -242,7 +278,9 @@ impl Config {
                     })?;
             merge(&mut table, overlay);
         }
-        for var in env::env_vars() {
+        // GoTrue's names first, so an existing deployment's environment works; saoma's own
+        // names win where both are set.
+        for var in env::gotrue_vars().into_iter().chain(env::env_vars()) {
             if let Some(raw) = env.get(&var.name) {
                 let value = env::parse_env(&var, raw)?;
                 env::set_path(&mut table, &var.path, value);
@@ -300,10 +338,15 @@ impl Config {
 
     /// The `iss` claim of access tokens.
     pub fn issuer(&self) -> String {
-        self.jwt
-            .issuer
-            .clone()
-            .unwrap_or_else(|| format!("{}/auth/v1", self.external_url.trim_end_matches('/')))
+        let base = self.external_url.trim_end_matches('/');
+        self.jwt.issuer.clone().unwrap_or_else(|| {
+            // GoTrue deployments often set API_EXTERNAL_URL with the /auth/v1 already in it.
+            if base.ends_with("/auth/v1") {
+                base.to_owned()
+            } else {
+                format!("{base}/auth/v1")
+            }
+        })
     }
 
     /// Where WeChat sends the browser back to.
@@ -462,6 +505,61 @@ mod tests {
         assert!(Config::load(None, &env(&allowed)).is_ok());
         // WeChat's own URLs need no permission.
         assert!(Config::load(None, &env(&wechat[..3])).is_ok());
+    }
+
+    #[test]
+    fn a_gotrue_environment_works_and_saoma_names_win() {
+        let vars = env(&[
+            (
+                "GOTRUE_JWT_SECRET",
+                "gotrue-secret-that-is-long-enough-0123456789",
+            ),
+            ("GOTRUE_JWT_EXP", "600"),
+            ("GOTRUE_SITE_URL", "https://app.example.com"),
+            (
+                "GOTRUE_URI_ALLOW_LIST",
+                "https://*.example.com/**,myapp://cb",
+            ),
+            ("API_EXTERNAL_URL", "https://auth.example.com/auth/v1"),
+            ("GOTRUE_DISABLE_SIGNUP", "true"),
+            ("GOTRUE_MAILER_AUTOCONFIRM", "true"),
+            ("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", "5"),
+            ("GOTRUE_RATE_LIMIT_HEADER", "X-Forwarded-For"),
+            ("GOTRUE_EXTERNAL_WECHAT_QR_ENABLED", "true"),
+            ("GOTRUE_EXTERNAL_WECHAT_QR_CLIENT_ID", "wx123"),
+            ("GOTRUE_EXTERNAL_WECHAT_QR_SECRET", "s"),
+            ("GOTRUE_SMTP_HOST", "smtp.example.com"),
+            ("PORT", "8081"),
+            ("SAOMA_JWT_EXP", "900"),
+        ]);
+        let config = Config::load(None, &vars).expect("load");
+        assert_eq!(
+            config.jwt.secret,
+            "gotrue-secret-that-is-long-enough-0123456789"
+        );
+        assert_eq!(config.jwt.exp, 900, "SAOMA_* wins over GOTRUE_*");
+        assert_eq!(config.site_url, "https://app.example.com");
+        assert_eq!(
+            config.uri_allow_list,
+            vec![
+                "https://*.example.com/**".to_string(),
+                "myapp://cb".to_string()
+            ]
+        );
+        assert_eq!(
+            config.issuer(),
+            "https://auth.example.com/auth/v1",
+            "API_EXTERNAL_URL is the external URL"
+        );
+        assert!(config.disable_signup && config.mailer.autoconfirm);
+        assert_eq!(config.security.refresh_token_reuse_interval, 5);
+        assert_eq!(config.rate_limit.header.as_deref(), Some("X-Forwarded-For"));
+        assert_eq!(config.external.wechat_qr.app_id, "wx123");
+        assert_eq!(config.port, 8081);
+        assert_eq!(
+            unsupported_gotrue_names(&vars),
+            vec!["GOTRUE_SMTP_HOST".to_string()]
+        );
     }
 
     #[test]

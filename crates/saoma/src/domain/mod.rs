@@ -1,5 +1,7 @@
 //! Domain types and rules, free of HTTP and SQL.
 
+pub mod audit;
+pub mod duration;
 pub mod email;
 pub mod flow;
 pub mod identity;

@@ -207,3 +207,65 @@ impl FromRequestParts<SharedState> for Authenticated {
         })
     }
 }
+
+/// Who is calling, for sessions, the audit log and rate limits: the client IP (from the header
+/// named by `rate_limit.header` when saoma runs behind a proxy, else the peer address) and
+/// the User-Agent.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<SharedState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let from_header = state
+            .config
+            .rate_limit
+            .header
+            .as_deref()
+            .and_then(|name| parts.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        Ok(Self {
+            ip: from_header.or(peer).unwrap_or_default(),
+            user_agent,
+        })
+    }
+}
+
+/// A caller with an admin JWT (`role` `service_role` or `supabase_admin`, as Supabase's keys).
+pub struct Admin {
+    pub claims: Claims,
+}
+
+impl FromRequestParts<SharedState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let (_, claims) = bearer_claims(parts, state)?;
+        if !matches!(claims.role.as_str(), "service_role" | "supabase_admin") {
+            return Err(ApiError::forbidden("not_admin", "User not allowed"));
+        }
+        Ok(Self { claims })
+    }
+}

@@ -14,12 +14,13 @@ use axum::{
 };
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
 use crate::state::SharedState;
 use error::ApiError;
-use handlers::{health, identities, logout, oauth, signup, token, user, wechat_mini};
+use handlers::{admin, health, identities, logout, oauth, signup, token, user, wechat_mini};
 
 /// The routes of the auth API, relative to its mount point.
 fn api_routes() -> Router<SharedState> {
@@ -42,6 +43,19 @@ fn api_routes() -> Router<SharedState> {
             "/callback",
             get(oauth::callback_get).post(oauth::callback_post),
         )
+        .route(
+            "/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/admin/users/{user_id}",
+            get(admin::get_user)
+                .put(admin::update_user)
+                .delete(admin::delete_user),
+        )
+        .route("/admin/audit", get(admin::list_audit))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
 }
 
 pub fn router(state: SharedState) -> Router {
@@ -52,19 +66,57 @@ pub fn router(state: SharedState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(middleware::from_fn(error::render_for_api_version))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .layer(cors())
         .layer(
-            // Spans carry the route template only: paths and queries may hold codes or tokens.
+            // Spans carry the route template and the request id only: paths and queries may
+            // hold codes or tokens, headers may hold JWTs.
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_else(|| "unmatched".to_owned());
-                tracing::info_span!("request", method = %request.method(), route)
+                let route = route_of(request);
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                tracing::info_span!("request", method = %request.method(), route, request_id)
             }),
         )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn route_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned())
+}
+
+/// Counts every request by route template and status, with its latency.
+async fn record_metrics(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    request: Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let route = route_of(&request);
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.metrics.request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 async fn not_found() -> ApiError {

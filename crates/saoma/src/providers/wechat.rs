@@ -19,6 +19,7 @@ pub struct WeChatClient {
     secret: String,
     api_base_url: String,
     http: reqwest::Client,
+    app_token: tokio::sync::Mutex<Option<(String, std::time::Instant)>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +71,30 @@ struct PhoneReply {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PhoneInfo {
+    #[serde(default)]
     phone_number: String,
+    #[serde(default)]
+    pure_phone_number: String,
+    #[serde(default)]
+    country_code: String,
+}
+
+impl PhoneInfo {
+    /// GoTrue's phone format: country code and number, digits only. WeChat's `phoneNumber`
+    /// carries the country code only for foreign numbers, so build it from the parts.
+    fn e164_digits(&self) -> String {
+        if !self.pure_phone_number.is_empty() && !self.country_code.is_empty() {
+            return format!(
+                "{}{}",
+                self.country_code.trim_start_matches('+'),
+                self.pure_phone_number
+            );
+        }
+        self.phone_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect()
+    }
 }
 
 impl WeChatClient {
@@ -84,6 +108,7 @@ impl WeChatClient {
             secret: config.secret.clone(),
             api_base_url: config.api_base_url.trim_end_matches('/').to_owned(),
             http,
+            app_token: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -215,8 +240,28 @@ impl WeChatClient {
         ))
     }
 
-    /// A `getPhoneNumber` code → the user's verified phone number.
+    /// A `getPhoneNumber` code → the user's verified phone number, as GoTrue stores phones
+    /// (country code and number, digits only).
     pub async fn phone_number(&self, code: &str) -> Result<String, ProviderError> {
+        let mut access_token = self.app_access_token(false).await?;
+        let mut reply = self.get_phone_number(&access_token, code).await?;
+        if reply.errcode == 40001 {
+            // Another saoma node fetched a newer app token, retiring ours: fetch again, once.
+            access_token = self.app_access_token(true).await?;
+            reply = self.get_phone_number(&access_token, code).await?;
+        }
+        check(reply.errcode, &reply.errmsg)?;
+        reply
+            .phone_info
+            .map(|info| info.e164_digits())
+            .ok_or_else(|| {
+                ProviderError::Protocol("getuserphonenumber answered no phone_info".into())
+            })
+    }
+
+    /// The app's own access token (`cgi-bin/token`), cached: WeChat limits how often it may be
+    /// fetched per day, and each fetch retires the previous token.
+    async fn app_access_token(&self, renew: bool) -> Result<String, ProviderError> {
         #[derive(Deserialize)]
         struct AppToken {
             #[serde(default)]
@@ -224,32 +269,42 @@ impl WeChatClient {
             #[serde(default)]
             errmsg: String,
             access_token: Option<String>,
+            #[serde(default)]
+            expires_in: u64,
+        }
+        let mut cached = self.app_token.lock().await;
+        if let Some((token, until)) = cached.as_ref() {
+            if !renew && std::time::Instant::now() < *until {
+                return Ok(token.clone());
+            }
         }
         let query = [
             ("grant_type", "client_credential"),
             ("appid", &self.app_id),
             ("secret", &self.secret),
         ];
-        let token: AppToken = self.get("/cgi-bin/token", &query).await?;
-        check(token.errcode, &token.errmsg)?;
-        let access_token = token
+        let reply: AppToken = self.get("/cgi-bin/token", &query).await?;
+        check(reply.errcode, &reply.errmsg)?;
+        let token = reply
             .access_token
             .ok_or_else(|| ProviderError::Protocol("cgi-bin/token answered no token".into()))?;
-        let request = self
-            .http
-            .post(self.url(
-                "/wxa/business/getuserphonenumber",
-                &[("access_token", &access_token)],
-            ))
-            .json(&json!({ "code": code }));
-        let reply: PhoneReply = self.send(request).await?;
-        check(reply.errcode, &reply.errmsg)?;
-        reply
-            .phone_info
-            .map(|info| info.phone_number)
-            .ok_or_else(|| {
-                ProviderError::Protocol("getuserphonenumber answered no phone_info".into())
-            })
+        // Renew five minutes early, never caching a token past its life.
+        let lifetime = std::time::Duration::from_secs(reply.expires_in.max(300) - 300);
+        *cached = Some((token.clone(), std::time::Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    async fn get_phone_number(
+        &self,
+        access_token: &str,
+        code: &str,
+    ) -> Result<PhoneReply, ProviderError> {
+        let url = self.url(
+            "/wxa/business/getuserphonenumber",
+            &[("access_token", access_token)],
+        );
+        self.send(self.http.post(url).json(&json!({ "code": code })))
+            .await
     }
 }
 

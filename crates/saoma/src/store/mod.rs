@@ -7,6 +7,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::domain::{
+    audit::AuditEntry,
     flow::FlowState,
     refresh::{MintedToken, RotationPolicy},
     session::LogoutScope,
@@ -43,7 +44,7 @@ pub enum Rotation {
     /// The session has passed its `not_after`.
     SessionExpired,
     /// Reused outside the reuse window; `session_ended` when the session was ended for it.
-    Reused { session_ended: bool },
+    Reused { session_ended: bool, user_id: Uuid },
     /// A token to hand to the client: either the freshly minted one or, for a client that lost
     /// its last answer, the active token's nonce.
     Issued { session: Session, nonce: String },
@@ -63,6 +64,28 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Writes every mutable column of `user`.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// A page of users, oldest first, and how many there are in all (soft-deleted excluded).
+    async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)>;
+    /// Deletes the user and everything hanging off it.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<bool>;
+    /// Marks the user deleted and frees its email and phone; identities and sessions go.
+    async fn soft_delete_user(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+
+    /// Takes one token from the bucket `key` (created full), refilled at `refill` per second
+    /// up to `capacity`, atomically; `false` when it is empty. `now` is in seconds.
+    async fn take_rate_limit_token(
+        &self,
+        key: &str,
+        capacity: f64,
+        refill: f64,
+        now: f64,
+    ) -> StoreResult<bool>;
+    /// (open connections, idle connections) of the pool, for metrics.
+    fn pool_stats(&self) -> (u32, u32);
+    /// A page of audit entries, newest first, and the total.
+    async fn list_audit(&self, offset: i64, limit: i64) -> StoreResult<(Vec<AuditEntry>, i64)>;
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>>;
     async fn identity_by_provider(
         &self,

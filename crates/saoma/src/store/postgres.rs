@@ -15,6 +15,7 @@ use super::{
     Rotation, Store, StoreError, StoreResult,
 };
 use crate::domain::{
+    audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
@@ -31,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "flow_provider_code",
         include_str!("../../migrations/postgres/0002_flow_provider_code.sql"),
+    ),
+    (
+        3,
+        "rate_limits",
+        include_str!("../../migrations/postgres/0003_rate_limits.sql"),
     ),
 ];
 /// Arbitrary, fixed: serialises migrations across processes.
@@ -361,6 +367,120 @@ impl Store for PostgresStore {
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
             other => other.map(|_| ()).map_err(Into::into),
         }
+    }
+
+    async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM auth.users WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM auth.users WHERE deleted_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((
+            rows.iter().map(user_from_row).collect::<StoreResult<_>>()?,
+            total,
+        ))
+    }
+
+    async fn delete_user(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM auth.users WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn soft_delete_user(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE auth.users SET deleted_at = $1, updated_at = $1, email = NULL, phone = NULL, \
+             encrypted_password = NULL WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        for table in ["auth.identities", "auth.sessions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address) \
+             VALUES ('00000000-0000-0000-0000-000000000000', $1, CAST($2 AS json), $3, $4)",
+        )
+        .bind(entry.id)
+        .bind(sqlx::types::Json(&entry.payload))
+        .bind(entry.created_at)
+        .bind(&entry.ip_address)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_rate_limit_token(
+        &self,
+        key: &str,
+        capacity: f64,
+        refill: f64,
+        now: f64,
+    ) -> StoreResult<bool> {
+        let left: Option<f64> = sqlx::query_scalar(
+            "INSERT INTO auth.saoma_rate_limits AS r (key, tokens, updated_at) VALUES ($1, $2 - 1, $3) \
+             ON CONFLICT (key) DO UPDATE SET \
+             tokens = LEAST($2, r.tokens + GREATEST(0, $3 - r.updated_at) * $4) - 1, updated_at = $3 \
+             WHERE LEAST($2, r.tokens + GREATEST(0, $3 - r.updated_at) * $4) >= 1 RETURNING tokens",
+        )
+        .bind(key)
+        .bind(capacity)
+        .bind(now)
+        .bind(refill)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(left.is_some())
+    }
+
+    fn pool_stats(&self) -> (u32, u32) {
+        (self.pool.size(), self.pool.num_idle() as u32)
+    }
+
+    async fn list_audit(&self, offset: i64, limit: i64) -> StoreResult<(Vec<AuditEntry>, i64)> {
+        let rows = sqlx::query(
+            "SELECT id, payload::jsonb AS payload, created_at, ip_address FROM auth.audit_log_entries \
+             ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.audit_log_entries")
+            .fetch_one(&self.pool)
+            .await?;
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get("id")?,
+                    payload: row
+                        .try_get::<Option<Value>, _>("payload")?
+                        .unwrap_or_default(),
+                    ip_address: row.try_get("ip_address")?,
+                    created_at: req(row.try_get("created_at")?, "created_at")?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok((entries, total))
     }
 
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {

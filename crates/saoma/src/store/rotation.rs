@@ -59,6 +59,7 @@ pub(super) async fn rotate(
             }
             Ok(Rotation::Reused {
                 session_ended: end_session,
+                user_id: session.user_id,
             })
         }
         Decision::IssueChild => {

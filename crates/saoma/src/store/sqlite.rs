@@ -19,6 +19,7 @@ use super::{
     Rotation, Store, StoreError, StoreResult,
 };
 use crate::domain::{
+    audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
@@ -36,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "flow_provider_code",
         include_str!("../../migrations/sqlite/0002_flow_provider_code.sql"),
     ),
+    (
+        3,
+        "rate_limits",
+        include_str!("../../migrations/sqlite/0003_rate_limits.sql"),
+    ),
 ];
 
 const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
@@ -49,6 +55,11 @@ const SESSION_COLUMNS: &str = "id, user_id, aal, not_after, refreshed_at, user_a
 const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, code_challenge, \
     provider_type, provider_access_token, provider_refresh_token, created_at, auth_code_issued_at, \
     referrer, provider_code_hash, linking_target_id";
+/// One statement, so that concurrent requests cannot both take the last token.
+const RATE_LIMIT_SQL_SQLITE: &str = "INSERT INTO saoma_rate_limits AS r (key, tokens, updated_at) \
+    VALUES (?1, ?2 - 1, ?3) ON CONFLICT (key) DO UPDATE SET \
+    tokens = min(?2, r.tokens + max(0, ?3 - r.updated_at) * ?4) - 1, updated_at = ?3 \
+    WHERE min(?2, r.tokens + max(0, ?3 - r.updated_at) * ?4) >= 1 RETURNING tokens";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 
@@ -412,6 +423,112 @@ impl Store for SqliteStore {
             Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
             other => other.map(|_| ()).map_err(Into::into),
         }
+    }
+
+    async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT ? OFFSET ?"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE deleted_at IS NULL")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok((
+            rows.iter().map(user_from_row).collect::<StoreResult<_>>()?,
+            total,
+        ))
+    }
+
+    async fn delete_user(&self, id: Uuid) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn soft_delete_user(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET deleted_at = ?, updated_at = ?, email = NULL, phone = NULL, \
+             encrypted_password = NULL WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(ts(now))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        for table in ["identities", "sessions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        sqlx::query("INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)")
+            .bind(entry.id.to_string())
+            .bind(entry.payload.to_string())
+            .bind(ts(entry.created_at))
+            .bind(&entry.ip_address)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_rate_limit_token(
+        &self,
+        key: &str,
+        capacity: f64,
+        refill: f64,
+        now: f64,
+    ) -> StoreResult<bool> {
+        let left: Option<f64> = sqlx::query_scalar(RATE_LIMIT_SQL_SQLITE)
+            .bind(key)
+            .bind(capacity)
+            .bind(now)
+            .bind(refill)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(left.is_some())
+    }
+
+    fn pool_stats(&self) -> (u32, u32) {
+        let size = self.reader.size() + self.writer.size();
+        let idle = (self.reader.num_idle() + self.writer.num_idle()) as u32;
+        (size, idle)
+    }
+
+    async fn list_audit(&self, offset: i64, limit: i64) -> StoreResult<(Vec<AuditEntry>, i64)> {
+        let rows = sqlx::query(
+            "SELECT id, payload, created_at, ip_address FROM audit_log_entries \
+             ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log_entries")
+            .fetch_one(&self.reader)
+            .await?;
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: get_uuid(row, "id")?,
+                    payload: get_json(row, "payload")?,
+                    ip_address: row.try_get("ip_address")?,
+                    created_at: req_ts(row, "created_at")?,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok((entries, total))
     }
 
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {

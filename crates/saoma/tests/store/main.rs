@@ -259,7 +259,8 @@ conformance!(
         assert_eq!(
             outside,
             Rotation::Reused {
-                session_ended: true
+                session_ended: true,
+                user_id: alice.id,
             }
         );
         assert_eq!(store.session_by_id(session.id).await.expect("query"), None);
@@ -299,7 +300,8 @@ conformance!(
         assert_eq!(
             reused,
             Rotation::Reused {
-                session_ended: false
+                session_ended: false,
+                user_id: alice.id,
             }
         );
         assert!(store

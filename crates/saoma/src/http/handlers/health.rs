@@ -49,3 +49,22 @@ pub async fn jwks(State(state): State<SharedState>) -> impl IntoResponse {
         Json(state.keys.jwks()),
     )
 }
+
+pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+    let body = state.metrics.render(state.store.pool_stats());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+/// The OpenAPI document of this API, kept true by `tests/api/openapi.rs`.
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../../../openapi.json"),
+    )
+}

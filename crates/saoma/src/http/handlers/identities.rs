@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, Authenticated},
+        extract::{ApiQuery, Authenticated, Client},
         handlers::oauth::start_flow,
     },
     oauth,
@@ -43,11 +43,12 @@ pub async fn link(
 pub async fn unlink(
     State(state): State<SharedState>,
     auth: Authenticated,
+    client: Client,
     Path(identity_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     require_manual_linking(&state)?;
     let identity_id = Uuid::parse_str(&identity_id)
         .map_err(|_| ApiError::unprocessable("identity_not_found", "Identity doesn't exist"))?;
-    oauth::unlink(&state, auth.user, identity_id, state.clock.now()).await?;
+    oauth::unlink(&state, auth.user, identity_id, &client).await?;
     Ok(Json(json!({})))
 }

@@ -2,12 +2,15 @@
 
 use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::{
+    audit,
+    domain::audit::Action,
     domain::session::LogoutScope,
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, Authenticated},
+        extract::{ApiQuery, Authenticated, Client},
     },
     state::SharedState,
 };
@@ -22,6 +25,7 @@ pub async fn logout(
     State(state): State<SharedState>,
     ApiQuery(query): ApiQuery<LogoutQuery>,
     auth: Authenticated,
+    client: Client,
 ) -> ApiResult<StatusCode> {
     let scope = LogoutScope::parse(query.scope.as_deref()).ok_or_else(|| {
         ApiError::validation(format!(
@@ -38,5 +42,7 @@ pub async fn logout(
         .store
         .end_sessions(auth.user.id, current, scope)
         .await?;
+    let traits = json!({ "scope": format!("{scope:?}").to_lowercase() });
+    audit::record(&state, Action::Logout, &auth.user, traits, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

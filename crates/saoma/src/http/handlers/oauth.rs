@@ -20,7 +20,7 @@ use crate::{
     },
     http::{
         error::{ApiError, ApiResult},
-        extract::ApiQuery,
+        extract::{ApiQuery, Client},
     },
     oauth,
     providers::{push_query, urlencode, ProviderError},
@@ -132,20 +132,22 @@ pub struct CallbackParams {
 
 pub async fn callback_get(
     State(state): State<SharedState>,
+    client: Client,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Response {
-    callback(&state, params).await
+    callback(&state, &client, params).await
 }
 
 /// Providers using `response_mode=form_post` call back with a form.
 pub async fn callback_post(
     State(state): State<SharedState>,
+    client: Client,
     Form(params): Form<CallbackParams>,
 ) -> Response {
-    callback(&state, params).await
+    callback(&state, &client, params).await
 }
 
-async fn callback(state: &SharedState, params: CallbackParams) -> Response {
+async fn callback(state: &SharedState, client: &Client, params: CallbackParams) -> Response {
     let site_url = state.config.site_url.clone();
     let Some(flow_id) = params.state.as_deref().and_then(FlowState::parse_state) else {
         return error_redirect(
@@ -176,7 +178,7 @@ async fn callback(state: &SharedState, params: CallbackParams) -> Response {
             "The login took too long, please try again",
         );
     }
-    match finish(state, &flow, &params, now).await {
+    match finish(state, client, &flow, &params, now).await {
         Ok(location) => found(&location),
         Err(failure) => failure.into_redirect(&flow.redirect_to),
     }
@@ -242,6 +244,7 @@ impl From<ProviderError> for Failure {
 /// The provider called back: sign the user in and say where the browser goes next.
 async fn finish(
     state: &SharedState,
+    client: &Client,
     flow: &FlowState,
     params: &CallbackParams,
     now: chrono::DateTime<chrono::Utc>,
@@ -264,7 +267,7 @@ async fn finish(
         ));
     };
     if flow.auth_code_issued_at.is_some() {
-        return repeat(state, flow, code, now).await;
+        return repeat(state, client, flow, code, now).await;
     }
     let provider = state.providers.get(&flow.provider_type).ok_or_else(|| {
         Failure::new(
@@ -288,9 +291,9 @@ async fn finish(
                         "The user to link to no longer exists",
                     )
                 })?;
-            oauth::link_to(state, target, &flow.provider_type, &profile, now).await?
+            oauth::link_to(state, target, &flow.provider_type, &profile, client).await?
         }
-        None => oauth::user_for(state, &flow.provider_type, &profile, now).await?,
+        None => oauth::user_for(state, &flow.provider_type, &profile, client).await?,
     };
     if user.is_banned(now) {
         return Err(Failure::new(
@@ -327,11 +330,11 @@ async fn finish(
                     "The login already finished",
                 )
             })?;
-        return repeat(state, &current, code, now).await;
+        return repeat(state, client, &current, code, now).await;
     }
     match &completed.auth_code {
         Some(auth_code) => Ok(with_query(&flow.redirect_to, &[("code", auth_code)])),
-        None => implicit_redirect(state, &completed, &user).await,
+        None => implicit_redirect(state, client, &completed, &user).await,
     }
 }
 
@@ -339,6 +342,7 @@ async fn finish(
 /// same outcome; anything else (another code) is refused.
 async fn repeat(
     state: &SharedState,
+    client: &Client,
     flow: &FlowState,
     code: &str,
     now: chrono::DateTime<chrono::Utc>,
@@ -366,7 +370,7 @@ async fn repeat(
                 .await
                 .map_err(ApiError::from)?
                 .ok_or_else(|| Failure::new("access_denied", "user_not_found", "User not found"))?;
-            implicit_redirect(state, flow, &user).await
+            implicit_redirect(state, client, flow, &user).await
         }
     }
 }
@@ -374,10 +378,11 @@ async fn repeat(
 /// The implicit flow: the session travels in the redirect's fragment, never to a server.
 async fn implicit_redirect(
     state: &SharedState,
+    client: &Client,
     flow: &FlowState,
     user: &crate::domain::User,
 ) -> Result<String, Failure> {
-    let session = tokens::start_session(state, user, "oauth", None).await?;
+    let session = tokens::start_session(state, user, "oauth", client).await?;
     let text = |key: &str| {
         session[key]
             .as_str()

@@ -1,17 +1,20 @@
 //! `POST /signup`: email + password, or anonymous when neither email nor phone is given.
 
-use axum::{extract::State, http::HeaderMap, response::IntoResponse, Json};
+use axum::{extract::State, response::IntoResponse, Json};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
+    audit,
+    domain::audit::Action,
     domain::{email, password, user::UserView, Identity, User},
     http::{
         error::{ApiError, ApiResult},
-        extract::ApiJson,
-        handlers::user::{check_password_strength, user_agent},
+        extract::{ApiJson, Client},
+        handlers::user::check_password_strength,
     },
+    rate_limit::{self, Bucket},
     state::SharedState,
     store::StoreError,
     tokens,
@@ -31,7 +34,7 @@ pub struct SignupRequest {
 
 pub async fn signup(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    client: Client,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<axum::response::Response> {
     let email = req
@@ -45,10 +48,11 @@ pub async fn signup(
         .map(str::trim)
         .filter(|p| !p.is_empty());
     let metadata = Value::Object(req.data.unwrap_or_default());
+    rate_limit::check(&state, Bucket::Otp, &client).await?;
 
     match (email, phone) {
         // GoTrue ignores a password given without email or phone: that is an anonymous sign-in.
-        (None, None) => anonymous(&state, metadata, user_agent(&headers)).await,
+        (None, None) => anonymous(&state, metadata, &client).await,
         (Some(_), Some(_)) => Err(ApiError::validation(
             "Only an email address or phone number should be provided on signup.",
         )),
@@ -58,7 +62,7 @@ pub async fn signup(
         )),
         (Some(address), None) => {
             let password = req.password.unwrap_or_default();
-            with_email(&state, address, password, metadata, user_agent(&headers)).await
+            with_email(&state, address, password, metadata, &client).await
         }
     }
 }
@@ -66,7 +70,7 @@ pub async fn signup(
 async fn anonymous(
     state: &SharedState,
     metadata: Value,
-    ua: Option<String>,
+    client: &Client,
 ) -> ApiResult<axum::response::Response> {
     if !state.config.external.anonymous_users.enabled {
         return Err(ApiError::unprocessable(
@@ -75,6 +79,7 @@ async fn anonymous(
         ));
     }
     refuse_if_signups_disabled(state)?;
+    rate_limit::check(state, Bucket::AnonymousUsers, client).await?;
     let now = state.clock.now();
     let mut user = User::new(Uuid::new_v4(), &state.config.jwt.aud, "anonymous", now);
     // Anonymous users have no provider until they link one, as in GoTrue.
@@ -82,7 +87,15 @@ async fn anonymous(
     user.is_anonymous = true;
     user.user_metadata = metadata;
     state.store.create_user(&user, &[]).await?;
-    let session = tokens::start_session(state, &user, "anonymous", ua).await?;
+    audit::record(
+        state,
+        Action::UserSignedUp,
+        &user,
+        json!({ "provider": "anonymous" }),
+        client,
+    )
+    .await?;
+    let session = tokens::start_session(state, &user, "anonymous", client).await?;
     Ok(Json(session).into_response())
 }
 
@@ -91,7 +104,7 @@ async fn with_email(
     address: &str,
     password: String,
     metadata: Value,
-    ua: Option<String>,
+    client: &Client,
 ) -> ApiResult<axum::response::Response> {
     let config = &state.config;
     refuse_if_signups_disabled(state)?;
@@ -144,8 +157,16 @@ async fn with_email(
         }
         other => other?,
     }
+    audit::record(
+        state,
+        Action::UserSignedUp,
+        &user,
+        json!({ "provider": "email" }),
+        client,
+    )
+    .await?;
     if config.mailer.autoconfirm {
-        let session = tokens::start_session(state, &user, "password", ua).await?;
+        let session = tokens::start_session(state, &user, "password", client).await?;
         return Ok(Json(session).into_response());
     }
     Ok(Json(UserView::new(&user, std::slice::from_ref(&identity))).into_response())

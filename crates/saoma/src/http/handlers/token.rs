@@ -1,16 +1,19 @@
 //! `POST /token?grant_type=password|refresh_token`.
 
-use axum::{extract::State, http::HeaderMap, Json};
+use axum::{extract::State, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
+    audit,
+    domain::audit::Action,
     domain::{email, password, refresh::hash_token},
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, RawBody},
-        handlers::{user::user_agent, wechat_mini},
+        extract::{ApiQuery, Client, RawBody},
+        handlers::wechat_mini,
     },
+    rate_limit::{self, Bucket},
     state::SharedState,
     store::Rotation,
     tokens,
@@ -56,15 +59,23 @@ pub struct RefreshGrant {
 pub async fn token(
     State(state): State<SharedState>,
     ApiQuery(query): ApiQuery<GrantQuery>,
-    headers: HeaderMap,
+    client: Client,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
+    let grant = query.grant_type.as_deref().unwrap_or_default();
+    if !matches!(grant, "password" | "refresh_token" | "pkce" | "wechat_mini") {
+        return Err(ApiError::bad_request(
+            "invalid_credentials",
+            "unsupported_grant_type",
+        ));
+    }
+    rate_limit::check(&state, Bucket::Token, &client).await?;
     // The grant type decides the body's shape, so the body is parsed per grant.
-    match query.grant_type.as_deref() {
-        Some("password") => password_grant(&state, &headers, body.json()?).await,
-        Some("refresh_token") => refresh_grant(&state, body.json()?).await,
-        Some("pkce") => pkce_grant(&state, &headers, body.json()?).await,
-        Some("wechat_mini") => {
+    match grant {
+        "password" => password_grant(&state, &client, body.json()?).await,
+        "refresh_token" => refresh_grant(&state, &client, body.json()?).await,
+        "pkce" => pkce_grant(&state, &client, body.json()?).await,
+        _ => {
             let grant: CodeGrant = body.json()?;
             let code = grant
                 .code
@@ -72,18 +83,14 @@ pub async fn token(
                 .map(str::trim)
                 .filter(|c| !c.is_empty());
             let code = code.ok_or_else(|| ApiError::validation("code is required"))?;
-            wechat_mini::mini_login_with_code(&state, &headers, code).await
+            wechat_mini::mini_login_with_code(&state, &client, code).await
         }
-        _ => Err(ApiError::bad_request(
-            "invalid_credentials",
-            "unsupported_grant_type",
-        )),
     }
 }
 
 async fn password_grant(
     state: &SharedState,
-    headers: &HeaderMap,
+    client: &Client,
     grant: PasswordGrant,
 ) -> ApiResult<Json<Value>> {
     let email_given = grant
@@ -141,7 +148,7 @@ async fn password_grant(
             "Email not confirmed",
         ));
     }
-    let mut session = tokens::start_session(state, &user, "password", user_agent(headers)).await?;
+    let mut session = tokens::start_session(state, &user, "password", client).await?;
     // The password is right but no longer meets the rules: tell the client, as GoTrue does.
     if let Some(weak) = password::weakness(&password, state.config.password.min_length) {
         session["weak_password"] = json!({ "message": weak.message, "reasons": weak.reasons });
@@ -149,7 +156,11 @@ async fn password_grant(
     Ok(Json(session))
 }
 
-async fn refresh_grant(state: &SharedState, grant: RefreshGrant) -> ApiResult<Json<Value>> {
+async fn refresh_grant(
+    state: &SharedState,
+    client: &Client,
+    grant: RefreshGrant,
+) -> ApiResult<Json<Value>> {
     let presented = grant.refresh_token.unwrap_or_default();
     if presented.trim().is_empty() {
         return Err(ApiError::validation("Refresh token is not valid"));
@@ -179,11 +190,20 @@ async fn refresh_grant(state: &SharedState, grant: RefreshGrant) -> ApiResult<Js
                 "Invalid Refresh Token: Session Expired",
             ))
         }
-        Rotation::Reused { session_ended } => {
+        Rotation::Reused {
+            session_ended,
+            user_id,
+        } => {
             let err = ApiError::bad_request(
                 "refresh_token_already_used",
                 "Invalid Refresh Token: Already Used",
             );
+            state.metrics.refresh_token_reused();
+            if let Some(user) = state.store.user_by_id(user_id).await? {
+                let traits =
+                    json!({ "reason": "refresh token reused", "session_ended": session_ended });
+                audit::record(state, Action::TokenRevoked, &user, traits, client).await?;
+            }
             return Err(if session_ended {
                 err.with_internal("refresh token reused outside the reuse interval; session ended")
             } else {
@@ -209,6 +229,14 @@ async fn refresh_grant(state: &SharedState, grant: RefreshGrant) -> ApiResult<Js
     }
     let identities = state.store.identities_of(user.id).await?;
     let plaintext = state.refresh_key.reveal(&nonce);
+    audit::record(
+        state,
+        Action::TokenRefreshed,
+        &user,
+        json!({ "session_id": session.id }),
+        client,
+    )
+    .await?;
     Ok(Json(tokens::session_json(
         state,
         &user,
@@ -223,7 +251,7 @@ async fn refresh_grant(state: &SharedState, grant: RefreshGrant) -> ApiResult<Js
 /// client kept, once.
 async fn pkce_grant(
     state: &SharedState,
-    headers: &HeaderMap,
+    client: &Client,
     grant: PkceGrant,
 ) -> ApiResult<Json<Value>> {
     let auth_code = grant.auth_code.unwrap_or_default();
@@ -274,7 +302,7 @@ async fn pkce_grant(
     if user.is_banned(now) {
         return Err(ApiError::bad_request("user_banned", "User is banned"));
     }
-    let mut session = tokens::start_session(state, &user, "oauth", user_agent(headers)).await?;
+    let mut session = tokens::start_session(state, &user, "oauth", client).await?;
     if let Some(token) = flow.provider_access_token {
         session["provider_token"] = json!(token);
     }

@@ -6,15 +6,18 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::{
+    audit,
     config::Config,
+    domain::audit::Action,
     domain::{email, password, session::LogoutScope, user::UserView},
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiJson, Authenticated},
+        extract::{ApiJson, Authenticated, Client},
     },
+    rate_limit::{self, Bucket},
     state::SharedState,
     store::StoreError,
 };
@@ -46,8 +49,10 @@ pub struct UpdateUserRequest {
 pub async fn update_user(
     State(state): State<SharedState>,
     auth: Authenticated,
+    client: Client,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<Value>> {
+    rate_limit::check(&state, Bucket::Otp, &client).await?;
     let config = &state.config;
     let now = state.clock.now();
     let mut user = auth.user.clone();
@@ -148,6 +153,8 @@ pub async fn update_user(
         let current = auth.session_id().unwrap_or_default();
         state.store.end_sessions(user.id, current, scope).await?;
     }
+    let traits = json!({ "password_changed": password_changed });
+    audit::record(&state, Action::UserModified, &user, traits, &client).await?;
     let identities = state.store.identities_of(user.id).await?;
     Ok(Json(
         serde_json::to_value(UserView::new(&user, &identities)).map_err(ApiError::internal)?,

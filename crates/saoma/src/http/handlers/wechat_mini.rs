@@ -4,7 +4,7 @@
 //! `GET /wechat_mini/bind_phone?code=`, `GET /wechat_app/login?code=`, and the
 //! `POST /token?grant_type=wechat_mini` `{code}` form of the mini-program login.
 
-use axum::{extract::State, http::HeaderMap, Json};
+use axum::{extract::State, Json};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -12,8 +12,7 @@ use crate::{
     domain::user::UserView,
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, Authenticated},
-        handlers::user::user_agent,
+        extract::{ApiQuery, Authenticated, Client},
     },
     oauth,
     providers::wechat::WeChatClient,
@@ -38,7 +37,7 @@ impl CodeParams {
     }
 }
 
-fn client(
+fn wechat_client(
     client: &Option<std::sync::Arc<WeChatClient>>,
     provider: &str,
 ) -> ApiResult<std::sync::Arc<WeChatClient>> {
@@ -52,45 +51,45 @@ fn client(
 
 pub async fn mini_login(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    client: Client,
     ApiQuery(params): ApiQuery<CodeParams>,
 ) -> ApiResult<Json<Value>> {
-    mini_login_with_code(&state, &headers, params.code()?).await
+    mini_login_with_code(&state, &client, params.code()?).await
 }
 
 /// Shared by `GET /wechat_mini/login` and `POST /token?grant_type=wechat_mini`.
 pub async fn mini_login_with_code(
     state: &SharedState,
-    headers: &HeaderMap,
+    client: &Client,
     code: &str,
 ) -> ApiResult<Json<Value>> {
-    let wechat = client(&state.providers.wechat_mini, "wechat_mini")?;
+    let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let profile = wechat.mini_program_profile(code).await?;
-    let user = oauth::user_for(state, "wechat_mini", &profile, state.clock.now()).await?;
-    sign_in(state, headers, &user).await
+    let user = oauth::user_for(state, "wechat_mini", &profile, client).await?;
+    sign_in(state, client, &user).await
 }
 
 pub async fn app_login(
     State(state): State<SharedState>,
-    headers: HeaderMap,
+    client: Client,
     ApiQuery(params): ApiQuery<CodeParams>,
 ) -> ApiResult<Json<Value>> {
-    let wechat = client(&state.providers.wechat_app, "wechat_app")?;
+    let wechat = wechat_client(&state.providers.wechat_app, "wechat_app")?;
     let (_, profile) = wechat.oauth_profile(params.code()?).await?;
-    let user = oauth::user_for(&state, "wechat_app", &profile, state.clock.now()).await?;
-    sign_in(&state, &headers, &user).await
+    let user = oauth::user_for(&state, "wechat_app", &profile, &client).await?;
+    sign_in(&state, &client, &user).await
 }
 
 async fn sign_in(
     state: &SharedState,
-    headers: &HeaderMap,
+    client: &Client,
     user: &crate::domain::User,
 ) -> ApiResult<Json<Value>> {
     if user.is_banned(state.clock.now()) {
         return Err(ApiError::bad_request("user_banned", "User is banned"));
     }
     Ok(Json(
-        tokens::start_session(state, user, "oauth", user_agent(headers)).await?,
+        tokens::start_session(state, user, "oauth", client).await?,
     ))
 }
 
@@ -98,18 +97,12 @@ async fn sign_in(
 pub async fn bind_account(
     State(state): State<SharedState>,
     auth: Authenticated,
+    client: Client,
     ApiQuery(params): ApiQuery<CodeParams>,
 ) -> ApiResult<Json<Value>> {
-    let wechat = client(&state.providers.wechat_mini, "wechat_mini")?;
+    let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let profile = wechat.mini_program_profile(params.code()?).await?;
-    let user = oauth::link_to(
-        &state,
-        auth.user,
-        "wechat_mini",
-        &profile,
-        state.clock.now(),
-    )
-    .await?;
+    let user = oauth::link_to(&state, auth.user, "wechat_mini", &profile, &client).await?;
     user_json(&state, &user).await
 }
 
@@ -119,12 +112,11 @@ pub async fn bind_phone(
     auth: Authenticated,
     ApiQuery(params): ApiQuery<CodeParams>,
 ) -> ApiResult<Json<Value>> {
-    let wechat = client(&state.providers.wechat_mini, "wechat_mini")?;
+    let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let number = wechat.phone_number(params.code()?).await?;
     let now = state.clock.now();
     let mut user = auth.user;
-    // GoTrue stores phones as digits with the country code and no `+`.
-    user.phone = Some(number.trim_start_matches('+').to_owned());
+    user.phone = Some(number);
     user.phone_confirmed_at = Some(now);
     user.updated_at = now;
     match state.store.update_user(&user).await {

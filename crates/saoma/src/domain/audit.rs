@@ -1,0 +1,84 @@
+//! The audit log: who did what, as GoTrue records it in `audit_log_entries`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::User;
+
+/// GoTrue's action names where it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    UserSignedUp,
+    Login,
+    Logout,
+    TokenRefreshed,
+    TokenRevoked,
+    IdentityLinked,
+    IdentityUnlinked,
+    UserModified,
+    UserDeleted,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserSignedUp => "user_signedup",
+            Self::Login => "login",
+            Self::Logout => "logout",
+            Self::TokenRefreshed => "token_refreshed",
+            Self::TokenRevoked => "token_revoked",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
+            Self::UserModified => "user_modified",
+            Self::UserDeleted => "user_deleted",
+        }
+    }
+
+    fn log_type(self) -> &'static str {
+        match self {
+            Self::UserSignedUp | Self::UserModified | Self::UserDeleted => "user",
+            Self::Login | Self::Logout | Self::IdentityLinked | Self::IdentityUnlinked => "account",
+            Self::TokenRefreshed | Self::TokenRevoked => "token",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub payload: Value,
+    pub ip_address: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AuditEntry {
+    /// An entry about `actor`; `traits` add detail (the provider, the session, ...).
+    pub fn new(action: Action, actor: &User, traits: Value, ip: &str, now: DateTime<Utc>) -> Self {
+        let username = actor
+            .email
+            .clone()
+            .or_else(|| actor.phone.clone())
+            .unwrap_or_default();
+        let mut payload = json!({
+            "actor_id": actor.id,
+            "actor_username": username,
+            "actor_via_sso": false,
+            "action": action.as_str(),
+            "log_type": action.log_type(),
+        });
+        if let Some(name) = actor.user_metadata.get("full_name").and_then(Value::as_str) {
+            payload["actor_name"] = json!(name);
+        }
+        if traits.as_object().is_some_and(|t| !t.is_empty()) {
+            payload["traits"] = traits;
+        }
+        Self {
+            id: Uuid::new_v4(),
+            payload,
+            ip_address: ip.chars().take(64).collect(),
+            created_at: now,
+        }
+    }
+}
