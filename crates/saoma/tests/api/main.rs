@@ -7,10 +7,13 @@
 mod db;
 mod helpers;
 
+mod admin;
 mod bad_input;
 mod health;
 mod jwt;
 mod logout;
+mod openapi;
+mod operations;
 mod password_grant;
 mod refresh;
 mod restart;

@@ -1,0 +1,292 @@
+//! Tests of the real binary: graceful shutdown under load, a GoTrue-style environment, and two
+//! saoma processes sharing one Postgres (and so one rate limit).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "../common/db.rs"]
+mod db;
+
+use std::{
+    io::Read,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+const SECRET: &str = "process-test-secret-that-is-long-enough-0123";
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Starts `saoma serve` with exactly `env` (plus PATH), in a fresh directory.
+async fn start(env: &[(&str, String)]) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = env
+        .iter()
+        .find(|(k, _)| *k == "SAOMA_PORT" || *k == "PORT")
+        .map(|(_, v)| v.clone())
+        .expect("a port");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saoma"));
+    command
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("spawn saoma");
+    let url = format!("http://127.0.0.1:{port}");
+    let mut server = Server {
+        child,
+        url,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(response) = reqwest::get(format!("{}/health", server.url)).await {
+            if response.status().is_success() {
+                return server;
+            }
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("saoma exited early ({status}): {}", server.output());
+        }
+        assert!(Instant::now() < deadline, "saoma not healthy in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Server {
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for exit and returns the status code.
+    fn wait(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("saoma did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn output(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(out) = self.child.stdout.as_mut() {
+            let _ = out.read_to_string(&mut text);
+        }
+        if let Some(err) = self.child.stderr.as_mut() {
+            let _ = err.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(url: &str, body: Value, ip: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("x-supabase-api-version", "2024-01-01")
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn base_env(port: u16, database_url: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("SAOMA_HOST", "127.0.0.1".into()),
+        ("SAOMA_PORT", port.to_string()),
+        ("SAOMA_DATABASE_URL", database_url),
+        ("SAOMA_JWT_SECRET", SECRET.into()),
+        ("SAOMA_MAILER_AUTOCONFIRM", "true".into()),
+        ("SAOMA_RATE_LIMIT_HEADER", "X-Forwarded-For".into()),
+        ("SAOMA_LOG", "info".into()),
+    ]
+}
+
+#[tokio::test]
+async fn sigterm_under_load_fails_no_request() {
+    let db = tempfile::tempdir().expect("tempdir");
+    let mut env = base_env(
+        free_port(),
+        db.path().join("saoma.db").display().to_string(),
+    );
+    // Slow hashing keeps sign-ins in flight while the signal arrives.
+    env.push(("SAOMA_PASSWORD_BCRYPT_COST", "12".into()));
+    env.push(("SAOMA_RATE_LIMIT_ENABLED", "false".into()));
+    let mut server = start(&env).await;
+    let signup = format!("{}/signup", server.url);
+    let (status, _) = post(
+        &signup,
+        json!({"email": "load@example.com", "password": "load-test-password"}),
+        "10.1.1.1",
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let token_url = format!("{}/token?grant_type=password", server.url);
+    let requests: Vec<_> = (0..12)
+        .map(|i| {
+            let url = token_url.clone();
+            tokio::spawn(async move {
+                post(
+                    &url,
+                    json!({"email": "load@example.com", "password": "load-test-password"}),
+                    &format!("10.2.0.{i}"),
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.terminate();
+    for request in requests {
+        let (status, body) = request.await.expect("join");
+        assert_eq!(
+            status, 200,
+            "an in-flight request failed during shutdown: {body}"
+        );
+        assert!(body["access_token"].is_string());
+    }
+    assert_eq!(server.wait(Duration::from_secs(30)), 0, "clean exit");
+    let logs = server.output();
+    assert!(logs.contains("shutting down"), "{logs}");
+    assert!(!logs.contains("load-test-password"), "no secrets in logs");
+}
+
+#[tokio::test]
+async fn starts_from_a_gotrue_environment() {
+    let db = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let env: Vec<(&str, String)> = vec![
+        ("PORT", port.to_string()),
+        ("GOTRUE_API_HOST", "127.0.0.1".into()),
+        (
+            "DATABASE_URL",
+            db.path().join("gotrue.db").display().to_string(),
+        ),
+        ("API_EXTERNAL_URL", format!("http://127.0.0.1:{port}")),
+        ("GOTRUE_JWT_SECRET", SECRET.into()),
+        ("GOTRUE_JWT_EXP", "120".into()),
+        ("GOTRUE_SITE_URL", "https://app.example.com".into()),
+        ("GOTRUE_MAILER_AUTOCONFIRM", "true".into()),
+        ("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", "true".into()),
+        ("GOTRUE_SMTP_HOST", "smtp.example.com".into()),
+        ("SAOMA_JWT_SECRT", "typo".into()),
+    ];
+    let mut server = start(&env).await;
+    let settings: Value = reqwest::get(format!("{}/auth/v1/settings", server.url))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(settings["mailer_autoconfirm"], true);
+    assert_eq!(settings["external"]["anonymous_users"], true);
+    let (status, session) = post(
+        &format!("{}/auth/v1/signup", server.url),
+        json!({"email": "g@example.com", "password": "gotrue-user-pass"}),
+        "10.3.0.1",
+    )
+    .await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["expires_in"], 120, "GOTRUE_JWT_EXP applies");
+    server.terminate();
+    assert_eq!(server.wait(Duration::from_secs(10)), 0);
+    let logs = server.output();
+    assert!(
+        logs.contains("GOTRUE_SMTP_HOST"),
+        "unsupported GoTrue settings are reported: {logs}"
+    );
+    assert!(
+        logs.contains("SAOMA_JWT_SECRT"),
+        "a misspelt SAOMA_* name is reported: {logs}"
+    );
+    assert!(!logs.contains(SECRET), "the secret is never printed");
+}
+
+#[tokio::test]
+async fn two_processes_on_one_postgres_share_users_and_the_rate_limit() {
+    let Some(_) = db::pg_admin_url() else {
+        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the two-process Postgres test");
+        return;
+    };
+    let database = db::TestDb::new(db::Backend::Postgres).await;
+    let mut env_a = base_env(free_port(), database.url.clone());
+    let mut env_b = base_env(free_port(), database.url.clone());
+    // Four requests per 5 minutes: the bucket barely refills while the test runs.
+    for env in [&mut env_a, &mut env_b] {
+        env.push(("SAOMA_RATE_LIMIT_TOKEN_REFRESH", "4".into()));
+    }
+    // Both migrate the same database at once.
+    let (a, b) = tokio::join!(start(&env_a), start(&env_b));
+
+    let (status, _) = post(
+        &format!("{}/signup", a.url),
+        json!({"email": "both@example.com", "password": "shared-password"}),
+        "10.9.9.1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sign_in = json!({"email": "both@example.com", "password": "shared-password"});
+    let mut statuses = Vec::new();
+    for (i, server) in [&a, &b, &a, &b, &a].iter().enumerate() {
+        let (status, body) = post(
+            &format!("{}/token?grant_type=password", server.url),
+            sign_in.clone(),
+            "10.7.7.7",
+        )
+        .await;
+        if i == 1 {
+            assert_eq!(
+                status, 200,
+                "a user made on one node signs in on the other: {body}"
+            );
+        }
+        statuses.push(status);
+    }
+    // Four tokens in the bucket for the whole cluster, not four per process.
+    assert_eq!(statuses, vec![200, 200, 200, 200, 429]);
+    let (status, _) = post(
+        &format!("{}/token?grant_type=password", b.url),
+        sign_in,
+        "10.7.7.8",
+    )
+    .await;
+    assert_eq!(status, 200, "another client has its own bucket");
+}
