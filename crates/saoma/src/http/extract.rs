@@ -62,6 +62,12 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
+/// A request field with its whitespace trimmed, or `None` when missing or blank (clients send
+/// `""` for fields they do not use).
+pub fn present(field: &Option<String>) -> Option<&str> {
+    field.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 /// Largest request body accepted, as GoTrue's.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 

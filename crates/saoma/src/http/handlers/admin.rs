@@ -16,7 +16,7 @@ use crate::{
     domain::{audit::Action, duration::parse_ban, email, password, user::UserView, Identity, User},
     http::{
         error::{ApiError, ApiResult},
-        extract::{Admin, ApiJson, ApiQuery, Client},
+        extract::{present, Admin, ApiJson, ApiQuery, Client},
         handlers::user::check_password_strength,
     },
     state::SharedState,
@@ -134,16 +134,8 @@ pub async fn create_user(
     ApiJson(params): ApiJson<AdminUserParams>,
 ) -> ApiResult<Json<Value>> {
     let now = state.clock.now();
-    let address = params
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let phone = params
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
+    let address = present(&params.email);
+    let phone = present(&params.phone);
     if address.is_none() && phone.is_none() {
         return Err(ApiError::validation(
             "Unable to create user: an email or a phone number is required",
@@ -200,12 +192,7 @@ pub async fn update_user(
 ) -> ApiResult<Json<Value>> {
     let mut user = find(&state, &id).await?;
     let now = state.clock.now();
-    if let Some(address) = params
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
+    if let Some(address) = present(&params.email) {
         let address = email::normalize(address).map_err(ApiError::validation)?;
         if user.email.as_deref() != Some(address.as_str()) {
             if state.store.user_by_email(&address).await?.is_some() {
@@ -214,12 +201,7 @@ pub async fn update_user(
             user.email = Some(address);
         }
     }
-    if let Some(phone) = params
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
+    if let Some(phone) = present(&params.phone) {
         user.phone = Some(phone.trim_start_matches('+').to_owned());
     }
     apply(&state, &mut user, params, now).await?;

@@ -11,7 +11,7 @@ use crate::{
     domain::{email, password, user::UserView, Identity, User},
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiJson, Client},
+        extract::{present, ApiJson, Client},
         handlers::user::check_password_strength,
     },
     rate_limit::{self, Bucket},
@@ -37,16 +37,8 @@ pub async fn signup(
     client: Client,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<axum::response::Response> {
-    let email = req
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let phone = req
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
+    let email = present(&req.email);
+    let phone = present(&req.phone);
     let metadata = Value::Object(req.data.unwrap_or_default());
     rate_limit::check(&state, Bucket::Otp, &client).await?;
 

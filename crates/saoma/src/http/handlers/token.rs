@@ -10,7 +10,7 @@ use crate::{
     domain::{email, password, refresh::hash_token},
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, Client, RawBody},
+        extract::{present, ApiQuery, Client, RawBody},
         handlers::wechat_mini,
     },
     rate_limit::{self, Bucket},
@@ -77,11 +77,7 @@ pub async fn token(
         "pkce" => pkce_grant(&state, &client, body.json()?).await,
         _ => {
             let grant: CodeGrant = body.json()?;
-            let code = grant
-                .code
-                .as_deref()
-                .map(str::trim)
-                .filter(|c| !c.is_empty());
+            let code = present(&grant.code);
             let code = code.ok_or_else(|| ApiError::validation("code is required"))?;
             wechat_mini::mini_login_with_code(&state, &client, code).await
         }
@@ -93,16 +89,8 @@ async fn password_grant(
     client: &Client,
     grant: PasswordGrant,
 ) -> ApiResult<Json<Value>> {
-    let email_given = grant
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let phone_given = grant
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
+    let email_given = present(&grant.email);
+    let phone_given = present(&grant.phone);
     let address = match (email_given, phone_given) {
         (Some(_), Some(_)) => {
             return Err(ApiError::validation(

@@ -15,7 +15,7 @@ use crate::{
     domain::{email, password, session::LogoutScope, user::UserView},
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiJson, Authenticated, Client},
+        extract::{present, ApiJson, Authenticated, Client},
     },
     rate_limit::{self, Bucket},
     state::SharedState,
@@ -69,12 +69,7 @@ pub async fn update_user(
             "Phone logins are disabled",
         ));
     }
-    let new_email = match req
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
+    let new_email = match present(&req.email) {
         Some(raw) => Some(email::normalize(raw).map_err(ApiError::validation)?),
         None => None,
     }

@@ -12,7 +12,7 @@ use crate::{
     domain::user::UserView,
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, Authenticated, Client},
+        extract::{present, ApiQuery, Authenticated, Client},
     },
     oauth,
     providers::wechat::WeChatClient,
@@ -29,11 +29,7 @@ pub struct CodeParams {
 
 impl CodeParams {
     pub fn code(&self) -> ApiResult<&str> {
-        self.code
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| ApiError::validation("code is required"))
+        present(&self.code).ok_or_else(|| ApiError::validation("code is required"))
     }
 }
 
