@@ -1,6 +1,8 @@
 // End-to-end: the Next.js example (examples/nextjs-wechat-qr, a production build) in a real
 // Chromium against `saoma dev` and its WeChat simulator. The desktop page signs in through the
-// QR page while a second browser context plays the phone, as a person would.
+// QR page while a second browser context plays the phone, as a person would; the same QR code
+// embedded in /login (an iframe, as wxLogin.js does it); and a phone-sized context whose
+// User-Agent is WeChat's own browser signs in on the simulated 公众号 authorization page.
 //
 // Expects a built example (`npm ci && npx next build` in examples/nextjs-wechat-qr) and
 // target/debug/saoma; ./run.sh does both. Screenshots and both servers' logs go to
@@ -8,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -29,6 +31,11 @@ const ARTIFACTS = join(repo, "artifacts/e2e-nextjs");
 const JWT_EXP_SECONDS = 5;
 const COOKIE = "sb-localhost-auth-token";
 const STEP_TIMEOUT_MS = 20_000;
+// WeChat's in-app browser on an iPhone: saoma recognises it by "MicroMessenger".
+const WECHAT_IOS_UA =
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) " +
+  "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let saoma; // { base, anonKey, stop, log }
 let app; // { base, stop, log }
@@ -204,6 +211,44 @@ async function sessionCookie(context) {
   return { raw, names: cookies.map((c) => c.name), session: JSON.parse(json) };
 }
 
+/** A second context playing the phone: opens the URL the QR code encodes (the "scan"). */
+async function scanWithPhone(phoneUrl, prefix) {
+  const handset = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true });
+  const phone = await handset.newPage();
+  await phone.goto(phoneUrl);
+  await shoot(phone, `${prefix}-phone`);
+  return { handset, phone };
+}
+
+/** On the phone page: picks `persona` and presses 确认登录, then closes the phone. */
+async function confirmOnPhone({ handset, phone }, persona, prefix) {
+  try {
+    await phone.check(`input[name=persona][value=${persona}]`);
+    await shoot(phone, `${prefix}-phone-${persona}`);
+    await phone.click("#confirm");
+    await phone.locator("#result").waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shoot(phone, `${prefix}-phone-confirmed`);
+  } finally {
+    await handset.close();
+  }
+}
+
+/** Waits until `page` shows / signed in (after /private?code=...); returns nickname and id. */
+async function landedHome(page, trace, prefix) {
+  await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+    throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+  });
+  await page.getByTestId("nickname").waitFor();
+  await shoot(page, `${prefix}-home`);
+  assert.ok(
+    trace.some((line) => line.startsWith(`307 GET ${app.base}/private?code=`)),
+    `the browser came through /private?code=...:\n${trace.join("\n")}`,
+  );
+  const userId = (await page.getByTestId("user-id").textContent()).trim();
+  assert.match(userId, UUID_RE);
+  return { nickname: await page.getByTestId("nickname").textContent(), userId };
+}
+
 /**
  * From a signed-out page: / → /login → 微信登录 → the simulator's QR page, whose QR code a
  * second context (the phone) opens. Returns the phone's page and context.
@@ -227,10 +272,7 @@ async function openQrAndScan(page, prefix) {
   const phoneUrl = decodeQr(await qr.screenshot());
   assert.equal(phoneUrl, `${saoma.base}/wechat-sim/sim/phone/${uuid}`, "the QR code encodes the phone page");
 
-  const handset = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true });
-  const phone = await handset.newPage();
-  await phone.goto(phoneUrl);
-  await shoot(phone, `${prefix}-phone`);
+  const { handset, phone } = await scanWithPhone(phoneUrl, prefix);
   await page.locator("#scanned").waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
   await shoot(page, `${prefix}-qr-page-scanned`);
   return { handset, phone };
@@ -252,6 +294,10 @@ function traceNavigations(page) {
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
+  // The numbering restarts every run: drop the previous run's screenshots.
+  for (const name of readdirSync(ARTIFACTS)) {
+    if (/^\d{2,}-.*\.png$/.test(name)) rmSync(join(ARTIFACTS, name), { force: true });
+  }
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: apt-get install -y chromium`);
   }
@@ -288,32 +334,13 @@ describe("signing in with WeChat, the session's life, signing out", () => {
   });
 
   test("confirming as 小明 on the phone lands on / with the WeChat nickname, avatar and user id", async () => {
-    const { handset, phone } = await openQrAndScan(page, "login");
-    try {
-      await phone.check("input[name=persona][value=xiaoming]");
-      await shoot(phone, "login-phone-xiaoming");
-      await phone.click("#confirm");
-      await phone.locator("#result").waitFor({ timeout: STEP_TIMEOUT_MS });
-      await shoot(phone, "login-phone-confirmed");
-    } finally {
-      await handset.close();
-    }
+    await confirmOnPhone(await openQrAndScan(page, "login"), "xiaoming", "login");
 
     // The QR page polls, goes to saoma's /callback, which sends it to /private?code=..., which
     // exchanges the code and redirects to /.
-    await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
-      throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
-    });
-    await page.getByTestId("nickname").waitFor();
-    await shoot(page, "login-home");
-
-    assert.ok(
-      trace.some((line) => line.startsWith(`307 GET ${app.base}/private?code=`)),
-      `the browser came through /private?code=...:\n${trace.join("\n")}`,
-    );
-    assert.equal(await page.getByTestId("nickname").textContent(), "小明");
-    userId = (await page.getByTestId("user-id").textContent()).trim();
-    assert.match(userId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const home = await landedHome(page, trace, "login");
+    assert.equal(home.nickname, "小明");
+    userId = home.userId;
 
     const avatar = page.getByTestId("avatar");
     const src = await avatar.getAttribute("src");
@@ -431,6 +458,151 @@ test("cancelling on the phone ends on the app's /error page, which says so", asy
       `saoma sent the error to redirectTo:\n${trace.join("\n")}`,
     );
     assert.equal(await sessionCookie(desktop), null, "no session");
+  } finally {
+    await desktop.close();
+  }
+});
+
+describe("inside WeChat's own browser: the 公众号 authorization page instead of a QR code", () => {
+  let wechatUserId;
+
+  test("微信登录 in WeChat's browser goes to the 公众号 page; 允许 as 小红 lands on /", async () => {
+    const wechat = await browser.newContext({
+      userAgent: WECHAT_IOS_UA,
+      viewport: { width: 390, height: 760 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    try {
+      const page = await wechat.newPage();
+      const trace = traceNavigations(page);
+      await page.goto(`${app.base}/`);
+      await page.waitForURL(at(app.base, "/login"));
+      await shoot(page, "wechat-login");
+      // No QR code to scan on the phone that would scan it: the embedded option is not offered.
+      assert.equal(await page.getByTestId("embedded-qr").count(), 0, "no embedded QR in WeChat");
+
+      await page.getByRole("button", { name: "微信登录" }).click();
+      await page
+        .waitForURL(at(saoma.base, "/wechat-sim/connect/oauth2/authorize"), { timeout: STEP_TIMEOUT_MS })
+        .catch((error) => {
+          throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+        });
+      await page.locator("#allow").waitFor();
+      await shoot(page, "wechat-authorize-page");
+      const authorizeUrl = new URL(page.url());
+      assert.equal(authorizeUrl.searchParams.get("appid"), "wx_sim_mp", authorizeUrl.href);
+      assert.equal(authorizeUrl.searchParams.get("scope"), "snsapi_userinfo", authorizeUrl.href);
+      assert.equal(authorizeUrl.searchParams.get("response_type"), "code", authorizeUrl.href);
+      assert.equal(authorizeUrl.hash, "#wechat_redirect", authorizeUrl.href);
+      assert.ok(
+        authorizeUrl.searchParams.get("redirect_uri")?.startsWith(`${saoma.base}/callback`),
+        `WeChat returns to saoma's callback: ${authorizeUrl.href}`,
+      );
+      assert.ok(
+        trace.some((line) => line.startsWith(`302 GET ${saoma.base}/auth/v1/authorize?provider=wechat_qr&`)),
+        `the app asked for wechat_qr; saoma switched:\n${trace.join("\n")}`,
+      );
+      assert.equal(await page.locator("#qr").count(), 0, "no QR code inside WeChat");
+      assert.equal(await page.locator("input[name=persona]").count(), 3);
+
+      await page.check("input[name=persona][value=xiaohong]");
+      await shoot(page, "wechat-authorize-xiaohong");
+      await page.click("#allow");
+
+      const { nickname, userId } = await landedHome(page, trace, "wechat");
+      assert.equal(nickname, "小红");
+      assert.ok(
+        trace.some((line) => line.startsWith(`302 GET ${saoma.base}/callback?code=`)),
+        `允许 went through saoma's callback:\n${trace.join("\n")}`,
+      );
+      const stored = await sessionCookie(wechat);
+      assert.ok(stored, `a ${COOKIE} cookie`);
+      assert.equal(stored.session.user.id, userId);
+      assert.equal(stored.session.user.app_metadata.provider, "wechat_mp");
+      wechatUserId = userId;
+    } finally {
+      await wechat.close();
+    }
+  });
+
+  test("小红 scanning the QR code on a desktop is the same user (unionid)", async () => {
+    assert.ok(wechatUserId, "signed in inside WeChat by the previous test");
+    const desktop = await browser.newContext({ viewport: { width: 1024, height: 760 } });
+    try {
+      const page = await desktop.newPage();
+      const trace = traceNavigations(page);
+      const handset = await openQrAndScan(page, "unionid");
+      await confirmOnPhone(handset, "xiaohong", "unionid");
+      const { nickname, userId } = await landedHome(page, trace, "unionid");
+      assert.equal(nickname, "小红");
+      assert.equal(userId, wechatUserId, "one person, one account, whichever way 小红 signed in");
+
+      const stored = await sessionCookie(desktop);
+      assert.equal(stored.session.user.app_metadata.provider, "wechat_mp", "the first sign-in's provider");
+      const providers = (stored.session.user.identities ?? []).map((i) => i.provider).sort();
+      assert.deepEqual(providers, ["wechat_mp", "wechat_qr"], "both WeChat identities on the one user");
+    } finally {
+      await desktop.close();
+    }
+  });
+});
+
+test("the QR code embedded in /login: confirming as 老王 moves the whole page to /", async () => {
+  const desktop = await browser.newContext({ viewport: { width: 1024, height: 760 } });
+  try {
+    const page = await desktop.newPage();
+    const trace = traceNavigations(page);
+    await page.goto(`${app.base}/login`);
+    await shoot(page, "embedded-login");
+    await page.getByTestId("embedded-qr").click();
+
+    const iframe = page.getByTestId("wechat-iframe");
+    await iframe.waitFor({ timeout: STEP_TIMEOUT_MS });
+    const frame = await (await iframe.elementHandle()).contentFrame();
+    await frame.waitForURL(at(saoma.base, "/wechat-sim/connect/qrconnect"), { timeout: STEP_TIMEOUT_MS });
+    await frame.waitForFunction(() => {
+      const img = document.getElementById("qr");
+      return img && img.complete && img.naturalWidth > 0;
+    });
+    await shoot(page, "embedded-qr");
+
+    // The QR code is in the page: the top window is still on /login.
+    assert.equal(new URL(page.url()).pathname, "/login", page.url());
+    assert.equal(page.frames().length, 2, "the page and the QR code's frame");
+    const frameUrl = new URL(frame.url());
+    assert.equal(frameUrl.searchParams.get("login_type"), "jssdk", frameUrl.href);
+    assert.equal(frameUrl.searchParams.get("self_redirect"), "false", frameUrl.href);
+    assert.equal(frameUrl.searchParams.get("style"), "black", frameUrl.href);
+    assert.match(await frame.locator("body").getAttribute("class"), /\bjssdk\b/, "the compact variant");
+    const box = await iframe.boundingBox();
+    assert.deepEqual([box.width, box.height], [300, 400], "sized like wxLogin.js's iframe");
+
+    const qr = frame.locator("#qr");
+    const uuid = await qr.getAttribute("data-uuid");
+    assert.match(uuid ?? "", /^[A-Za-z0-9]{8,}$/);
+    const phoneUrl = decodeQr(await qr.screenshot());
+    assert.equal(phoneUrl, `${saoma.base}/wechat-sim/sim/phone/${uuid}`, "the QR code encodes the phone page");
+
+    const handset = await scanWithPhone(phoneUrl, "embedded");
+    await frame.locator("#scanned").waitFor({ state: "visible", timeout: STEP_TIMEOUT_MS });
+    await shoot(page, "embedded-qr-scanned");
+    assert.equal(new URL(page.url()).pathname, "/login", "still on /login after the scan");
+    await confirmOnPhone(handset, "laowang", "embedded");
+
+    // The frame's page navigates window.top (self_redirect=false): saoma's /callback, then
+    // /private?code=..., whose code verifier cookie /login/embedded set, then /.
+    const { nickname, userId } = await landedHome(page, trace, "embedded");
+    assert.equal(nickname, "老王");
+    assert.ok(
+      trace.some((line) => line.startsWith(`302 GET ${saoma.base}/callback?code=`)),
+      `the top window went through saoma's callback:\n${trace.join("\n")}`,
+    );
+    assert.equal(page.frames().length, 1, "the iframe went with /login");
+    const stored = await sessionCookie(desktop);
+    assert.ok(stored, `a ${COOKIE} cookie`);
+    assert.equal(stored.session.user.id, userId);
+    assert.equal(stored.session.user.app_metadata.provider, "wechat_qr");
   } finally {
     await desktop.close();
   }
