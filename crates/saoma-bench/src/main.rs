@@ -1,0 +1,917 @@
+//! `saoma-bench`: saoma against the machine's floors and a peer, side by side, in one run.
+//!
+//! `saoma-bench all` (what `bench/run` calls) measures, on SQLite and on Postgres: saoma's
+//! `GET /user`, refresh-token rotation, password sign-in, sign-up and a whole WeChat QR login;
+//! the floors (an empty axum handler, the same plus one HS256 verification, saoma's SQL through
+//! sqlx alone, a bare bcrypt verification); better-auth in Node doing the same jobs; saoma's
+//! memory and start-up time. It rewrites the generated part of docs/benchmarks.md.
+
+mod dbfloor;
+mod floor;
+mod load;
+mod procs;
+mod report;
+mod scenarios;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sqlx::Connection;
+
+use load::{Job, Phase};
+use procs::{Server, Spec};
+use report::{Backend, Measured, Memory, Report, Startup};
+
+/// The password of every benchmark account (saoma and peer).
+pub const PASSWORD: &str = "bench-password-0123";
+/// The JWT secret saoma and the JWT floor share.
+const JWT_SECRET: &str = "saoma-bench-jwt-secret-0123456789-abcdefghijklmnop";
+
+#[derive(Parser)]
+#[command(name = "saoma-bench", about = "saoma's benchmarks, side by side")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every measurement and rewrites the generated part of the report.
+    All(Options),
+    /// Serves the HTTP floors (`/empty`, `/jwt`) on 127.0.0.1; started by `all`.
+    FloorServer {
+        #[arg(long)]
+        port: u16,
+        /// Also serve `/user` (the composite floor) on this database.
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Loads one saoma endpoint for a while, optionally under `perf record` (for the
+    /// "where the time goes" section): `saoma-bench profile get-user --perf out.data`.
+    Profile(ProfileOptions),
+}
+
+#[derive(clap::Args)]
+struct ProfileOptions {
+    /// get-user or refresh.
+    operation: String,
+    #[arg(long, default_value = "target/release/saoma")]
+    saoma: PathBuf,
+    /// A SQLite file path or a postgres:// URL (a fresh SQLite file when not given).
+    #[arg(long)]
+    database: Option<String>,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Record saoma with `perf record -g` into this file during the measured window.
+    #[arg(long)]
+    perf: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Clone)]
+struct Options {
+    /// saoma's release binary.
+    #[arg(long, default_value = "target/release/saoma")]
+    saoma: PathBuf,
+    /// Workers (each with its own connection), for every measurement.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Warm-up before each measured window, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Measured window, seconds.
+    #[arg(long, default_value_t = 8.0)]
+    measure: f64,
+    /// Start-ups timed per case (fresh database, existing database).
+    #[arg(long, default_value_t = 5)]
+    startups: usize,
+    /// Postgres to create the benchmark databases in (dropped at the end).
+    #[arg(
+        long,
+        env = "SAOMA_BENCH_PG_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pg_url: String,
+    /// Skip Postgres.
+    #[arg(long)]
+    no_postgres: bool,
+    /// Skip the better-auth peer.
+    #[arg(long)]
+    no_peer: bool,
+    /// The peer's folder (package.json, server.mjs, node_modules).
+    #[arg(long, default_value = "bench/peer-better-auth")]
+    peer_dir: PathBuf,
+    /// Where the report goes; text outside its generated block is kept.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    out: PathBuf,
+    /// What to call saoma's version in the report (default: the work tree's commit).
+    #[arg(long)]
+    saoma_commit: Option<String>,
+    /// The command line to print in the report.
+    #[arg(long, default_value = "bench/run")]
+    command_line: String,
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(err) = run().await {
+        eprintln!("saoma-bench: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::FloorServer { port, database } => {
+            floor::serve(port, JWT_SECRET, database.as_deref()).await
+        }
+        Command::All(options) => all(options).await,
+        Command::Profile(options) => profile(options).await,
+    }
+}
+
+async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
+    let saoma = std::fs::canonicalize(&options.saoma)?;
+    let temp = tempfile::Builder::new()
+        .prefix("saoma-profile-")
+        .tempdir()?;
+    let database = options
+        .database
+        .clone()
+        .unwrap_or_else(|| temp.path().join("saoma.db").display().to_string());
+    let (server, _) = start_saoma(&saoma, &database, temp.path()).await?;
+    let sessions = scenarios::saoma_sessions(server.port, options.concurrency).await?;
+    let phase = Phase {
+        warmup: Duration::from_secs(1),
+        measure: Duration::from_secs_f64(options.seconds),
+    };
+    let perf = match &options.perf {
+        Some(file) => Some(
+            tokio::process::Command::new("perf")
+                .args(["record", "-F", "1999", "-g", "-o"])
+                .arg(file)
+                .args(["-p", &server.pid.to_string(), "--", "sleep"])
+                .arg(format!("{}", options.seconds + 1.0))
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting perf")?,
+        ),
+        None => None,
+    };
+    let port = server.port;
+    let stats = match options.operation.as_str() {
+        "get-user" => {
+            let jobs = sessions
+                .iter()
+                .map(|s| scenarios::SaomaGetUser::new(port, s))
+                .collect();
+            load::run(jobs, phase, Some(server.pid)).await?
+        }
+        "refresh" => {
+            let jobs = sessions
+                .iter()
+                .map(|s| scenarios::SaomaRefresh::new(port, s))
+                .collect();
+            load::run(jobs, phase, Some(server.pid)).await?
+        }
+        other => anyhow::bail!("unknown operation {other}: get-user or refresh"),
+    };
+    if let Some(mut perf) = perf {
+        perf.wait().await?;
+    }
+    server.stop().await?;
+    println!(
+        "{}: {:.0}/s p50 {:.2} ms p99 {:.2} ms, saoma CPU {:.0} µs/op",
+        options.operation,
+        stats.throughput,
+        stats.p50_ms,
+        stats.p99_ms,
+        stats.server_cpu_us.unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn say(message: &str) {
+    eprintln!("[{}] {message}", chrono::Utc::now().format("%H:%M:%S"));
+}
+
+async fn all(options: Options) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let saoma = std::fs::canonicalize(&options.saoma).with_context(|| {
+        format!(
+            "{} not found: cargo build --release -p saoma",
+            options.saoma.display()
+        )
+    })?;
+    let phase = Phase {
+        warmup: Duration::from_secs_f64(options.warmup),
+        measure: Duration::from_secs_f64(options.measure),
+    };
+    let temp = tempfile::Builder::new().prefix("saoma-bench-").tempdir()?;
+    let mut report = Report::new(&options.command_line, options.concurrency, phase);
+    report.machine = report::machine();
+    report.versions.insert(
+        "saoma".into(),
+        procs::command_output(saoma.to_str().unwrap_or_default(), &["--version"])
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    );
+    report.versions.insert(
+        "commit".into(),
+        options
+            .saoma_commit
+            .clone()
+            .unwrap_or_else(report::git_commit),
+    );
+
+    say("start-up on SQLite");
+    report.startup = Some(startup(&saoma, temp.path(), options.startups).await?);
+
+    say("SQLite");
+    let sqlite_dir = temp.path().join("sqlite");
+    std::fs::create_dir_all(&sqlite_dir)?;
+    let sqlite_url = sqlite_dir.join("saoma.db").display().to_string();
+    let (mut sqlite, token) =
+        backend("SQLite", &saoma, &sqlite_url, &sqlite_dir, &options, phase).await?;
+    if !options.no_peer {
+        let peer_db = format!("sqlite:{}", sqlite_dir.join("peer.db").display());
+        peer(&mut sqlite, &peer_db, &sqlite_dir, &options, phase).await;
+    }
+    if let Ok(version) = sqlite_version(&sqlite_url).await {
+        report.versions.insert("SQLite".into(), version);
+    }
+
+    say("floors: HTTP, HTTP+JWT, bcrypt");
+    let shared = shared_floors(&token, temp.path(), options.concurrency, phase).await?;
+
+    let mut backends = vec![sqlite];
+    if !options.no_postgres {
+        say("Postgres");
+        let pg = Postgres::create(&options.pg_url).await?;
+        let pg_dir = temp.path().join("postgres");
+        std::fs::create_dir_all(&pg_dir)?;
+        let result = async {
+            let (mut postgres, _) =
+                backend("Postgres", &saoma, &pg.saoma_url, &pg_dir, &options, phase).await?;
+            if !options.no_peer {
+                peer(&mut postgres, &pg.peer_url, &pg_dir, &options, phase).await;
+            }
+            Ok::<_, anyhow::Error>(postgres)
+        }
+        .await;
+        if let Ok(version) = pg.version().await {
+            report.versions.insert("Postgres".into(), version);
+        }
+        pg.drop_all().await;
+        backends.push(result?);
+    }
+    if !options.no_peer {
+        report
+            .versions
+            .insert("node".into(), report::node_version());
+        report.versions.insert(
+            "better-auth".into(),
+            report::package_version(&options.peer_dir, "better-auth"),
+        );
+        report.versions.insert(
+            "better-sqlite3".into(),
+            report::package_version(&options.peer_dir, "better-sqlite3"),
+        );
+        report.versions.insert(
+            "pg".into(),
+            report::package_version(&options.peer_dir, "pg"),
+        );
+    }
+    report.shared = shared;
+    report.backends = backends;
+    report.elapsed = started.elapsed();
+    let markdown = report.markdown();
+    report::write(&options.out, &markdown)?;
+    let raw = PathBuf::from("target/saoma-bench/last-run.json");
+    if let Some(parent) = raw.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&raw, serde_json::to_string_pretty(&report)?)?;
+    println!("{markdown}");
+    say(&format!(
+        "wrote {} in {:.0} s",
+        options.out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn saoma_env(port: u16, database_url: &str) -> Vec<(String, String)> {
+    [
+        ("SAOMA_HOST", "127.0.0.1".to_owned()),
+        ("SAOMA_PORT", port.to_string()),
+        ("SAOMA_DATABASE_URL", database_url.to_owned()),
+        ("SAOMA_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("SAOMA_MAILER_AUTOCONFIRM", "true".to_owned()),
+        ("SAOMA_PASSWORD_BCRYPT_COST", "10".to_owned()),
+        ("SAOMA_LOG", "warn".to_owned()),
+        // All the load comes from one address: the limiter would answer 429.
+        ("SAOMA_RATE_LIMIT_ENABLED", "false".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+async fn start_saoma(
+    saoma: &Path,
+    database_url: &str,
+    cwd: &Path,
+) -> anyhow::Result<(Server, Duration)> {
+    let port = procs::free_port()?;
+    Server::start(Spec {
+        name: "saoma serve",
+        program: saoma,
+        args: &["serve"],
+        cwd,
+        env: saoma_env(port, database_url),
+        port,
+        health: "/health",
+    })
+    .await
+}
+
+/// Start-up to the first answered `/health`, on a new SQLite file and on an existing one.
+async fn startup(saoma: &Path, temp: &Path, runs: usize) -> anyhow::Result<Startup> {
+    let mut fresh = Vec::new();
+    let mut existing = Vec::new();
+    let mut idle_rss = Vec::new();
+    for i in 0..runs.max(1) {
+        let dir = temp.join(format!("startup-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let url = dir.join("saoma.db").display().to_string();
+        let (server, took) = start_saoma(saoma, &url, &dir).await?;
+        fresh.push(took);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        idle_rss.extend(server.rss_kib());
+        server.stop().await?;
+        let (server, took) = start_saoma(saoma, &url, &dir).await?;
+        existing.push(took);
+        server.stop().await?;
+    }
+    Ok(Startup {
+        fresh,
+        existing,
+        idle_rss_kib: idle_rss,
+    })
+}
+
+async fn measure<J: Job>(
+    label: &str,
+    jobs: anyhow::Result<Vec<J>>,
+    phase: Phase,
+    pid: Option<u32>,
+) -> Measured {
+    let outcome = match jobs {
+        Ok(jobs) => load::run(jobs, phase, pid).await,
+        Err(err) => Err(err),
+    };
+    match &outcome {
+        Ok(stats) => say(&format!(
+            "  {label}: {:.0}/s p50 {:.2} ms p99 {:.2} ms",
+            stats.throughput, stats.p50_ms, stats.p99_ms
+        )),
+        Err(err) => say(&format!("  {label}: FAILED {err:#}")),
+    }
+    outcome.map_err(|e| format!("{e:#}"))
+}
+
+/// saoma (serve, then dev for the QR login) and the database floor on one database.
+/// Returns the results and an access token for the JWT floor.
+async fn backend(
+    name: &str,
+    saoma: &Path,
+    database_url: &str,
+    dir: &Path,
+    options: &Options,
+    phase: Phase,
+) -> anyhow::Result<(Backend, String)> {
+    let n = options.concurrency;
+    let mut out = Backend::new(name);
+    let (server, _) = start_saoma(saoma, database_url, dir).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut memory = Memory {
+        idle_kib: server.rss_kib(),
+        ..Memory::default()
+    };
+    let sessions = scenarios::saoma_sessions(server.port, n).await?;
+    let port = server.port;
+    let pid = Some(server.pid);
+    let mut results = BTreeMap::new();
+    results.insert(
+        "saoma.get_user",
+        measure(
+            "saoma GET /user",
+            Ok(sessions
+                .iter()
+                .map(|s| scenarios::SaomaGetUser::new(port, s))
+                .collect()),
+            phase,
+            pid,
+        )
+        .await,
+    );
+    results.insert(
+        "saoma.refresh",
+        measure(
+            "saoma refresh",
+            Ok(sessions
+                .iter()
+                .map(|s| scenarios::SaomaRefresh::new(port, s))
+                .collect()),
+            phase,
+            pid,
+        )
+        .await,
+    );
+    results.insert(
+        "saoma.sign_in",
+        measure(
+            "saoma password sign-in",
+            Ok(sessions
+                .iter()
+                .map(|s| scenarios::SaomaSignIn::new(port, s))
+                .collect()),
+            phase,
+            pid,
+        )
+        .await,
+    );
+    results.insert(
+        "saoma.sign_up",
+        measure(
+            "saoma sign-up",
+            Ok((0..n).map(|_| scenarios::SaomaSignUp::new(port)).collect()),
+            phase,
+            pid,
+        )
+        .await,
+    );
+    memory.load_kib = results
+        .values()
+        .filter_map(|r| r.as_ref().ok().and_then(|s| s.peak_rss_kib))
+        .max();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    memory.after_kib = server.rss_kib();
+    memory.hwm_kib = procs::hwm_kib(server.pid);
+    server.stop().await?;
+
+    // The QR login runs against `saoma dev` (the simulator mounted at /wechat-sim).
+    let dev_dir = dir.join("dev");
+    std::fs::create_dir_all(&dev_dir)?;
+    let dev_port = procs::free_port()?;
+    let dev = Server::start(Spec {
+        name: "saoma dev",
+        program: saoma,
+        args: &["dev"],
+        cwd: &dev_dir,
+        env: vec![
+            ("SAOMA_PORT".into(), dev_port.to_string()),
+            ("SAOMA_DATABASE_URL".into(), database_url.to_owned()),
+            ("SAOMA_PASSWORD_BCRYPT_COST".into(), "10".into()),
+            ("SAOMA_LOG".into(), "warn".into()),
+            ("SAOMA_RATE_LIMIT_ENABLED".into(), "false".into()),
+        ],
+        port: dev_port,
+        health: "/health",
+    })
+    .await;
+    match dev {
+        Ok((dev, _)) => {
+            let qr = measure(
+                "saoma WeChat QR login",
+                Ok((0..n).map(|_| scenarios::QrLogin::new(dev_port)).collect()),
+                phase,
+                Some(dev.pid),
+            )
+            .await;
+            if qr.is_err() {
+                say(&dev.log_tail());
+            }
+            results.insert("saoma.qr", qr);
+            dev.stop().await?;
+        }
+        Err(err) => {
+            results.insert("saoma.qr", Err(format!("{err:#}")));
+        }
+    }
+
+    say(&format!(
+        "  composite floor ({name}): HTTP + JWT + GET /user's statements"
+    ));
+    results.extend(composite_floor(&sessions, database_url, dir, phase).await);
+
+    say(&format!("  database floor ({name}, sqlx alone)"));
+    let db = dbfloor::Db::open(database_url).await?;
+    // The harness's own process does the database floor's work: its CPU time is the floor's.
+    let me = Some(std::process::id());
+    results.insert(
+        "db.get_user",
+        measure(
+            "db GET /user statements",
+            dbfloor::get_user_jobs(&db, n).await,
+            phase,
+            me,
+        )
+        .await,
+    );
+    results.insert(
+        "db.refresh",
+        measure(
+            "db refresh statements",
+            dbfloor::refresh_jobs(&db, n).await,
+            phase,
+            me,
+        )
+        .await,
+    );
+    results.insert(
+        "db.sign_in",
+        measure(
+            "db sign-in statements",
+            dbfloor::sign_in_jobs(&db, n).await,
+            phase,
+            me,
+        )
+        .await,
+    );
+    results.insert(
+        "db.qr",
+        measure(
+            "db QR login statements",
+            dbfloor::qr_jobs(&db, n).await,
+            phase,
+            me,
+        )
+        .await,
+    );
+    results.insert(
+        "diag.select1",
+        measure(
+            "db SELECT 1",
+            Ok(dbfloor::select_one_jobs(&db, n)),
+            phase,
+            me,
+        )
+        .await,
+    );
+    results.insert(
+        "diag.one_query",
+        measure(
+            "db GET /user as one statement",
+            dbfloor::one_query_jobs(&db, n).await,
+            phase,
+            me,
+        )
+        .await,
+    );
+    db.close().await;
+    let unpinged = dbfloor::Db::open_with(database_url, false).await?;
+    results.insert(
+        "diag.no_ping",
+        measure(
+            "db GET /user statements, test_before_acquire(false)",
+            dbfloor::get_user_jobs(&unpinged, n).await,
+            phase,
+            me,
+        )
+        .await,
+    );
+    unpinged.close().await;
+    out.results = results
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    out.memory = memory;
+    let token = sessions
+        .first()
+        .map(|s| s.access_token.clone())
+        .unwrap_or_default();
+    Ok((out, token))
+}
+
+/// The composite floor: the floor server's `/user` (HS256 check, `GET /user`'s statements
+/// on saoma's pools, a tiny JSON answer) on saoma's database, with saoma's tokens.
+async fn composite_floor(
+    sessions: &[scenarios::SaomaSession],
+    database_url: &str,
+    dir: &Path,
+    phase: Phase,
+) -> BTreeMap<&'static str, Measured> {
+    let started = async {
+        let port = procs::free_port()?;
+        let me = std::env::current_exe()?;
+        let port_arg = port.to_string();
+        Server::start(Spec {
+            name: "composite floor",
+            program: &me,
+            args: &[
+                "floor-server",
+                "--port",
+                &port_arg,
+                "--database",
+                database_url,
+            ],
+            cwd: dir,
+            env: Vec::new(),
+            port,
+            health: "/health",
+        })
+        .await
+    }
+    .await;
+    let (server, _) = match started {
+        Ok(started) => started,
+        Err(err) => return BTreeMap::from([("floor.composite", Err(format!("{err:#}")))]),
+    };
+    let port = server.port;
+    let jobs = |path: &str| {
+        sessions
+            .iter()
+            .map(|s| {
+                scenarios::Get::new(
+                    port,
+                    path,
+                    vec![("authorization".into(), format!("Bearer {}", s.access_token))],
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut results = BTreeMap::new();
+    results.insert(
+        "floor.composite",
+        measure(
+            "composite floor /user",
+            Ok(jobs("/user")),
+            phase,
+            Some(server.pid),
+        )
+        .await,
+    );
+    if !database_url.starts_with("postgres") {
+        results.insert(
+            "diag.inline",
+            measure(
+                "composite floor /user, rusqlite inline",
+                Ok(jobs("/user-inline")),
+                phase,
+                Some(server.pid),
+            )
+            .await,
+        );
+    }
+    let _ = server.stop().await;
+    results
+}
+
+/// better-auth on `database` (sqlite:<path> or a Postgres URL): session check, sign-in,
+/// sign-up. Failures are recorded, not fatal.
+async fn peer(out: &mut Backend, database: &str, dir: &Path, options: &Options, phase: Phase) {
+    let n = options.concurrency;
+    let result = async {
+        let peer_dir = std::fs::canonicalize(&options.peer_dir)
+            .with_context(|| format!("{} not found", options.peer_dir.display()))?;
+        anyhow::ensure!(
+            peer_dir.join("node_modules").is_dir(),
+            "{}/node_modules missing: npm ci there (bench/run does)",
+            peer_dir.display()
+        );
+        let port = procs::free_port()?;
+        let server_js = peer_dir.join("server.mjs").display().to_string();
+        let node = PathBuf::from("node");
+        let (server, _) = Server::start(Spec {
+            name: "better-auth",
+            program: &node,
+            args: &[server_js.as_str()],
+            // server.mjs resolves its packages from its own folder; logs go to the temp dir.
+            cwd: dir,
+            env: vec![
+                ("PEER_PORT".into(), port.to_string()),
+                ("PEER_DATABASE".into(), database.to_owned()),
+                ("NODE_ENV".into(), "production".into()),
+            ],
+            port,
+            health: "/health",
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = server.rss_kib();
+        let sessions = scenarios::peer_sessions(port, n).await?;
+        let pid = Some(server.pid);
+        let mut results = BTreeMap::new();
+        results.insert(
+            "peer.get_session",
+            measure(
+                "better-auth get-session",
+                Ok(sessions
+                    .iter()
+                    .map(|s| {
+                        scenarios::Get::new(
+                            port,
+                            "/api/auth/get-session",
+                            vec![("cookie".into(), s.cookie.clone())],
+                        )
+                        .refusing("null")
+                    })
+                    .collect()),
+                phase,
+                pid,
+            )
+            .await,
+        );
+        results.insert(
+            "peer.sign_in",
+            measure(
+                "better-auth sign-in",
+                Ok(sessions
+                    .iter()
+                    .map(|s| scenarios::PeerSignIn::new(port, s))
+                    .collect()),
+                phase,
+                pid,
+            )
+            .await,
+        );
+        results.insert(
+            "peer.sign_up",
+            measure(
+                "better-auth sign-up",
+                Ok((0..n).map(|_| scenarios::PeerSignUp::new(port)).collect()),
+                phase,
+                pid,
+            )
+            .await,
+        );
+        let load = results
+            .values()
+            .filter_map(|r| r.as_ref().ok().and_then(|s| s.peak_rss_kib))
+            .max();
+        server.stop().await?;
+        Ok::<_, anyhow::Error>((results, idle, load))
+    }
+    .await;
+    match result {
+        Ok((results, idle, load)) => {
+            for (k, v) in results {
+                out.results.insert(k.to_owned(), v);
+            }
+            out.peer_memory = Memory {
+                idle_kib: idle,
+                load_kib: load,
+                ..Memory::default()
+            };
+        }
+        Err(err) => {
+            say(&format!("  better-auth: FAILED {err:#}"));
+            for key in ["peer.get_session", "peer.sign_in", "peer.sign_up"] {
+                out.results.insert(key.to_owned(), Err(format!("{err:#}")));
+            }
+        }
+    }
+}
+
+/// The backend-independent floors: empty handler, one HS256 verification, bcrypt cost 10.
+async fn shared_floors(
+    token: &str,
+    temp: &Path,
+    concurrency: usize,
+    phase: Phase,
+) -> anyhow::Result<BTreeMap<String, Measured>> {
+    let mut results = BTreeMap::new();
+    let port = procs::free_port()?;
+    let me = std::env::current_exe()?;
+    let port_arg = port.to_string();
+    let (server, _) = Server::start(Spec {
+        name: "floor server",
+        program: &me,
+        args: &["floor-server", "--port", &port_arg],
+        cwd: temp,
+        env: Vec::new(),
+        port,
+        health: "/health",
+    })
+    .await?;
+    let pid = Some(server.pid);
+    results.insert(
+        "floor.http".to_owned(),
+        measure(
+            "HTTP floor (empty handler)",
+            Ok((0..concurrency)
+                .map(|_| scenarios::Get::new(port, "/empty", Vec::new()))
+                .collect()),
+            phase,
+            pid,
+        )
+        .await,
+    );
+    let bearer = format!("Bearer {token}");
+    results.insert(
+        "floor.jwt".to_owned(),
+        measure(
+            "HTTP+JWT floor",
+            Ok((0..concurrency)
+                .map(|_| {
+                    scenarios::Get::new(
+                        port,
+                        "/jwt",
+                        vec![("authorization".into(), bearer.clone())],
+                    )
+                })
+                .collect()),
+            phase,
+            pid,
+        )
+        .await,
+    );
+    server.stop().await?;
+    results.insert(
+        "floor.bcrypt".to_owned(),
+        measure(
+            "bcrypt cost 10 verify",
+            dbfloor::bcrypt_jobs(concurrency, PASSWORD),
+            phase,
+            Some(std::process::id()),
+        )
+        .await,
+    );
+    Ok(results)
+}
+
+async fn sqlite_version(path: &str) -> anyhow::Result<String> {
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}")).await?;
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(version)
+}
+
+/// Two fresh databases on the Postgres server (saoma's and the peer's), dropped at the end.
+struct Postgres {
+    admin_url: String,
+    names: Vec<String>,
+    saoma_url: String,
+    peer_url: String,
+}
+
+impl Postgres {
+    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let mut conn = sqlx::PgConnection::connect(admin_url)
+            .await
+            .with_context(|| format!("connecting to Postgres at {admin_url}"))?;
+        let stamp = format!(
+            "{}_{}",
+            std::process::id(),
+            chrono::Utc::now().format("%H%M%S")
+        );
+        let names = vec![
+            format!("saoma_bench_{stamp}"),
+            format!("saoma_bench_peer_{stamp}"),
+        ];
+        for name in &names {
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await?;
+        }
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(admin_url);
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            saoma_url: format!("{base}/{}", names[0]),
+            peer_url: format!("{base}/{}", names[1]),
+            names,
+        })
+    }
+
+    async fn version(&self) -> anyhow::Result<String> {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
+        let version: String = sqlx::query_scalar("SHOW server_version")
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(version)
+    }
+
+    async fn drop_all(&self) {
+        let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await else {
+            return;
+        };
+        for name in &self.names {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
