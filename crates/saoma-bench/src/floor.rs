@@ -12,51 +12,11 @@ use axum::{
     Router,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::dbfloor::Db;
 
-/// saoma's access-token claims (crates/saoma/src/jwt.rs), field for field.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct Claims {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Value>,
-    #[serde(default)]
-    pub exp: i64,
-    #[serde(default)]
-    pub iat: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_metadata: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_metadata: Option<Value>,
-    #[serde(default)]
-    pub role: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aal: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amr: Option<Vec<AmrEntry>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_anonymous: Option<bool>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AmrEntry {
-    pub method: String,
-    pub timestamp: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-}
+/// saoma's own access-token claims, so the floor decodes exactly what saoma decodes.
+pub use saoma::jwt::Claims;
 
 struct Keys {
     decoding: DecodingKey,
