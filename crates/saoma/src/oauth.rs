@@ -214,14 +214,13 @@ async fn attach(
         }
         other => other?,
     }
-    let mut providers: Vec<String> = state
+    let providers: Vec<String> = state
         .store
         .identities_of(user.id)
         .await?
         .into_iter()
         .map(|i| i.provider)
         .collect();
-    providers.dedup();
     set_providers(
         &mut user,
         &providers.iter().map(String::as_str).collect::<Vec<_>>(),

@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    domain::{audit::Action, duration::parse_ban, email, password, user::UserView, Identity, User},
+    domain::{audit::Action, duration::parse_ban, email, password, Identity, User},
     http::{
         error::{ApiError, ApiResult},
         extract::{present, Admin, ApiJson, ApiQuery, Client},
-        handlers::user::check_password_strength,
+        handlers::user::{check_password_strength, user_json},
     },
     state::SharedState,
     store::StoreError,
@@ -79,7 +79,7 @@ pub async fn list_users(
     let (users, total) = state.store.list_users(offset, per_page).await?;
     let mut views = Vec::with_capacity(users.len());
     for user in &users {
-        views.push(user_value(&state, user).await?);
+        views.push(user_json(&state, user).await?);
     }
     let body = json!({ "users": views, "aud": state.config.jwt.aud });
     Ok(paginated(body, "/admin/users", page, per_page, total))
@@ -171,7 +171,7 @@ pub async fn create_user(
         &client,
     )
     .await?;
-    Ok(Json(user_value(&state, &user).await?))
+    Ok(Json(user_json(&state, &user).await?))
 }
 
 pub async fn get_user(
@@ -180,7 +180,7 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let user = find(&state, &id).await?;
-    Ok(Json(user_value(&state, &user).await?))
+    Ok(Json(user_json(&state, &user).await?))
 }
 
 pub async fn update_user(
@@ -217,7 +217,7 @@ pub async fn update_user(
         &client,
     )
     .await?;
-    Ok(Json(user_value(&state, &user).await?))
+    Ok(Json(user_json(&state, &user).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -336,11 +336,6 @@ async fn find(state: &SharedState, id: &str) -> ApiResult<User> {
     let not_found = || ApiError::not_found("user_not_found", "User not found");
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     state.store.user_by_id(id).await?.ok_or_else(not_found)
-}
-
-async fn user_value(state: &SharedState, user: &User) -> ApiResult<Value> {
-    let identities = state.store.identities_of(user.id).await?;
-    serde_json::to_value(UserView::new(user, &identities)).map_err(ApiError::internal)
 }
 
 fn email_exists() -> ApiError {

@@ -12,7 +12,7 @@ use crate::{
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiJson, Client},
-        handlers::user::check_password_strength,
+        handlers::user::{check_password_strength, user_json},
     },
     rate_limit::{self, Bucket},
     state::SharedState,
@@ -189,8 +189,7 @@ async fn existing_account(
         ));
     }
     if existing.email_confirmed_at.is_none() {
-        let identities = state.store.identities_of(existing.id).await?;
-        return Ok(Json(UserView::new(existing, &identities)).into_response());
+        return Ok(Json(user_json(state, existing).await?).into_response());
     }
     let now = state.clock.now();
     let mut decoy = User::new(Uuid::new_v4(), &existing.aud, "email", now);

@@ -12,7 +12,7 @@ use crate::{
     audit,
     config::Config,
     domain::audit::Action,
-    domain::{email, password, session::LogoutScope, user::UserView},
+    domain::{email, password, session::LogoutScope, user::UserView, User},
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiJson, Authenticated, Client},
@@ -26,10 +26,13 @@ pub async fn get_user(
     State(state): State<SharedState>,
     auth: Authenticated,
 ) -> ApiResult<Json<Value>> {
-    let identities = state.store.identities_of(auth.user.id).await?;
-    Ok(Json(
-        serde_json::to_value(UserView::new(&auth.user, &identities)).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(user_json(&state, &auth.user).await?))
+}
+
+/// The user JSON GoTrue answers with, identities included.
+pub async fn user_json(state: &SharedState, user: &User) -> ApiResult<Value> {
+    let identities = state.store.identities_of(user.id).await?;
+    serde_json::to_value(UserView::new(user, &identities)).map_err(ApiError::internal)
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,10 +153,7 @@ pub async fn update_user(
     }
     let traits = json!({ "password_changed": password_changed });
     audit::record(&state, Action::UserModified, &user, traits, &client).await?;
-    let identities = state.store.identities_of(user.id).await?;
-    Ok(Json(
-        serde_json::to_value(UserView::new(&user, &identities)).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(user_json(&state, &user).await?))
 }
 
 /// 422 `weak_password` unless `password` meets the configured rules.

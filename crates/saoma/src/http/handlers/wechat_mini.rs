@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    domain::user::UserView,
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiQuery, Authenticated, Client},
+        handlers::user::user_json,
     },
     oauth,
     providers::wechat::WeChatClient,
@@ -99,7 +99,7 @@ pub async fn bind_account(
     let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let profile = wechat.mini_program_profile(params.code()?).await?;
     let user = oauth::link_to(&state, auth.user, "wechat_mini", &profile, &client).await?;
-    user_json(&state, &user).await
+    Ok(Json(user_json(&state, &user).await?))
 }
 
 /// Sets the signed-in user's phone from a `getPhoneNumber` code: WeChat has verified it.
@@ -124,12 +124,5 @@ pub async fn bind_phone(
         }
         other => other?,
     }
-    user_json(&state, &user).await
-}
-
-async fn user_json(state: &SharedState, user: &crate::domain::User) -> ApiResult<Json<Value>> {
-    let identities = state.store.identities_of(user.id).await?;
-    Ok(Json(
-        serde_json::to_value(UserView::new(user, &identities)).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(user_json(&state, &user).await?))
 }
