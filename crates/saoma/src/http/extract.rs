@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use crate::{
-    domain::{Session, User},
+    domain::{Identity, Session, User},
     jwt::{Claims, JwtError},
     state::SharedState,
+    store::Principal,
 };
 
 /// A JSON body; wrong content type, bad JSON, a bad shape or an oversized body are 4xx errors.
@@ -119,6 +120,8 @@ pub struct Authenticated {
     pub claims: Claims,
     pub user: User,
     pub session: Option<Session>,
+    /// The user's identities, oldest first, read with the user.
+    pub identities: Vec<Identity>,
     /// The raw bearer token, for endpoints that hand it back.
     pub token: String,
 }
@@ -177,31 +180,32 @@ impl FromRequestParts<SharedState> for Authenticated {
         let user_id = Uuid::parse_str(user_id).map_err(|_| {
             ApiError::bad_request("bad_jwt", "invalid claim: sub claim must be a UUID")
         })?;
-        let user = state.store.user_by_id(user_id).await?.ok_or_else(|| {
-            ApiError::forbidden(
-                "user_not_found",
-                "User from sub claim in JWT does not exist",
-            )
-        })?;
-        let session = match claims.session_id.as_deref().filter(|s| !s.is_empty()) {
+        let session_id = match claims.session_id.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => {
-                let session_id = Uuid::parse_str(raw).map_err(|_| {
-                    ApiError::forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID")
-                })?;
-                let session = state
-                    .store
-                    .session_by_id(session_id)
-                    .await?
-                    .filter(|s| s.user_id == user.id);
-                Some(session.ok_or_else(|| {
-                    ApiError::forbidden(
-                        "session_not_found",
-                        "Session from session_id claim in JWT does not exist",
-                    )
-                })?)
-            }
+            Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| {
+                ApiError::forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID")
+            })?),
         };
+        let Principal {
+            user,
+            session,
+            identities,
+        } = state
+            .store
+            .principal(user_id, session_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::forbidden(
+                    "user_not_found",
+                    "User from sub claim in JWT does not exist",
+                )
+            })?;
+        if session_id.is_some() && session.is_none() {
+            return Err(ApiError::forbidden(
+                "session_not_found",
+                "Session from session_id claim in JWT does not exist",
+            ));
+        }
         if user.is_banned(state.clock.now()) {
             return Err(ApiError::forbidden("user_banned", "User is banned"));
         }
@@ -209,6 +213,7 @@ impl FromRequestParts<SharedState> for Authenticated {
             claims,
             user,
             session,
+            identities,
             token,
         })
     }

@@ -28,6 +28,9 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite reads that run on the request's thread.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migration(String),
     #[error("stored data is corrupt: {0}")]
@@ -35,6 +38,99 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What an access token stands for: its user, the session it names and the user's identities.
+/// Read in one statement, because every authenticated request needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub user: User,
+    /// The session asked for, when it exists and belongs to the user.
+    pub session: Option<Session>,
+    /// Oldest first.
+    pub identities: Vec<Identity>,
+}
+
+/// The column names a session is decoded from: as selected from the sessions table, or
+/// prefixed where a statement joins the session to its user.
+pub(super) struct SessionColumns {
+    pub id: &'static str,
+    pub user_id: &'static str,
+    pub aal: &'static str,
+    pub not_after: &'static str,
+    pub refreshed_at: &'static str,
+    pub user_agent: &'static str,
+    pub ip: &'static str,
+    pub amr_method: &'static str,
+    pub created_at: &'static str,
+    pub updated_at: &'static str,
+}
+
+impl SessionColumns {
+    pub const PLAIN: Self = Self {
+        id: "id",
+        user_id: "user_id",
+        aal: "aal",
+        not_after: "not_after",
+        refreshed_at: "refreshed_at",
+        user_agent: "user_agent",
+        ip: "ip",
+        amr_method: "amr_method",
+        created_at: "created_at",
+        updated_at: "updated_at",
+    };
+    pub const JOINED: Self = Self {
+        id: "s_id",
+        user_id: "s_user_id",
+        aal: "s_aal",
+        not_after: "s_not_after",
+        refreshed_at: "s_refreshed_at",
+        user_agent: "s_user_agent",
+        ip: "s_ip",
+        amr_method: "s_amr_method",
+        created_at: "s_created_at",
+        updated_at: "s_updated_at",
+    };
+}
+
+/// An identity as both backends aggregate them into JSON for [`Store::principal`].
+#[derive(serde::Deserialize)]
+struct IdentityJson {
+    id: Uuid,
+    provider_id: String,
+    provider: String,
+    user_id: Uuid,
+    identity_data: Option<serde_json::Value>,
+    email: Option<String>,
+    last_sign_in_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Decodes a JSON array of identities (absent when the user has none).
+pub(super) fn identities_from_json(raw: Option<&str>) -> StoreResult<Vec<Identity>> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<IdentityJson> =
+        serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("identities: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Identity {
+            id: row.id,
+            provider_id: row.provider_id,
+            provider: row.provider,
+            user_id: row.user_id,
+            identity_data: row
+                .identity_data
+                .filter(|data| !data.is_null())
+                .unwrap_or_else(|| serde_json::json!({})),
+            email: row.email,
+            last_sign_in_at: row.last_sign_in_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+        .collect())
+}
 
 /// The result of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +156,13 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a user and its identities together; `Conflict("user")` on a taken email.
     async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// The user (not soft-deleted) with its identities and, when `session_id` is given, that
+    /// session if it belongs to the user; `None` when there is no such user.
+    async fn principal(
+        &self,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
+    ) -> StoreResult<Option<Principal>>;
     /// Looks up by normalized email; soft-deleted users are not found.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Writes every mutable column of `user`.

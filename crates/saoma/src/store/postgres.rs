@@ -11,8 +11,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
+    identities_from_json,
     rotation::{rotate, RotationSteps},
-    Rotation, Store, StoreError, StoreResult,
+    Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     audit::AuditEntry,
@@ -56,6 +57,21 @@ const FLOW_COLUMNS: &str =
     auth_code_issued_at, referrer, provider_code_hash, linking_target_id";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
+/// [`Store::principal`]: the user, the session (columns as in [`SessionColumns::JOINED`]) and
+/// the identities as a JSON array, in one round trip.
+const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
+    u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, \
+    u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, \
+    u.is_anonymous, u.created_at, u.updated_at, s.id AS s_id, s.user_id AS s_user_id, \
+    s.aal::text AS s_aal, s.not_after AS s_not_after, s.refreshed_at AS s_refreshed_at, \
+    s.user_agent AS s_user_agent, host(s.ip) AS s_ip, s.created_at AS s_created_at, \
+    s.updated_at AS s_updated_at, (SELECT authentication_method FROM auth.mfa_amr_claims a \
+    WHERE a.session_id = s.id ORDER BY a.created_at LIMIT 1) AS s_amr_method, \
+    (SELECT json_agg(i ORDER BY i.created_at, i.id)::text FROM (SELECT id, provider_id, \
+    provider, user_id, identity_data, email, last_sign_in_at, created_at, updated_at \
+    FROM auth.identities WHERE user_id = u.id) i) AS identities \
+    FROM auth.users u LEFT JOIN auth.sessions s ON s.id = $2 AND s.user_id = u.id \
+    WHERE u.id = $1 AND u.deleted_at IS NULL";
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -128,21 +144,25 @@ fn identity_from_row(row: &PgRow) -> StoreResult<Identity> {
 }
 
 fn session_from_row(row: &PgRow) -> StoreResult<Session> {
+    session_from_columns(row, &SessionColumns::PLAIN)
+}
+
+fn session_from_columns(row: &PgRow, names: &SessionColumns) -> StoreResult<Session> {
     Ok(Session {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
+        id: row.try_get(names.id)?,
+        user_id: row.try_get(names.user_id)?,
         aal: row
-            .try_get::<Option<String>, _>("aal")?
+            .try_get::<Option<String>, _>(names.aal)?
             .unwrap_or_else(|| "aal1".into()),
-        not_after: row.try_get("not_after")?,
-        refreshed_at: row.try_get("refreshed_at")?,
-        user_agent: row.try_get("user_agent")?,
-        ip: row.try_get("ip")?,
+        not_after: row.try_get(names.not_after)?,
+        refreshed_at: row.try_get(names.refreshed_at)?,
+        user_agent: row.try_get(names.user_agent)?,
+        ip: row.try_get(names.ip)?,
         amr_method: row
-            .try_get::<Option<String>, _>("amr_method")?
+            .try_get::<Option<String>, _>(names.amr_method)?
             .unwrap_or_else(|| "password".into()),
-        created_at: req(row.try_get("created_at")?, "created_at")?,
-        updated_at: req(row.try_get("updated_at")?, "updated_at")?,
+        created_at: req(row.try_get(names.created_at)?, names.created_at)?,
+        updated_at: req(row.try_get(names.updated_at)?, names.updated_at)?,
     })
 }
 
@@ -331,6 +351,30 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn principal(
+        &self,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
+    ) -> StoreResult<Option<Principal>> {
+        let Some(row) = sqlx::query(PRINCIPAL_SQL)
+            .bind(user_id)
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let session = match row.try_get::<Option<Uuid>, _>("s_id")? {
+            Some(_) => Some(session_from_columns(&row, &SessionColumns::JOINED)?),
+            None => None,
+        };
+        Ok(Some(Principal {
+            user: user_from_row(&row)?,
+            session,
+            identities: identities_from_json(row.try_get("identities")?)?,
+        }))
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {

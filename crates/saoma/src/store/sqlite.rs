@@ -1,8 +1,15 @@
 //! The embedded default: one SQLite file in WAL mode. Writes go through a single-connection
 //! pool (SQLite has one writer anyway, and this avoids lock-upgrade deadlocks); reads use a
-//! small pool of their own.
+//! small pool of their own, and the read every authenticated request makes runs on the
+//! request's own thread (see [`InlineReaders`]).
 
-use std::str::FromStr;
+use std::{
+    str::FromStr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,8 +22,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
+    identities_from_json,
     rotation::{rotate, RotationSteps},
-    Rotation, Store, StoreError, StoreResult,
+    Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     audit::AuditEntry,
@@ -62,11 +70,79 @@ const RATE_LIMIT_SQL_SQLITE: &str = "INSERT INTO saoma_rate_limits AS r (key, to
     WHERE min(?2, r.tokens + max(0, ?3 - r.updated_at) * ?4) >= 1 RETURNING tokens";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
+/// [`Store::principal`]: the user, the session (columns as in [`SessionColumns::JOINED`]) and
+/// the identities as a JSON array, in one statement.
+const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
+    u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, \
+    u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, \
+    u.is_anonymous, u.created_at, u.updated_at, s.id AS s_id, s.user_id AS s_user_id, \
+    s.aal AS s_aal, s.not_after AS s_not_after, s.refreshed_at AS s_refreshed_at, \
+    s.user_agent AS s_user_agent, s.ip AS s_ip, s.created_at AS s_created_at, \
+    s.updated_at AS s_updated_at, (SELECT authentication_method FROM mfa_amr_claims a \
+    WHERE a.session_id = s.id ORDER BY a.created_at LIMIT 1) AS s_amr_method, \
+    (SELECT json_group_array(json_object('id', i.id, 'provider_id', i.provider_id, \
+    'provider', i.provider, 'user_id', i.user_id, 'identity_data', json(i.identity_data), \
+    'email', i.email, 'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at, \
+    'updated_at', i.updated_at) ORDER BY i.created_at, i.id) \
+    FROM identities i WHERE i.user_id = u.id) AS identities \
+    FROM users u LEFT JOIN sessions s ON s.id = ?2 AND s.user_id = u.id \
+    WHERE u.id = ?1 AND u.deleted_at IS NULL";
+/// Inline readers: enough for every tokio worker of a small machine plus a spare.
+const INLINE_READERS: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    inline: Arc<InlineReaders>,
+}
+
+/// Read-only connections used on the calling thread itself, without sqlx's hand-off of every
+/// statement to a connection thread and back, which was most of a `GET /user`'s cost (see
+/// docs/benchmarks.md). Only for bounded point lookups: the thread is a tokio worker, and WAL
+/// readers do not wait for the writer.
+#[derive(Debug)]
+struct InlineReaders {
+    connections: Box<[Mutex<rusqlite::Connection>]>,
+    next: AtomicUsize,
+}
+
+impl InlineReaders {
+    fn open(path: &std::path::Path) -> StoreResult<Self> {
+        let connections = (0..INLINE_READERS)
+            .map(|_| {
+                let conn = rusqlite::Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Self {
+            connections,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `read` on a free connection, or waits for one when all are busy.
+    fn with<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let count = self.connections.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..count {
+            if let Ok(conn) = self.connections[(start + i) % count].try_lock() {
+                return read(&conn);
+            }
+        }
+        let conn = self.connections[start % count]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        read(&conn)
+    }
 }
 
 impl SqliteStore {
@@ -92,9 +168,14 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
-            .connect_with(options.read_only(true))
+            .connect_with(options.clone().read_only(true))
             .await?;
-        Ok(Self { reader, writer })
+        let inline = Arc::new(InlineReaders::open(options.get_filename())?);
+        Ok(Self {
+            reader,
+            writer,
+            inline,
+        })
     }
 }
 
@@ -107,8 +188,35 @@ fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(ts)
 }
 
-fn get_ts(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
-    let raw: Option<String> = row.try_get(column)?;
+/// Column access for both SQLite drivers (sqlx for most statements, rusqlite for the inline
+/// read), so that users and sessions are decoded in one place.
+trait Columns {
+    fn text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn flag(&self, column: &str) -> StoreResult<Option<bool>>;
+}
+
+impl Columns for SqliteRow {
+    fn text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> StoreResult<Option<bool>> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> StoreResult<Option<bool>> {
+        Ok(self.get(column)?)
+    }
+}
+
+fn get_ts(row: &impl Columns, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let raw = row.text(column)?;
     raw.map(|s| {
         DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
@@ -117,17 +225,19 @@ fn get_ts(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
     .transpose()
 }
 
-fn req_ts(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
+fn req_ts(row: &impl Columns, column: &str) -> StoreResult<DateTime<Utc>> {
     get_ts(row, column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
 }
 
-fn get_uuid(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
-    let raw: String = row.try_get(column)?;
+fn get_uuid(row: &impl Columns, column: &str) -> StoreResult<Uuid> {
+    let raw = row
+        .text(column)?
+        .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))?;
     Uuid::parse_str(&raw).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-fn get_json(row: &SqliteRow, column: &str) -> StoreResult<serde_json::Value> {
-    let raw: Option<String> = row.try_get(column)?;
+fn get_json(row: &impl Columns, column: &str) -> StoreResult<serde_json::Value> {
+    let raw = row.text(column)?;
     match raw {
         None => Ok(serde_json::json!({})),
         Some(s) => {
@@ -136,24 +246,22 @@ fn get_json(row: &SqliteRow, column: &str) -> StoreResult<serde_json::Value> {
     }
 }
 
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+fn user_from_row(row: &impl Columns) -> StoreResult<User> {
     Ok(User {
         id: get_uuid(row, "id")?,
-        aud: row.try_get::<Option<String>, _>("aud")?.unwrap_or_default(),
-        role: row
-            .try_get::<Option<String>, _>("role")?
-            .unwrap_or_default(),
-        email: row.try_get("email")?,
-        encrypted_password: row.try_get("encrypted_password")?,
+        aud: row.text("aud")?.unwrap_or_default(),
+        role: row.text("role")?.unwrap_or_default(),
+        email: row.text("email")?,
+        encrypted_password: row.text("encrypted_password")?,
         email_confirmed_at: get_ts(row, "email_confirmed_at")?,
         confirmation_sent_at: get_ts(row, "confirmation_sent_at")?,
-        phone: row.try_get("phone")?,
+        phone: row.text("phone")?,
         phone_confirmed_at: get_ts(row, "phone_confirmed_at")?,
         last_sign_in_at: get_ts(row, "last_sign_in_at")?,
         app_metadata: get_json(row, "raw_app_meta_data")?,
         user_metadata: get_json(row, "raw_user_meta_data")?,
         banned_until: get_ts(row, "banned_until")?,
-        is_anonymous: row.try_get("is_anonymous")?,
+        is_anonymous: row.flag("is_anonymous")?.unwrap_or(false),
         created_at: req_ts(row, "created_at")?,
         updated_at: req_ts(row, "updated_at")?,
     })
@@ -174,21 +282,36 @@ fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
 }
 
 fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
+    session_from_columns(row, &SessionColumns::PLAIN)
+}
+
+fn session_from_columns(row: &impl Columns, names: &SessionColumns) -> StoreResult<Session> {
     Ok(Session {
-        id: get_uuid(row, "id")?,
-        user_id: get_uuid(row, "user_id")?,
-        aal: row
-            .try_get::<Option<String>, _>("aal")?
-            .unwrap_or_else(|| "aal1".into()),
-        not_after: get_ts(row, "not_after")?,
-        refreshed_at: get_ts(row, "refreshed_at")?,
-        user_agent: row.try_get("user_agent")?,
-        ip: row.try_get("ip")?,
+        id: get_uuid(row, names.id)?,
+        user_id: get_uuid(row, names.user_id)?,
+        aal: row.text(names.aal)?.unwrap_or_else(|| "aal1".into()),
+        not_after: get_ts(row, names.not_after)?,
+        refreshed_at: get_ts(row, names.refreshed_at)?,
+        user_agent: row.text(names.user_agent)?,
+        ip: row.text(names.ip)?,
         amr_method: row
-            .try_get::<Option<String>, _>("amr_method")?
+            .text(names.amr_method)?
             .unwrap_or_else(|| "password".into()),
-        created_at: req_ts(row, "created_at")?,
-        updated_at: req_ts(row, "updated_at")?,
+        created_at: req_ts(row, names.created_at)?,
+        updated_at: req_ts(row, names.updated_at)?,
+    })
+}
+
+/// Decodes a row of [`PRINCIPAL_SQL`].
+fn principal_from_row(row: &rusqlite::Row<'_>) -> StoreResult<Principal> {
+    let session = match row.text("s_id")? {
+        Some(_) => Some(session_from_columns(row, &SessionColumns::JOINED)?),
+        None => None,
+    };
+    Ok(Principal {
+        user: user_from_row(row)?,
+        session,
+        identities: identities_from_json(row.text("identities")?.as_deref())?,
     })
 }
 
@@ -387,6 +510,19 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn principal(
+        &self,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
+    ) -> StoreResult<Option<Principal>> {
+        let (user_id, session_id) = (user_id.to_string(), session_id.map(|id| id.to_string()));
+        self.inline.with(|conn| {
+            let mut statement = conn.prepare_cached(PRINCIPAL_SQL)?;
+            let mut rows = statement.query(rusqlite::params![user_id, session_id])?;
+            rows.next()?.map(principal_from_row).transpose()
+        })
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {

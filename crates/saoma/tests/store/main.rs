@@ -201,6 +201,80 @@ conformance!(
 );
 
 conformance!(
+    principal_reads_user_session_and_identities_together,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        let email = Identity::email(alice.id, "alice@example.com", now());
+        let mut wechat = Identity::email(alice.id, "unused", now() + Duration::seconds(1));
+        wechat.provider = "wechat_qr".into();
+        wechat.provider_id = "o6_bmasdasdsad6_2sgVt7hMZOPfL".into();
+        wechat.email = None;
+        wechat.last_sign_in_at = None;
+        wechat.identity_data = json!({"nickname": "小明", "privilege": [], "sex": 1});
+        // Inserted newest first: the answer is ordered by creation, not by insertion.
+        store
+            .create_user(&alice, &[wechat.clone(), email.clone()])
+            .await
+            .expect("alice");
+        let bob = user(None);
+        store.create_user(&bob, &[]).await.expect("bob");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, _) = session_for(&store, &alice, &key).await;
+        let (bobs_session, _) = session_for(&store, &bob, &key).await;
+
+        let principal = store
+            .principal(alice.id, Some(session.id))
+            .await
+            .expect("query")
+            .expect("alice");
+        // The same values the single-row reads give.
+        assert_eq!(
+            Some(principal.user.clone()),
+            store.user_by_id(alice.id).await.expect("user")
+        );
+        assert_eq!(principal.session, Some(session.clone()));
+        assert_eq!(principal.identities, vec![email, wechat]);
+        assert_eq!(
+            principal.identities,
+            store.identities_of(alice.id).await.expect("identities")
+        );
+
+        let without = store.principal(alice.id, None).await.expect("query");
+        assert_eq!(without.map(|p| p.session), Some(None));
+        let foreign = store.principal(alice.id, Some(bobs_session.id)).await;
+        assert_eq!(
+            foreign.expect("query").map(|p| p.session),
+            Some(None),
+            "another user's session is not hers"
+        );
+        let bob_read = store
+            .principal(bob.id, Some(bobs_session.id))
+            .await
+            .expect("query")
+            .expect("bob");
+        assert!(bob_read.identities.is_empty());
+        assert_eq!(bob_read.session, Some(bobs_session));
+        assert_eq!(
+            store.principal(Uuid::new_v4(), None).await.expect("query"),
+            None
+        );
+
+        // Writes are seen by the next read.
+        store
+            .end_sessions(alice.id, session.id, LogoutScope::Local)
+            .await
+            .expect("logout");
+        let after_logout = store.principal(alice.id, Some(session.id)).await;
+        assert_eq!(after_logout.expect("query").map(|p| p.session), Some(None));
+        store
+            .soft_delete_user(bob.id, now())
+            .await
+            .expect("soft delete");
+        assert_eq!(store.principal(bob.id, None).await.expect("query"), None);
+    }
+);
+
+conformance!(
     rotation_follows_gotrue_rules,
     |store: SharedStore| async move {
         let alice = user(Some("alice@example.com"));
