@@ -1,10 +1,12 @@
 //! The database floor: the statements saoma issues for each measured endpoint, in the same
-//! order, on the same pools (SQLite: a 4-connection read-only pool and a 1-connection writer,
-//! WAL, synchronous NORMAL, foreign keys, busy timeout 5 s; Postgres: a 16-connection pool),
-//! through sqlx alone: no HTTP, no JSON, no row decoding beyond what the next statement needs.
+//! order, through the same driver on pools laid out the same way (SQLite: a 4-connection
+//! read-only pool and a 1-connection writer, WAL, synchronous NORMAL, foreign keys, busy
+//! timeout 5 s, and for the token check rusqlite on the task's own thread; Postgres: a
+//! 16-connection pool), alone: no HTTP, no JSON, no row decoding beyond what the next
+//! statement needs.
 //!
-//! The statements are copied from crates/saoma/src/store/{sqlite,postgres}.rs; keep them in
-//! step when those change.
+//! The token check's statement is saoma's own constant; the others are copied from
+//! crates/saoma/src/store/{sqlite,postgres}.rs: keep them in step when those change.
 
 use std::{str::FromStr, time::Duration};
 
@@ -47,18 +49,15 @@ pub enum Db {
     Sqlite {
         reader: SqlitePool,
         writer: SqlitePool,
+        path: String,
     },
     Postgres(PgPool),
 }
 
 impl Db {
+    /// Pools as saoma opens them, without a ping before each acquire.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
-        Self::open_with(url, true).await
-    }
-
-    /// `test_before_acquire` is sqlx's default (true, as saoma leaves it): every acquire
-    /// pings the connection first, a round trip to Postgres or to SQLite's worker thread.
-    pub async fn open_with(url: &str, test_before_acquire: bool) -> anyhow::Result<Self> {
+        let test_before_acquire = false;
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -84,12 +83,16 @@ impl Db {
             .test_before_acquire(test_before_acquire)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self::Sqlite { reader, writer })
+        Ok(Self::Sqlite {
+            reader,
+            writer,
+            path: url.to_owned(),
+        })
     }
 
     pub async fn close(self) {
         match self {
-            Self::Sqlite { reader, writer } => {
+            Self::Sqlite { reader, writer, .. } => {
                 reader.close().await;
                 writer.close().await;
             }
@@ -229,57 +232,92 @@ async fn active_tokens(db: &Db, count: usize) -> anyhow::Result<Vec<(String, Str
     Ok(pairs)
 }
 
-/// `GET /user`: user by id, session by id (with its first AMR claim), the user's identities.
+/// `GET /user`: saoma's token-check statement (the user, the session and the identities).
+/// On SQLite through rusqlite on the task's own thread, each task with its own connection.
 pub struct GetUser {
     db: Db,
     account: Account,
+    inline: Option<rusqlite::Connection>,
+}
+
+/// A read-only rusqlite connection to the SQLite file, as saoma's inline readers open it.
+fn open_inline(path: &str) -> anyhow::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 pub async fn get_user_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<GetUser>> {
-    Ok(accounts(db, concurrency)
+    accounts(db, concurrency)
         .await?
         .into_iter()
-        .map(|account| GetUser {
-            db: db.clone(),
-            account,
+        .map(|account| {
+            let inline = match db {
+                Db::Sqlite { path, .. } => Some(open_inline(path)?),
+                Db::Postgres(_) => None,
+            };
+            Ok(GetUser {
+                db: db.clone(),
+                account,
+                inline,
+            })
         })
-        .collect())
+        .collect()
 }
 
 impl Job for GetUser {
     async fn run(&mut self) -> anyhow::Result<()> {
-        get_user_statements(&self.db, &self.account.user_id, &self.account.session_id).await
+        if let Some(conn) = &self.inline {
+            let mut statement = conn.prepare_cached(saoma::store::SQLITE_PRINCIPAL_SQL)?;
+            let columns = statement.column_count();
+            let mut rows = statement.query([&self.account.user_id, &self.account.session_id])?;
+            let row = rows.next()?.context("user not found")?;
+            for i in 0..columns {
+                std::hint::black_box(row.get_ref(i)?);
+            }
+            return Ok(());
+        }
+        if let Db::Postgres(pool) = &self.db {
+            sqlx::query(saoma::store::POSTGRES_PRINCIPAL_SQL)
+                .bind(Uuid::parse_str(&self.account.user_id)?)
+                .bind(Some(Uuid::parse_str(&self.account.session_id)?))
+                .fetch_optional(pool)
+                .await?
+                .context("user not found")?;
+        }
+        Ok(())
     }
 }
 
-/// `GET /user`'s statements for one user and session; also the composite floor's handler.
-pub async fn get_user_statements(db: &Db, user_id: &str, session_id: &str) -> anyhow::Result<()> {
-    match db {
-        Db::Sqlite { reader, .. } => {
-            sqlite_user_by_id(reader, user_id).await?;
-            sqlx::query(&format!(
-                "SELECT {SQLITE_SESSION_COLUMNS} FROM sessions WHERE id = ?"
-            ))
-            .bind(session_id)
-            .fetch_optional(reader)
-            .await?
-            .context("session not found")?;
-            sqlite_identities_of(reader, user_id).await?;
-        }
-        Db::Postgres(pool) => {
-            let user_id = Uuid::parse_str(user_id)?;
-            pg_user_by_id(pool, user_id).await?;
-            sqlx::query(&format!(
-                "SELECT {PG_SESSION_COLUMNS} FROM auth.sessions WHERE id = $1"
-            ))
-            .bind(Uuid::parse_str(session_id)?)
-            .fetch_optional(pool)
-            .await?
-            .context("session not found")?;
-            pg_identities_of(pool, user_id).await?;
-        }
+/// What a token check answered from memory costs the database: `PRAGMA data_version` on
+/// SQLite (is the remembered answer still what the file holds?).
+pub struct DataVersion {
+    conn: rusqlite::Connection,
+}
+
+pub fn data_version_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<DataVersion>> {
+    let Db::Sqlite { path, .. } = db else {
+        anyhow::bail!("SQLite only");
+    };
+    (0..concurrency)
+        .map(|_| {
+            Ok(DataVersion {
+                conn: open_inline(path)?,
+            })
+        })
+        .collect()
+}
+
+impl Job for DataVersion {
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let mut statement = self.conn.prepare_cached("PRAGMA data_version")?;
+        let version: i64 = statement.query_row([], |row| row.get(0))?;
+        std::hint::black_box(version);
+        Ok(())
     }
-    Ok(())
 }
 
 async fn sqlite_user_by_id(reader: &SqlitePool, id: &str) -> anyhow::Result<()> {
@@ -351,7 +389,7 @@ impl Job for Refresh {
         let nonce = random_hex(16);
         let audited: String;
         match &self.db {
-            Db::Sqlite { reader, writer } => {
+            Db::Sqlite { reader, writer, .. } => {
                 let mut conn = writer.acquire().await?;
                 Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
                 let session = sqlx::query(&format!(
@@ -501,7 +539,7 @@ pub async fn sign_in_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<Sig
 impl Job for SignIn {
     async fn run(&mut self) -> anyhow::Result<()> {
         match &self.db {
-            Db::Sqlite { reader, writer } => {
+            Db::Sqlite { reader, writer, .. } => {
                 let user = sqlx::query(&format!(
                     "SELECT {USER_COLUMNS} FROM users WHERE email = ? AND is_sso_user = 0 AND deleted_at IS NULL"
                 ))
@@ -782,7 +820,7 @@ impl Job for QrLogin {
         let cutoff = now - chrono::Duration::hours(1);
         let challenge = random_hex(22);
         match &self.db {
-            Db::Sqlite { reader, writer } => {
+            Db::Sqlite { reader, writer, .. } => {
                 let (flow, now_s) = (flow_id.to_string(), ts(now));
                 // /authorize
                 sqlx::query("DELETE FROM flow_state WHERE created_at < ?")
@@ -1019,104 +1057,6 @@ impl Job for BcryptVerify {
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(crate::PASSWORD, &hash)).await??;
         anyhow::ensure!(ok, "bcrypt verification failed");
-        Ok(())
-    }
-}
-
-/// Sub-step: one trivial statement on the pool saoma reads through (the per-statement cost
-/// of the driver: for SQLite a hop to the connection's worker thread and back).
-pub struct SelectOne {
-    db: Db,
-}
-
-pub fn select_one_jobs(db: &Db, concurrency: usize) -> Vec<SelectOne> {
-    (0..concurrency)
-        .map(|_| SelectOne { db: db.clone() })
-        .collect()
-}
-
-impl Job for SelectOne {
-    async fn run(&mut self) -> anyhow::Result<()> {
-        match &self.db {
-            Db::Sqlite { reader, .. } => {
-                sqlx::query("SELECT 1").fetch_one(reader).await?;
-            }
-            Db::Postgres(pool) => {
-                sqlx::query("SELECT 1").fetch_one(pool).await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A proposal, measured: `GET /user`'s three SELECTs as one statement (the user, its session
-/// by a LEFT JOIN, the identities aggregated as JSON), so one round trip instead of three.
-pub struct GetUserOneQuery {
-    db: Db,
-    account: Account,
-}
-
-pub async fn one_query_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<GetUserOneQuery>> {
-    Ok(accounts(db, concurrency)
-        .await?
-        .into_iter()
-        .map(|account| GetUserOneQuery {
-            db: db.clone(),
-            account,
-        })
-        .collect())
-}
-
-const SQLITE_ONE_QUERY: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
-    u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, u.last_sign_in_at, \
-    u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, u.is_anonymous, u.created_at, \
-    u.updated_at, s.id AS s_id, s.user_id AS s_user_id, s.aal AS s_aal, s.not_after AS s_not_after, \
-    s.refreshed_at AS s_refreshed_at, s.user_agent AS s_user_agent, s.ip AS s_ip, \
-    s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
-    (SELECT authentication_method FROM mfa_amr_claims a WHERE a.session_id = s.id \
-     ORDER BY a.created_at LIMIT 1) AS amr_method, \
-    (SELECT json_group_array(json_object('id', i.id, 'provider_id', i.provider_id, \
-     'provider', i.provider, 'user_id', i.user_id, 'identity_data', json(i.identity_data), \
-     'email', i.email, 'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at, \
-     'updated_at', i.updated_at)) FROM (SELECT * FROM identities WHERE user_id = u.id \
-     ORDER BY created_at, id) i) AS identities \
-    FROM users u LEFT JOIN sessions s ON s.id = ? AND s.user_id = u.id \
-    WHERE u.id = ? AND u.deleted_at IS NULL";
-
-const PG_ONE_QUERY: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
-    u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, u.last_sign_in_at, \
-    u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, u.is_anonymous, u.created_at, \
-    u.updated_at, s.id AS s_id, s.user_id AS s_user_id, s.aal::text AS s_aal, \
-    s.not_after AS s_not_after, s.refreshed_at AS s_refreshed_at, s.user_agent AS s_user_agent, \
-    host(s.ip) AS s_ip, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
-    (SELECT authentication_method FROM auth.mfa_amr_claims a WHERE a.session_id = s.id \
-     ORDER BY a.created_at LIMIT 1) AS amr_method, \
-    (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id), '[]') FROM \
-     (SELECT id, provider_id, provider, user_id, identity_data, email, last_sign_in_at, \
-      created_at, updated_at FROM auth.identities WHERE user_id = u.id) i) AS identities \
-    FROM auth.users u LEFT JOIN auth.sessions s ON s.id = $1 AND s.user_id = u.id \
-    WHERE u.id = $2 AND u.deleted_at IS NULL";
-
-impl Job for GetUserOneQuery {
-    async fn run(&mut self) -> anyhow::Result<()> {
-        match &self.db {
-            Db::Sqlite { reader, .. } => {
-                sqlx::query(SQLITE_ONE_QUERY)
-                    .bind(&self.account.session_id)
-                    .bind(&self.account.user_id)
-                    .fetch_optional(reader)
-                    .await?
-                    .context("user not found")?;
-            }
-            Db::Postgres(pool) => {
-                sqlx::query(PG_ONE_QUERY)
-                    .bind(Uuid::parse_str(&self.account.session_id)?)
-                    .bind(Uuid::parse_str(&self.account.user_id)?)
-                    .fetch_optional(pool)
-                    .await?
-                    .context("user not found")?;
-            }
-        }
         Ok(())
     }
 }

@@ -47,9 +47,6 @@ enum Command {
     FloorServer {
         #[arg(long)]
         port: u16,
-        /// Also serve `/user` (the composite floor) on this database.
-        #[arg(long)]
-        database: Option<String>,
     },
     /// Loads one saoma endpoint for a while, optionally under `perf record` (for the
     /// "where the time goes" section): `saoma-bench profile get-user --perf out.data`.
@@ -58,7 +55,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ProfileOptions {
-    /// get-user or refresh.
+    /// get-user, refresh or settings.
     operation: String,
     #[arg(long, default_value = "target/release/saoma")]
     saoma: PathBuf,
@@ -69,6 +66,9 @@ struct ProfileOptions {
     concurrency: usize,
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Start saoma with `SAOMA_SQLITE_READ_CACHE=false`: every token check reads the file.
+    #[arg(long)]
+    no_read_cache: bool,
     /// Record saoma with `perf record -g` into this file during the measured window.
     #[arg(long)]
     perf: Option<PathBuf>,
@@ -128,9 +128,7 @@ async fn main() {
 
 async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::FloorServer { port, database } => {
-            floor::serve(port, JWT_SECRET, database.as_deref()).await
-        }
+        Command::FloorServer { port } => floor::serve(port, JWT_SECRET).await,
         Command::All(options) => all(options).await,
         Command::Profile(options) => profile(options).await,
     }
@@ -145,7 +143,12 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
         .database
         .clone()
         .unwrap_or_else(|| temp.path().join("saoma.db").display().to_string());
-    let (server, _) = start_saoma(&saoma, &database, temp.path()).await?;
+    let extra_env: &[(&str, &str)] = if options.no_read_cache {
+        &[("SAOMA_SQLITE_READ_CACHE", "false")]
+    } else {
+        &[]
+    };
+    let (server, _) = start_saoma(&saoma, &database, temp.path(), extra_env).await?;
     let sessions = scenarios::saoma_sessions(server.port, options.concurrency).await?;
     let phase = Phase {
         warmup: Duration::from_secs(1),
@@ -180,7 +183,15 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
                 .collect();
             load::run(jobs, phase, Some(server.pid)).await?
         }
-        other => anyhow::bail!("unknown operation {other}: get-user or refresh"),
+        // saoma's whole HTTP stack (middleware included) with no database work: what the
+        // stack costs on top of the floor.
+        "settings" => {
+            let jobs = (0..options.concurrency)
+                .map(|_| scenarios::Get::new(port, "/auth/v1/settings", Vec::new()))
+                .collect();
+            load::run(jobs, phase, Some(server.pid)).await?
+        }
+        other => anyhow::bail!("unknown operation {other}: get-user, refresh or settings"),
     };
     if let Some(mut perf) = perf {
         perf.wait().await?;
@@ -329,14 +340,21 @@ async fn start_saoma(
     saoma: &Path,
     database_url: &str,
     cwd: &Path,
+    extra_env: &[(&str, &str)],
 ) -> anyhow::Result<(Server, Duration)> {
     let port = procs::free_port()?;
+    let mut env = saoma_env(port, database_url);
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     Server::start(Spec {
         name: "saoma serve",
         program: saoma,
         args: &["serve"],
         cwd,
-        env: saoma_env(port, database_url),
+        env,
         port,
         health: "/health",
     })
@@ -352,12 +370,12 @@ async fn startup(saoma: &Path, temp: &Path, runs: usize) -> anyhow::Result<Start
         let dir = temp.join(format!("startup-{i}"));
         std::fs::create_dir_all(&dir)?;
         let url = dir.join("saoma.db").display().to_string();
-        let (server, took) = start_saoma(saoma, &url, &dir).await?;
+        let (server, took) = start_saoma(saoma, &url, &dir, &[]).await?;
         fresh.push(took);
         tokio::time::sleep(Duration::from_millis(300)).await;
         idle_rss.extend(server.rss_kib());
         server.stop().await?;
-        let (server, took) = start_saoma(saoma, &url, &dir).await?;
+        let (server, took) = start_saoma(saoma, &url, &dir, &[]).await?;
         existing.push(took);
         server.stop().await?;
     }
@@ -400,7 +418,7 @@ async fn backend(
 ) -> anyhow::Result<(Backend, String)> {
     let n = options.concurrency;
     let mut out = Backend::new(name);
-    let (server, _) = start_saoma(saoma, database_url, dir).await?;
+    let (server, _) = start_saoma(saoma, database_url, dir, &[]).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut memory = Memory {
         idle_kib: server.rss_kib(),
@@ -423,6 +441,34 @@ async fn backend(
         )
         .await,
     );
+    if !database_url.starts_with("postgres") {
+        // The same requests on a second saoma that reads the file for every token check.
+        let uncached = async {
+            let (server, _) = start_saoma(
+                saoma,
+                database_url,
+                dir,
+                &[("SAOMA_SQLITE_READ_CACHE", "false")],
+            )
+            .await?;
+            let jobs = sessions
+                .iter()
+                .map(|s| scenarios::SaomaGetUser::new(server.port, s))
+                .collect();
+            let measured = measure(
+                "saoma GET /user, read cache off",
+                Ok(jobs),
+                phase,
+                Some(server.pid),
+            )
+            .await;
+            server.stop().await?;
+            anyhow::Ok(measured)
+        }
+        .await
+        .unwrap_or_else(|err| Err(format!("{err:#}")));
+        results.insert("saoma.get_user_uncached", uncached);
+    }
     results.insert(
         "saoma.refresh",
         measure(
@@ -508,11 +554,6 @@ async fn backend(
         }
     }
 
-    say(&format!(
-        "  composite floor ({name}): HTTP + JWT + GET /user's statements"
-    ));
-    results.extend(composite_floor(&sessions, database_url, dir, phase).await);
-
     say(&format!("  database floor ({name}, sqlx alone)"));
     let db = dbfloor::Db::open(database_url).await?;
     // The harness's own process does the database floor's work: its CPU time is the floor's.
@@ -557,39 +598,19 @@ async fn backend(
         )
         .await,
     );
-    results.insert(
-        "diag.select1",
-        measure(
-            "db SELECT 1",
-            Ok(dbfloor::select_one_jobs(&db, n)),
-            phase,
-            me,
-        )
-        .await,
-    );
-    results.insert(
-        "diag.one_query",
-        measure(
-            "db GET /user as one statement",
-            dbfloor::one_query_jobs(&db, n).await,
-            phase,
-            me,
-        )
-        .await,
-    );
+    if let dbfloor::Db::Sqlite { .. } = db {
+        results.insert(
+            "db.data_version",
+            measure(
+                "db PRAGMA data_version",
+                dbfloor::data_version_jobs(&db, n),
+                phase,
+                me,
+            )
+            .await,
+        );
+    }
     db.close().await;
-    let unpinged = dbfloor::Db::open_with(database_url, false).await?;
-    results.insert(
-        "diag.no_ping",
-        measure(
-            "db GET /user statements, test_before_acquire(false)",
-            dbfloor::get_user_jobs(&unpinged, n).await,
-            phase,
-            me,
-        )
-        .await,
-    );
-    unpinged.close().await;
     out.results = results
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -600,80 +621,6 @@ async fn backend(
         .map(|s| s.access_token.clone())
         .unwrap_or_default();
     Ok((out, token))
-}
-
-/// The composite floor: the floor server's `/user` (HS256 check, `GET /user`'s statements
-/// on saoma's pools, a tiny JSON answer) on saoma's database, with saoma's tokens.
-async fn composite_floor(
-    sessions: &[scenarios::SaomaSession],
-    database_url: &str,
-    dir: &Path,
-    phase: Phase,
-) -> BTreeMap<&'static str, Measured> {
-    let started = async {
-        let port = procs::free_port()?;
-        let me = std::env::current_exe()?;
-        let port_arg = port.to_string();
-        Server::start(Spec {
-            name: "composite floor",
-            program: &me,
-            args: &[
-                "floor-server",
-                "--port",
-                &port_arg,
-                "--database",
-                database_url,
-            ],
-            cwd: dir,
-            env: Vec::new(),
-            port,
-            health: "/health",
-        })
-        .await
-    }
-    .await;
-    let (server, _) = match started {
-        Ok(started) => started,
-        Err(err) => return BTreeMap::from([("floor.composite", Err(format!("{err:#}")))]),
-    };
-    let port = server.port;
-    let jobs = |path: &str| {
-        sessions
-            .iter()
-            .map(|s| {
-                scenarios::Get::new(
-                    port,
-                    path,
-                    vec![("authorization".into(), format!("Bearer {}", s.access_token))],
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut results = BTreeMap::new();
-    results.insert(
-        "floor.composite",
-        measure(
-            "composite floor /user",
-            Ok(jobs("/user")),
-            phase,
-            Some(server.pid),
-        )
-        .await,
-    );
-    if !database_url.starts_with("postgres") {
-        results.insert(
-            "diag.inline",
-            measure(
-                "composite floor /user, rusqlite inline",
-                Ok(jobs("/user-inline")),
-                phase,
-                Some(server.pid),
-            )
-            .await,
-        );
-    }
-    let _ = server.stop().await;
-    results
 }
 
 /// better-auth on `database` (sqlite:<path> or a Postgres URL): session check, sign-in,

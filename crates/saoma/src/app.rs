@@ -96,7 +96,10 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<S
             .as_deref()
             .map(|pem| (pem, config.jwt.kid.as_deref())),
     )?;
-    let store = store::connect(&config.database_url)
+    let options = store::StoreOptions {
+        sqlite_read_cache: config.sqlite_read_cache,
+    };
+    let store = store::connect_with(&config.database_url, options)
         .await
         .with_context(|| format!("opening database {}", config.redacted_database_url()))?;
     store.migrate().await.context("applying migrations")?;

@@ -27,6 +27,11 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
     ("SAOMA_HOST", &["host"], Kind::Str),
     ("SAOMA_PORT", &["port"], Kind::Int),
     ("SAOMA_DATABASE_URL", &["database_url"], Kind::Str),
+    (
+        "SAOMA_SQLITE_READ_CACHE",
+        &["sqlite_read_cache"],
+        Kind::Bool,
+    ),
     ("SAOMA_SITE_URL", &["site_url"], Kind::Str),
     ("SAOMA_URI_ALLOW_LIST", &["uri_allow_list"], Kind::List),
     ("SAOMA_EXTERNAL_URL", &["external_url"], Kind::Str),

@@ -16,6 +16,9 @@ pub struct Config {
     pub port: u16,
     /// `postgres://...` for Postgres; otherwise a SQLite file path.
     pub database_url: String,
+    /// SQLite only: answer token checks (`GET /user`...) from memory until the database file
+    /// changes. Off only to measure the database path.
+    pub sqlite_read_cache: bool,
     /// Where users land after OAuth flows and email links when no valid redirect_to is given.
     pub site_url: String,
     /// Globs that redirect_to may match besides the site URL (GoTrue's URI_ALLOW_LIST).
@@ -156,6 +159,7 @@ impl Default for Config {
             host: "0.0.0.0".into(),
             port: 9999,
             database_url: "saoma.db".into(),
+            sqlite_read_cache: true,
             site_url: "http://localhost:3000".into(),
             uri_allow_list: Vec::new(),
             external_url: "http://localhost:9999".into(),
@@ -386,6 +390,7 @@ impl std::fmt::Debug for Config {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("database_url", &self.redacted_database_url())
+            .field("sqlite_read_cache", &self.sqlite_read_cache)
             .field("site_url", &self.site_url)
             .field("uri_allow_list", &self.uri_allow_list)
             .field("external_url", &self.external_url)

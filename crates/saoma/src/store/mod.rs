@@ -17,9 +17,14 @@ use crate::domain::{
 mod postgres;
 mod rotation;
 mod sqlite;
+mod sqlite_reads;
 
 pub use postgres::PostgresStore;
+/// The token check's statement in each dialect, public so that the benchmark's database floor
+/// issues exactly what saoma issues.
+pub use postgres::PRINCIPAL_SQL as POSTGRES_PRINCIPAL_SQL;
 pub use sqlite::SqliteStore;
+pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -240,12 +245,34 @@ pub trait Store: Send + Sync + 'static {
 
 pub type SharedStore = Arc<dyn Store>;
 
+/// How a store is opened, beyond its URL.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// SQLite only: answer token checks from memory until the database changes (see
+    /// `sqlite_reads`). Postgres is shared by several nodes and is always asked.
+    pub sqlite_read_cache: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            sqlite_read_cache: true,
+        }
+    }
+}
+
 /// Opens the store a `database_url` names: `postgres://` / `postgresql://` for Postgres,
 /// anything else is a SQLite file path (optionally prefixed `sqlite://`).
 pub async fn connect(database_url: &str) -> StoreResult<SharedStore> {
+    connect_with(database_url, StoreOptions::default()).await
+}
+
+pub async fn connect_with(database_url: &str, options: StoreOptions) -> StoreResult<SharedStore> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Arc::new(PostgresStore::connect(database_url).await?))
     } else {
-        Ok(Arc::new(SqliteStore::open(database_url).await?))
+        Ok(Arc::new(
+            SqliteStore::open(database_url, options.sqlite_read_cache).await?,
+        ))
     }
 }

@@ -59,7 +59,7 @@ const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 /// [`Store::principal`]: the user, the session (columns as in [`SessionColumns::JOINED`]) and
 /// the identities as a JSON array, in one round trip.
-const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
+pub const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
     u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, \
     u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, \
     u.is_anonymous, u.created_at, u.updated_at, s.id AS s_id, s.user_id AS s_user_id, \

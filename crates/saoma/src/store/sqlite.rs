@@ -3,13 +3,7 @@
 //! small pool of their own, and the read every authenticated request makes runs on the
 //! request's own thread (see [`InlineReaders`]).
 
-use std::{
-    str::FromStr,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
-};
+use std::{str::FromStr, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -24,6 +18,7 @@ use uuid::Uuid;
 use super::{
     identities_from_json,
     rotation::{rotate, RotationSteps},
+    sqlite_reads::InlineReaders,
     Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
 };
 use crate::domain::{
@@ -72,7 +67,7 @@ const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 /// [`Store::principal`]: the user, the session (columns as in [`SessionColumns::JOINED`]) and
 /// the identities as a JSON array, in one statement.
-const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
+pub const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
     u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, \
     u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, \
     u.is_anonymous, u.created_at, u.updated_at, s.id AS s_id, s.user_id AS s_user_id, \
@@ -87,9 +82,6 @@ const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_pa
     FROM identities i WHERE i.user_id = u.id) AS identities \
     FROM users u LEFT JOIN sessions s ON s.id = ?2 AND s.user_id = u.id \
     WHERE u.id = ?1 AND u.deleted_at IS NULL";
-/// Inline readers: enough for every tokio worker of a small machine plus a spare.
-const INLINE_READERS: usize = 4;
-
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
@@ -97,57 +89,10 @@ pub struct SqliteStore {
     inline: Arc<InlineReaders>,
 }
 
-/// Read-only connections used on the calling thread itself, without sqlx's hand-off of every
-/// statement to a connection thread and back, which was most of a `GET /user`'s cost (see
-/// docs/benchmarks.md). Only for bounded point lookups: the thread is a tokio worker, and WAL
-/// readers do not wait for the writer.
-#[derive(Debug)]
-struct InlineReaders {
-    connections: Box<[Mutex<rusqlite::Connection>]>,
-    next: AtomicUsize,
-}
-
-impl InlineReaders {
-    fn open(path: &std::path::Path) -> StoreResult<Self> {
-        let connections = (0..INLINE_READERS)
-            .map(|_| {
-                let conn = rusqlite::Connection::open_with_flags(
-                    path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(Mutex::new(conn))
-            })
-            .collect::<StoreResult<_>>()?;
-        Ok(Self {
-            connections,
-            next: AtomicUsize::new(0),
-        })
-    }
-
-    /// Runs `read` on a free connection, or waits for one when all are busy.
-    fn with<T>(
-        &self,
-        read: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let count = self.connections.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..count {
-            if let Ok(conn) = self.connections[(start + i) % count].try_lock() {
-                return read(&conn);
-            }
-        }
-        let conn = self.connections[start % count]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        read(&conn)
-    }
-}
-
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `url` (`sqlite://` prefix optional).
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    /// Opens (creating if needed) the database file at `url` (`sqlite://` prefix optional);
+    /// `read_cache` keeps token checks' reads in memory until the database changes.
+    pub async fn open(url: &str, read_cache: bool) -> StoreResult<Self> {
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -170,7 +115,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone().read_only(true))
             .await?;
-        let inline = Arc::new(InlineReaders::open(options.get_filename())?);
+        let inline = Arc::new(InlineReaders::open(options.get_filename(), read_cache)?);
         Ok(Self {
             reader,
             writer,
@@ -517,10 +462,12 @@ impl Store for SqliteStore {
         user_id: Uuid,
         session_id: Option<Uuid>,
     ) -> StoreResult<Option<Principal>> {
-        let (user_id, session_id) = (user_id.to_string(), session_id.map(|id| id.to_string()));
-        self.inline.with(|conn| {
+        self.inline.principal((user_id, session_id), |conn| {
             let mut statement = conn.prepare_cached(PRINCIPAL_SQL)?;
-            let mut rows = statement.query(rusqlite::params![user_id, session_id])?;
+            let mut rows = statement.query(rusqlite::params![
+                user_id.to_string(),
+                session_id.map(|id| id.to_string())
+            ])?;
             rows.next()?.map(principal_from_row).transpose()
         })
     }

@@ -537,3 +537,44 @@ async fn postgres_rls_helpers_read_request_claims() {
     assert_eq!(visible, vec!["mine".to_string()]);
     tx.rollback().await.expect("rollback");
 }
+
+/// SQLite only: token checks read from memory until the file changes, and a change made by
+/// another connection (another process, an operator's script) is seen at once; with the
+/// memory turned off the answers are the same.
+#[tokio::test]
+async fn sqlite_token_check_sees_writes_from_other_connections() {
+    for read_cache in [true, false] {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let options = store::StoreOptions {
+            sqlite_read_cache: read_cache,
+        };
+        let serving = store::connect_with(&db.url, options)
+            .await
+            .expect("connect");
+        serving.migrate().await.expect("migrate");
+        let other = store::connect(&db.url).await.expect("second connection");
+
+        let alice = user(Some("alice@example.com"));
+        serving.create_user(&alice, &[]).await.expect("alice");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, _) = session_for(&serving, &alice, &key).await;
+        let read = || serving.principal(alice.id, Some(session.id));
+        let first = read().await.expect("read").expect("alice");
+        assert_eq!(read().await.expect("again"), Some(first.clone()));
+
+        let mut banned = first.user.clone();
+        banned.banned_until = Some(now() + Duration::days(1));
+        banned.user_metadata = json!({"full_name": "改了"});
+        other.update_user(&banned).await.expect("ban elsewhere");
+        let seen = read().await.expect("read").expect("alice");
+        assert_eq!(seen.user, banned, "read_cache={read_cache}");
+        assert_eq!(seen.session, Some(session.clone()));
+
+        other
+            .end_sessions(alice.id, session.id, LogoutScope::Global)
+            .await
+            .expect("sign out elsewhere");
+        let signed_out = read().await.expect("read").expect("alice");
+        assert_eq!(signed_out.session, None, "read_cache={read_cache}");
+    }
+}
