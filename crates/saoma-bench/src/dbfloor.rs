@@ -270,14 +270,11 @@ pub async fn get_user_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<Ge
 
 impl Job for GetUser {
     async fn run(&mut self) -> anyhow::Result<()> {
-        if let Some(conn) = &self.inline {
-            let mut statement = conn.prepare_cached(saoma::store::SQLITE_PRINCIPAL_SQL)?;
-            let columns = statement.column_count();
-            let mut rows = statement.query([&self.account.user_id, &self.account.session_id])?;
-            let row = rows.next()?.context("user not found")?;
-            for i in 0..columns {
-                std::hint::black_box(row.get_ref(i)?);
-            }
+        if self.inline.is_some() {
+            self.read_inline()?;
+            // A server yields on its socket between requests; without this the harness's
+            // CPU watcher never runs during the window.
+            tokio::task::yield_now().await;
             return Ok(());
         }
         if let Db::Postgres(pool) = &self.db {
@@ -287,6 +284,20 @@ impl Job for GetUser {
                 .fetch_optional(pool)
                 .await?
                 .context("user not found")?;
+        }
+        Ok(())
+    }
+}
+
+impl GetUser {
+    fn read_inline(&self) -> anyhow::Result<()> {
+        let conn = self.inline.as_ref().context("no SQLite connection")?;
+        let mut statement = conn.prepare_cached(saoma::store::SQLITE_PRINCIPAL_SQL)?;
+        let columns = statement.column_count();
+        let mut rows = statement.query([&self.account.user_id, &self.account.session_id])?;
+        let row = rows.next()?.context("user not found")?;
+        for i in 0..columns {
+            std::hint::black_box(row.get_ref(i)?);
         }
         Ok(())
     }
@@ -313,9 +324,12 @@ pub fn data_version_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<Data
 
 impl Job for DataVersion {
     async fn run(&mut self) -> anyhow::Result<()> {
-        let mut statement = self.conn.prepare_cached("PRAGMA data_version")?;
-        let version: i64 = statement.query_row([], |row| row.get(0))?;
+        let version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
         std::hint::black_box(version);
+        tokio::task::yield_now().await;
         Ok(())
     }
 }
