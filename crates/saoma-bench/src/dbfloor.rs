@@ -232,12 +232,18 @@ async fn active_tokens(db: &Db, count: usize) -> anyhow::Result<Vec<(String, Str
     Ok(pairs)
 }
 
-/// `GET /user`: saoma's token-check statement (the user, the session and the identities).
-/// On SQLite through rusqlite on the task's own thread, each task with its own connection.
+/// `GET /user`: saoma's token-check statement (the user, the session and the identities),
+/// one per check, each task with its own connection as saoma's readers: on SQLite through
+/// rusqlite on the task's own thread, on Postgres through sqlx on a connection of its own
+/// (not the pool, which pings on every release).
 pub struct GetUser {
-    db: Db,
     account: Account,
-    inline: Option<rusqlite::Connection>,
+    conn: GetUserConn,
+}
+
+enum GetUserConn {
+    Sqlite(rusqlite::Connection),
+    Postgres(sqlx::PgConnection),
 }
 
 /// A read-only rusqlite connection to the SQLite file, as saoma's inline readers open it.
@@ -251,56 +257,51 @@ fn open_inline(path: &str) -> anyhow::Result<rusqlite::Connection> {
 }
 
 pub async fn get_user_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<GetUser>> {
-    accounts(db, concurrency)
-        .await?
-        .into_iter()
-        .map(|account| {
-            let inline = match db {
-                Db::Sqlite { path, .. } => Some(open_inline(path)?),
-                Db::Postgres(_) => None,
-            };
-            Ok(GetUser {
-                db: db.clone(),
-                account,
-                inline,
-            })
-        })
-        .collect()
+    let mut jobs = Vec::with_capacity(concurrency);
+    for account in accounts(db, concurrency).await? {
+        let conn = match db {
+            Db::Sqlite { path, .. } => GetUserConn::Sqlite(open_inline(path)?),
+            Db::Postgres(pool) => GetUserConn::Postgres(
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&pool.connect_options())
+                    .await?,
+            ),
+        };
+        jobs.push(GetUser { account, conn });
+    }
+    Ok(jobs)
 }
 
 impl Job for GetUser {
     async fn run(&mut self) -> anyhow::Result<()> {
-        if self.inline.is_some() {
-            self.read_inline()?;
-            // A server yields on its socket between requests; without this the harness's
-            // CPU watcher never runs during the window.
-            tokio::task::yield_now().await;
-            return Ok(());
-        }
-        if let Db::Postgres(pool) = &self.db {
-            sqlx::query(saoma::store::POSTGRES_PRINCIPAL_SQL)
-                .bind(Uuid::parse_str(&self.account.user_id)?)
-                .bind(Some(Uuid::parse_str(&self.account.session_id)?))
-                .fetch_optional(pool)
-                .await?
-                .context("user not found")?;
+        match &mut self.conn {
+            GetUserConn::Sqlite(conn) => {
+                read_inline(conn, &self.account)?;
+                // A server yields on its socket between requests; without this the
+                // harness's CPU watcher never runs during the window.
+                tokio::task::yield_now().await;
+            }
+            GetUserConn::Postgres(conn) => {
+                sqlx::query(saoma::store::POSTGRES_PRINCIPAL_SQL)
+                    .bind(Uuid::parse_str(&self.account.user_id)?)
+                    .bind(Some(Uuid::parse_str(&self.account.session_id)?))
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .context("user not found")?;
+            }
         }
         Ok(())
     }
 }
 
-impl GetUser {
-    fn read_inline(&self) -> anyhow::Result<()> {
-        let conn = self.inline.as_ref().context("no SQLite connection")?;
-        let mut statement = conn.prepare_cached(saoma::store::SQLITE_PRINCIPAL_SQL)?;
-        let columns = statement.column_count();
-        let mut rows = statement.query([&self.account.user_id, &self.account.session_id])?;
-        let row = rows.next()?.context("user not found")?;
-        for i in 0..columns {
-            std::hint::black_box(row.get_ref(i)?);
-        }
-        Ok(())
+fn read_inline(conn: &rusqlite::Connection, account: &Account) -> anyhow::Result<()> {
+    let mut statement = conn.prepare_cached(saoma::store::SQLITE_PRINCIPAL_SQL)?;
+    let columns = statement.column_count();
+    let mut rows = statement.query([&account.user_id, &account.session_id])?;
+    let row = rows.next()?.context("user not found")?;
+    for i in 0..columns {
+        std::hint::black_box(row.get_ref(i)?);
     }
+    Ok(())
 }
 
 /// What a token check answered from memory costs the database: `PRAGMA data_version` on

@@ -213,6 +213,10 @@ pub struct Stats {
     /// CPU the rest of the machine used during the window (not the harness, the watched
     /// process or Postgres), in cores: other work on a shared machine skews this row.
     pub others_cores: Option<f64>,
+    /// CPU all Postgres processes used per completed operation, in microseconds.
+    pub postgres_cpu_us: Option<f64>,
+    /// CPU the whole machine used per completed operation, in microseconds.
+    pub machine_cpu_us: Option<f64>,
     pub first_error: Option<String>,
 }
 
@@ -274,9 +278,9 @@ pub async fn run<J: Job>(
     for handle in handles {
         samples.extend(handle.await.context("load worker panicked")?);
     }
-    let (cpu_ticks, peak_rss, others_ticks) = match watcher {
-        Some(handle) => handle.await.context("watcher panicked")?,
-        None => (None, None, None),
+    let watched = match watcher {
+        Some(handle) => Some(handle.await.context("watcher panicked")?),
+        None => None,
     };
     let (error_count, first_error) = {
         let guard = errors.lock().unwrap_or_else(|p| p.into_inner());
@@ -298,10 +302,10 @@ pub async fn run<J: Job>(
     };
     let mean_ms =
         samples.iter().map(|&s| f64::from(s)).sum::<f64>() / samples.len() as f64 / 1000.0;
-    let server_cpu_us = cpu_ticks.map(|ticks| {
-        let seconds_of_cpu = ticks as f64 / procs::clock_ticks_per_second();
-        seconds_of_cpu * 1e6 / completed as f64
-    });
+    let per_op = |ticks: Option<u64>| {
+        ticks.map(|t| t as f64 / procs::clock_ticks_per_second() * 1e6 / completed as f64)
+    };
+    let watched = watched.unwrap_or_default();
     Ok(Stats {
         concurrency,
         completed,
@@ -311,21 +315,38 @@ pub async fn run<J: Job>(
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
         mean_ms,
-        server_cpu_us,
-        peak_rss_kib: peak_rss,
-        others_cores: others_ticks
+        server_cpu_us: per_op(watched.server),
+        peak_rss_kib: watched.peak_rss_kib,
+        others_cores: watched
+            .others
             .map(|t| t as f64 / procs::clock_ticks_per_second() / phase.measure.as_secs_f64()),
+        postgres_cpu_us: per_op(watched.postgres),
+        machine_cpu_us: per_op(watched.machine),
         first_error,
     })
 }
 
-/// Samples `pid` during [from, to]: CPU ticks used in the window, the peak VmRSS, and the
-/// ticks the rest of the machine used.
-async fn watch(pid: u32, from: Instant, to: Instant) -> (Option<u64>, Option<u64>, Option<u64>) {
+/// What the watcher saw in the measured window: CPU ticks and the peak VmRSS.
+#[derive(Default)]
+struct Watched {
+    /// Ticks of the watched process.
+    server: Option<u64>,
+    peak_rss_kib: Option<u64>,
+    /// Ticks of every Postgres process.
+    postgres: Option<u64>,
+    /// Busy ticks of the whole machine.
+    machine: Option<u64>,
+    /// Busy ticks of the machine outside the harness, the watched process and Postgres.
+    others: Option<u64>,
+}
+
+/// Samples `pid` during [from, to].
+async fn watch(pid: u32, from: Instant, to: Instant) -> Watched {
     tokio::time::sleep_until(from.into()).await;
     let pids = [pid, std::process::id()];
     let busy_start = procs::machine_busy_ticks();
-    let ours_start = procs::participant_ticks(&pids);
+    let harness_start = procs::cpu_ticks(std::process::id());
+    let postgres_start = procs::postgres_ticks(&pids);
     let cpu_start = procs::cpu_ticks(pid);
     let mut peak = procs::rss_kib(pid);
     loop {
@@ -339,18 +360,30 @@ async fn watch(pid: u32, from: Instant, to: Instant) -> (Option<u64>, Option<u64
         }
     }
     let cpu_end = procs::cpu_ticks(pid);
-    let ours_end = procs::participant_ticks(&pids);
+    let harness_end = procs::cpu_ticks(std::process::id());
+    let postgres = procs::postgres_ticks(&pids).saturating_sub(postgres_start);
     let busy_end = procs::machine_busy_ticks();
-    let cpu = match (cpu_start, cpu_end) {
+    let between = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
-    let others = match (busy_start, busy_end) {
-        (Some(a), Some(b)) => Some(
-            b.saturating_sub(a)
-                .saturating_sub(ours_end.saturating_sub(ours_start)),
-        ),
+    let server = between(cpu_start, cpu_end);
+    let machine = between(busy_start, busy_end);
+    // The harness may be the watched process (in-process floors): count it once.
+    let harness = if pid == std::process::id() {
+        Some(0)
+    } else {
+        between(harness_start, harness_end)
+    };
+    let others = match (machine, server, harness) {
+        (Some(m), Some(s), Some(h)) => Some(m.saturating_sub(s + h + postgres)),
         _ => None,
     };
-    (cpu, peak, others)
+    Watched {
+        server,
+        peak_rss_kib: peak,
+        postgres: Some(postgres),
+        machine,
+        others,
+    }
 }

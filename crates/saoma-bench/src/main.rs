@@ -27,6 +27,11 @@ use load::{Job, Phase};
 use procs::{Server, Spec};
 use report::{Backend, Measured, Memory, Report, Startup};
 
+/// The allocator saoma uses, so the HTTP floors (served by this binary) differ from saoma
+/// only by what saoma does per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The password of every benchmark account (saoma and peer).
 pub const PASSWORD: &str = "bench-password-0123";
 /// The JWT secret saoma and the JWT floor share.
@@ -55,7 +60,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ProfileOptions {
-    /// get-user, refresh or settings.
+    /// get-user, refresh, settings; or a floor: floor-jwt (HTTP+JWT floor server),
+    /// floor-get-user (get-user's database floor, in this process, on the same database).
     operation: String,
     #[arg(long, default_value = "target/release/saoma")]
     saoma: PathBuf,
@@ -191,19 +197,47 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
                 .collect();
             load::run(jobs, phase, Some(server.pid)).await?
         }
-        other => anyhow::bail!("unknown operation {other}: get-user, refresh or settings"),
+        "floor-jwt" => {
+            let floor = start_floor_server(temp.path()).await?;
+            let jobs = sessions
+                .iter()
+                .map(|s| {
+                    let bearer = format!("Bearer {}", s.access_token);
+                    scenarios::Get::new(floor.port, "/jwt", vec![("authorization".into(), bearer)])
+                })
+                .collect();
+            let stats = load::run(jobs, phase, Some(floor.pid)).await;
+            floor.stop().await?;
+            stats?
+        }
+        "floor-get-user" => {
+            let db = dbfloor::Db::open(&database).await?;
+            let jobs = dbfloor::get_user_jobs(&db, options.concurrency).await?;
+            load::run(jobs, phase, Some(std::process::id())).await?
+        }
+        other => anyhow::bail!(
+            "unknown operation {other}: get-user, refresh, settings, floor-jwt or floor-get-user"
+        ),
     };
     if let Some(mut perf) = perf {
         perf.wait().await?;
     }
     server.stop().await?;
     println!(
-        "{}: {:.0}/s p50 {:.2} ms p99 {:.2} ms, saoma CPU {:.0} µs/op",
+        "{}: {:.0}/s p50 {:.2} ms p99 {:.2} ms, CPU µs/op: {} {:.0}, Postgres {:.0}, \
+         machine {:.0}",
         options.operation,
         stats.throughput,
         stats.p50_ms,
         stats.p99_ms,
-        stats.server_cpu_us.unwrap_or_default()
+        if options.operation.starts_with("floor") {
+            "harness"
+        } else {
+            "saoma"
+        },
+        stats.server_cpu_us.unwrap_or_default(),
+        stats.postgres_cpu_us.unwrap_or_default(),
+        stats.machine_cpu_us.unwrap_or_default(),
     );
     Ok(())
 }
@@ -730,13 +764,8 @@ async fn peer(out: &mut Backend, database: &str, dir: &Path, options: &Options, 
 }
 
 /// The backend-independent floors: empty handler, one HS256 verification, bcrypt cost 10.
-async fn shared_floors(
-    token: &str,
-    temp: &Path,
-    concurrency: usize,
-    phase: Phase,
-) -> anyhow::Result<BTreeMap<String, Measured>> {
-    let mut results = BTreeMap::new();
+/// This binary's `floor-server` (the HTTP floors) in its own process.
+async fn start_floor_server(temp: &Path) -> anyhow::Result<Server> {
     let port = procs::free_port()?;
     let me = std::env::current_exe()?;
     let port_arg = port.to_string();
@@ -750,6 +779,18 @@ async fn shared_floors(
         health: "/health",
     })
     .await?;
+    Ok(server)
+}
+
+async fn shared_floors(
+    token: &str,
+    temp: &Path,
+    concurrency: usize,
+    phase: Phase,
+) -> anyhow::Result<BTreeMap<String, Measured>> {
+    let mut results = BTreeMap::new();
+    let server = start_floor_server(temp).await?;
+    let port = server.port;
     let pid = Some(server.pid);
     results.insert(
         "floor.http".to_owned(),

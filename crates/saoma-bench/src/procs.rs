@@ -210,9 +210,9 @@ pub fn machine_busy_ticks() -> Option<u64> {
     Some(total - idle)
 }
 
-/// CPU ticks of the measurement's own processes: `pids` plus every Postgres process.
-pub fn participant_ticks(pids: &[u32]) -> u64 {
-    let mut total: u64 = pids.iter().filter_map(|&pid| cpu_ticks(pid)).sum();
+/// CPU ticks of every Postgres process (skipping `pids`).
+pub fn postgres_ticks(pids: &[u32]) -> u64 {
+    let mut total = 0;
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
             let Some(pid) = entry

@@ -5,6 +5,12 @@ use clap::{Parser, Subcommand};
 use saoma::{app, clock::SystemClock, config, jwt::JwtKeys, keys, Application, Config};
 use saoma_wechat_sim::{SimConfig, Simulator};
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers
+/// (headers, JSON), which glibc's allocator made a tenth of a `GET /user`'s CPU
+/// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "saoma",

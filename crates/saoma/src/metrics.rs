@@ -13,6 +13,8 @@ use std::{
 
 use axum::http::Method;
 
+use crate::sync::lock;
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -62,12 +64,6 @@ pub struct Metrics {
     logins: Mutex<BTreeMap<String, u64>>,
     refresh_token_reuse: AtomicU64,
     rate_limited: AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Metrics {

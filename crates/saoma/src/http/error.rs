@@ -7,9 +7,7 @@
 
 use axum::{
     body::Body,
-    extract::Request,
     http::{header, HeaderName, HeaderValue, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
     Json,
 };
@@ -202,10 +200,9 @@ pub fn wants_2024_api(value: Option<&HeaderValue>) -> bool {
         .is_some_and(|v| v.len() == 10 && v >= API_VERSION_2024)
 }
 
-/// Middleware: echoes the API version and renders errors in the shape the client asked for.
-pub async fn render_for_api_version(request: Request, next: Next) -> Response {
-    let new_api = wants_2024_api(request.headers().get(API_VERSION_HEADER));
-    let mut response = next.run(request).await;
+/// Echoes the API version and renders errors in the shape the client asked for; `new_api`
+/// is [`wants_2024_api`] of the request.
+pub fn render_for_api_version(new_api: bool, mut response: Response) -> Response {
     if new_api {
         response.headers_mut().insert(
             API_VERSION_HEADER,

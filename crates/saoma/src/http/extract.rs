@@ -6,6 +6,7 @@ use axum::{
     http::{header, request::Parts, HeaderMap, StatusCode},
 };
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::error::ApiError;
@@ -118,18 +119,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// The signed-in caller: a valid access token whose user and session still exist.
 pub struct Authenticated {
     pub claims: Claims,
-    pub user: User,
-    pub session: Option<Session>,
-    /// The user's identities, oldest first, read with the user.
-    pub identities: Vec<Identity>,
+    /// Shared, not copied: on SQLite the same read may answer many requests.
+    principal: Arc<Principal>,
     /// The raw bearer token, for endpoints that hand it back.
     pub token: String,
 }
 
 impl Authenticated {
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn user(&self) -> &User {
+        &self.principal.user
+    }
+
+    /// The session the token names, when it has one.
+    pub fn session(&self) -> Option<&Session> {
+        self.principal.session.as_ref()
+    }
+
+    /// The user's identities, oldest first, read with the user.
+    pub fn identities(&self) -> &[Identity] {
+        &self.principal.identities
+    }
+
     /// The session the token names; tokens without one cannot sign out a session.
     pub fn session_id(&self) -> Option<Uuid> {
-        self.session.as_ref().map(|s| s.id)
+        self.session().map(|s| s.id)
     }
 }
 
@@ -186,11 +203,7 @@ impl FromRequestParts<SharedState> for Authenticated {
                 ApiError::forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID")
             })?),
         };
-        let Principal {
-            user,
-            session,
-            identities,
-        } = state
+        let principal = state
             .store
             .principal(user_id, session_id)
             .await?
@@ -200,20 +213,18 @@ impl FromRequestParts<SharedState> for Authenticated {
                     "User from sub claim in JWT does not exist",
                 )
             })?;
-        if session_id.is_some() && session.is_none() {
+        if session_id.is_some() && principal.session.is_none() {
             return Err(ApiError::forbidden(
                 "session_not_found",
                 "Session from session_id claim in JWT does not exist",
             ));
         }
-        if user.is_banned(state.clock.now()) {
+        if principal.user.is_banned(state.clock.now()) {
             return Err(ApiError::forbidden("user_banned", "User is banned"));
         }
         Ok(Self {
             claims,
-            user,
-            session,
-            identities,
+            principal,
             token,
         })
     }

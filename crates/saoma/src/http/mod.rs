@@ -1,22 +1,19 @@
 //! The HTTP layer: routes, extractors and the error format. Every route is served both under
 //! `/auth/v1` (where supabase-js looks) and at the root (where bare GoTrue clients look).
 
+mod envelope;
 pub mod error;
 pub mod extract;
 pub mod handlers;
 
 use axum::{
-    extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{header, HeaderName, HeaderValue, Method},
+    extract::DefaultBodyLimit,
+    http::{header, HeaderName, Method},
     middleware,
     routing::{delete, get, post},
     Router,
 };
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
-};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::state::SharedState;
 use error::ApiError;
@@ -65,86 +62,12 @@ pub fn router(state: SharedState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(error::render_for_api_version))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ))
         .layer(cors())
-        .layer(
-            // Spans carry the route template and the request id only: paths and queries may
-            // hold codes or tokens, headers may hold JWTs.
-            // The field values are only computed when the span is enabled.
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    route = route_of(request),
-                    request_id = request
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default(),
-                )
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), envelope::RequestIds::new()),
+            envelope::envelope,
+        ))
         .with_state(state)
-}
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Request ids: a random per-process prefix and a counter. Unique like a UUID per request,
-/// without a trip to the kernel's random source on every request.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: std::sync::Arc<str>,
-    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> Self {
-        Self {
-            prefix: uuid::Uuid::new_v4().simple().to_string()[..12].into(),
-            next: Default::default(),
-        }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-fn route_of(request: &Request) -> &str {
-    request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-}
-
-/// Counts every request by route template and status, with its latency.
-async fn record_metrics(
-    axum::extract::State(state): axum::extract::State<SharedState>,
-    request: Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    state.metrics.request(
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        &method,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 async fn not_found() -> ApiError {

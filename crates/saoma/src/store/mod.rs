@@ -2,8 +2,9 @@
 //! (`tests/store`) that both must pass.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -15,6 +16,7 @@ use crate::domain::{
 };
 
 mod postgres;
+mod postgres_reads;
 mod rotation;
 mod sqlite;
 mod sqlite_reads;
@@ -40,19 +42,45 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// One failure answered to every request whose read it was part of.
+    #[error("{0}")]
+    Shared(Arc<StoreError>),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What an access token stands for: its user, the session it names and the user's identities.
 /// Read in one statement, because every authenticated request needs it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
     /// The session asked for, when it exists and belongs to the user.
     pub session: Option<Session>,
     /// Oldest first.
     pub identities: Vec<Identity>,
+    /// The user's JSON answer, rendered at most once per read: a principal never changes
+    /// once read, and on SQLite one read may answer many requests (see `sqlite_reads`).
+    pub rendered: OnceLock<Bytes>,
+}
+
+impl Principal {
+    pub fn new(user: User, session: Option<Session>, identities: Vec<Identity>) -> Self {
+        Self {
+            user,
+            session,
+            identities,
+            rendered: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for Principal {
+    /// The same rows; `rendered` is derived from them.
+    fn eq(&self, other: &Self) -> bool {
+        self.user == other.user
+            && self.session == other.session
+            && self.identities == other.identities
+    }
 }
 
 /// The column names a session is decoded from: as selected from the sessions table, or
@@ -167,7 +195,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user_id: Uuid,
         session_id: Option<Uuid>,
-    ) -> StoreResult<Option<Principal>>;
+    ) -> StoreResult<Option<Arc<Principal>>>;
     /// Looks up by normalized email; soft-deleted users are not found.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Writes every mutable column of `user`.

@@ -5,13 +5,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{
-    postgres::{PgPoolOptions, PgRow},
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
     Executor, PgConnection, PgPool, Row,
 };
+use std::{str::FromStr, sync::Arc};
 use uuid::Uuid;
 
 use super::{
     identities_from_json,
+    postgres_reads::PrincipalReads,
     rotation::{rotate, RotationSteps},
     Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
 };
@@ -57,9 +59,11 @@ const FLOW_COLUMNS: &str =
     auth_code_issued_at, referrer, provider_code_hash, linking_target_id";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
-/// [`Store::principal`]: the user, the session (columns as in [`SessionColumns::JOINED`]) and
-/// the identities as a JSON array, in one round trip.
-pub const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypted_password, \
+/// What [`Store::principal`] selects: the user, the session (columns as in
+/// [`SessionColumns::JOINED`]) and the identities as a JSON array.
+macro_rules! principal_columns {
+    () => {
+        "u.id, u.aud, u.role, u.email, u.encrypted_password, \
     u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, \
     u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, \
     u.is_anonymous, u.created_at, u.updated_at, s.id AS s_id, s.user_id AS s_user_id, \
@@ -69,17 +73,39 @@ pub const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypte
     WHERE a.session_id = s.id ORDER BY a.created_at LIMIT 1) AS s_amr_method, \
     (SELECT json_agg(i ORDER BY i.created_at, i.id)::text FROM (SELECT id, provider_id, \
     provider, user_id, identity_data, email, last_sign_in_at, created_at, updated_at \
-    FROM auth.identities WHERE user_id = u.id) i) AS identities \
-    FROM auth.users u LEFT JOIN auth.sessions s ON s.id = $2 AND s.user_id = u.id \
-    WHERE u.id = $1 AND u.deleted_at IS NULL";
+    FROM auth.identities WHERE user_id = u.id) i) AS identities"
+    };
+}
+
+/// [`Store::principal`] for one (user, session), in one round trip.
+pub const PRINCIPAL_SQL: &str = concat!(
+    "SELECT ",
+    principal_columns!(),
+    " FROM auth.users u LEFT JOIN auth.sessions s ON s.id = $2 AND s.user_id = u.id \
+    WHERE u.id = $1 AND u.deleted_at IS NULL"
+);
+
+/// [`Store::principal`] for several (user, session) pairs read together: `$1` the users,
+/// `$2` the sessions (null for none), the same length; each row names its pair's 1-based
+/// position in `ord`, pairs without a live user have no row.
+pub const PRINCIPALS_SQL: &str = concat!(
+    "SELECT k.ord, ",
+    principal_columns!(),
+    " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(user_id, session_id, ord) \
+    JOIN auth.users u ON u.id = k.user_id AND u.deleted_at IS NULL \
+    LEFT JOIN auth.sessions s ON s.id = k.session_id AND s.user_id = u.id"
+);
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Token checks, on their own connections (see `postgres_reads`).
+    principals: PrincipalReads,
 }
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
         // No ping before each use (a round trip per request: ~20% of a `GET /user` in the
         // benchmarks). A connection broken by a database restart fails one request and is
         // dropped; idle connections are recycled after a minute so few go stale.
@@ -88,9 +114,12 @@ impl PostgresStore {
             .test_before_acquire(false)
             .idle_timeout(std::time::Duration::from_secs(60))
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options.clone())
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            principals: PrincipalReads::start(options),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -145,6 +174,19 @@ fn identity_from_row(row: &PgRow) -> StoreResult<Identity> {
 
 fn session_from_row(row: &PgRow) -> StoreResult<Session> {
     session_from_columns(row, &SessionColumns::PLAIN)
+}
+
+/// A row of [`PRINCIPAL_SQL`] or [`PRINCIPALS_SQL`].
+pub(super) fn principal_from_row(row: &PgRow) -> StoreResult<Principal> {
+    let session = match row.try_get::<Option<Uuid>, _>("s_id")? {
+        Some(_) => Some(session_from_columns(row, &SessionColumns::JOINED)?),
+        None => None,
+    };
+    Ok(Principal::new(
+        user_from_row(row)?,
+        session,
+        identities_from_json(row.try_get("identities")?)?,
+    ))
 }
 
 fn session_from_columns(row: &PgRow, names: &SessionColumns) -> StoreResult<Session> {
@@ -357,24 +399,8 @@ impl Store for PostgresStore {
         &self,
         user_id: Uuid,
         session_id: Option<Uuid>,
-    ) -> StoreResult<Option<Principal>> {
-        let Some(row) = sqlx::query(PRINCIPAL_SQL)
-            .bind(user_id)
-            .bind(session_id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let session = match row.try_get::<Option<Uuid>, _>("s_id")? {
-            Some(_) => Some(session_from_columns(&row, &SessionColumns::JOINED)?),
-            None => None,
-        };
-        Ok(Some(Principal {
-            user: user_from_row(&row)?,
-            session,
-            identities: identities_from_json(row.try_get("identities")?)?,
-        }))
+    ) -> StoreResult<Option<Arc<Principal>>> {
+        self.principals.principal((user_id, session_id)).await
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {

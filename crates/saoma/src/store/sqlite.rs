@@ -253,11 +253,11 @@ fn principal_from_row(row: &rusqlite::Row<'_>) -> StoreResult<Principal> {
         Some(_) => Some(session_from_columns(row, &SessionColumns::JOINED)?),
         None => None,
     };
-    Ok(Principal {
-        user: user_from_row(row)?,
+    Ok(Principal::new(
+        user_from_row(row)?,
         session,
-        identities: identities_from_json(row.text("identities")?.as_deref())?,
-    })
+        identities_from_json(row.text("identities")?.as_deref())?,
+    ))
 }
 
 fn opt_uuid(row: &SqliteRow, column: &str) -> StoreResult<Option<Uuid>> {
@@ -461,7 +461,7 @@ impl Store for SqliteStore {
         &self,
         user_id: Uuid,
         session_id: Option<Uuid>,
-    ) -> StoreResult<Option<Principal>> {
+    ) -> StoreResult<Option<Arc<Principal>>> {
         self.inline.principal((user_id, session_id), |conn| {
             let mut statement = conn.prepare_cached(PRINCIPAL_SQL)?;
             let mut rows = statement.query(rusqlite::params![

@@ -6,18 +6,21 @@ use std::{
     path::Path,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Mutex, MutexGuard,
+        Arc, Mutex,
     },
 };
 
 use uuid::Uuid;
 
 use super::{Principal, StoreResult};
+use crate::sync::lock;
 
 /// Inline readers: enough for every tokio worker of a small machine plus a spare.
 const INLINE_READERS: usize = 4;
-/// Beyond this many remembered principals the memory starts over.
-const CACHE_CAPACITY: usize = 10_000;
+/// Beyond this many remembered principals a reader's memory starts over.
+const CACHE_CAPACITY_PER_READER: usize = 2_500;
+
+type PrincipalKey = (Uuid, Option<Uuid>);
 
 /// Read-only connections used on the calling thread itself, without sqlx's hand-off of every
 /// statement to a connection thread and back, which was most of a `GET /user`'s cost (see
@@ -25,11 +28,24 @@ const CACHE_CAPACITY: usize = 10_000;
 /// readers do not wait for the writer.
 #[derive(Debug)]
 pub(super) struct InlineReaders {
-    connections: Box<[Mutex<rusqlite::Connection>]>,
+    readers: Box<[Mutex<Reader>]>,
     next: AtomicUsize,
-    /// Asked for `PRAGMA data_version` only, see [`PrincipalCache`].
-    monitor: Mutex<rusqlite::Connection>,
-    cache: Option<PrincipalCache>,
+    remember: bool,
+}
+
+/// One connection and the principals it read since the database last changed.
+///
+/// Any commit by another connection, of saoma or of another program writing the file,
+/// changes this connection's `PRAGMA data_version` (a read-only connection never commits
+/// itself), and a changed version empties the memory: an answer from here is always what the
+/// database holds now. Each reader keeps its own memory because version numbers are only
+/// comparable on one connection; it also means one lock per request, no shared monitor.
+#[derive(Debug)]
+struct Reader {
+    conn: rusqlite::Connection,
+    /// The `data_version` every remembered entry was read at.
+    version: i64,
+    remembered: HashMap<PrincipalKey, Arc<Principal>>,
 }
 
 fn open_read_only(path: &Path) -> StoreResult<rusqlite::Connection> {
@@ -41,105 +57,74 @@ fn open_read_only(path: &Path) -> StoreResult<rusqlite::Connection> {
     Ok(conn)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl InlineReaders {
-    pub(super) fn open(path: &Path, cache: bool) -> StoreResult<Self> {
-        let connections = (0..INLINE_READERS)
-            .map(|_| open_read_only(path).map(Mutex::new))
+    /// `remember`: answer principals from memory while the file is unchanged (pays off on
+    /// read-mostly traffic, e.g. `getUser()` on every page view of a server-rendered app).
+    pub(super) fn open(path: &Path, remember: bool) -> StoreResult<Self> {
+        let readers = (0..INLINE_READERS)
+            .map(|_| {
+                Ok(Mutex::new(Reader {
+                    conn: open_read_only(path)?,
+                    version: i64::MIN,
+                    remembered: HashMap::new(),
+                }))
+            })
             .collect::<StoreResult<_>>()?;
         Ok(Self {
-            connections,
+            readers,
             next: AtomicUsize::new(0),
-            monitor: Mutex::new(open_read_only(path)?),
-            cache: cache.then(PrincipalCache::default),
+            remember,
         })
     }
 
-    /// Runs `read` on a free connection, or waits for one when all are busy.
-    pub(super) fn with<T>(
-        &self,
-        read: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let count = self.connections.len();
+    /// Runs `use_reader` on a free reader, or waits for one when all are busy.
+    fn with<T>(&self, use_reader: impl FnOnce(&mut Reader) -> T) -> T {
+        let count = self.readers.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..count {
-            if let Ok(conn) = self.connections[(start + i) % count].try_lock() {
-                return read(&conn);
+            if let Ok(mut reader) = self.readers[(start + i) % count].try_lock() {
+                return use_reader(&mut reader);
             }
         }
-        read(&lock(&self.connections[start % count]))
+        use_reader(&mut lock(&self.readers[start % count]))
     }
 
-    /// The principal for (user, session), from memory when nothing has been written to the
-    /// database since it was read, else by `read` (and remembered).
+    /// The principal for `key`, from memory when nothing has been written to the database
+    /// since it was read, else by `read` (and remembered).
     pub(super) fn principal(
         &self,
-        key: (Uuid, Option<Uuid>),
+        key: PrincipalKey,
         read: impl FnOnce(&rusqlite::Connection) -> StoreResult<Option<Principal>>,
-    ) -> StoreResult<Option<Principal>> {
-        let Some(cache) = &self.cache else {
-            return self.with(read);
-        };
-        // Taken before the read: a write committed in between makes the entry look stale,
-        // never fresh.
-        let version = self.data_version()?;
-        if let Some(hit) = cache.get(&key, version) {
-            return Ok(Some(hit));
-        }
-        let principal = self.with(read)?;
-        if let Some(principal) = &principal {
-            cache.put(key, version, principal.clone());
-        }
-        Ok(principal)
-    }
-
-    /// Changes whenever any connection but the monitor, in this process or another, commits.
-    fn data_version(&self) -> StoreResult<i64> {
-        let conn = lock(&self.monitor);
-        let mut statement = conn.prepare_cached("PRAGMA data_version")?;
-        Ok(statement.query_row([], |row| row.get(0))?)
-    }
-}
-
-/// Principals read since the database last changed. Any commit, by saoma or by another
-/// program writing the file, changes SQLite's `data_version` and so empties it: an answer
-/// from here is always what the database holds now. It pays off on read-mostly traffic,
-/// e.g. `getUser()` on every page view of a server-rendered app.
-#[derive(Debug, Default)]
-struct PrincipalCache {
-    state: Mutex<CacheState>,
-}
-
-#[derive(Debug, Default)]
-struct CacheState {
-    /// The `data_version` every entry was read at.
-    version: i64,
-    entries: HashMap<(Uuid, Option<Uuid>), Principal>,
-}
-
-impl PrincipalCache {
-    fn get(&self, key: &(Uuid, Option<Uuid>), version: i64) -> Option<Principal> {
-        let state = lock(&self.state);
-        (state.version == version)
-            .then(|| state.entries.get(key).cloned())
-            .flatten()
-    }
-
-    fn put(&self, key: (Uuid, Option<Uuid>), version: i64, principal: Principal) {
-        let mut state = lock(&self.state);
-        if state.version != version || state.entries.len() >= CACHE_CAPACITY {
-            if version < state.version {
-                // A slower reader with an older view: the newer entries win.
-                return;
+    ) -> StoreResult<Option<Arc<Principal>>> {
+        self.with(|reader| {
+            if !self.remember {
+                return Ok(read(&reader.conn)?.map(Arc::new));
             }
-            state.entries.clear();
-            state.version = version;
-        }
-        state.entries.insert(key, principal);
+            // Taken before the read: a write committed in between makes the entry look
+            // stale, never fresh.
+            let version = reader.data_version()?;
+            if version != reader.version {
+                reader.remembered.clear();
+                reader.version = version;
+            } else if let Some(hit) = reader.remembered.get(&key) {
+                return Ok(Some(hit.clone()));
+            }
+            let principal = read(&reader.conn)?.map(Arc::new);
+            if let Some(principal) = &principal {
+                if reader.remembered.len() >= CACHE_CAPACITY_PER_READER {
+                    reader.remembered.clear();
+                }
+                reader.remembered.insert(key, principal.clone());
+            }
+            Ok(principal)
+        })
+    }
+}
+
+impl Reader {
+    /// Changes whenever another connection, in this process or another, commits.
+    fn data_version(&self) -> StoreResult<i64> {
+        let mut statement = self.conn.prepare_cached("PRAGMA data_version")?;
+        Ok(statement.query_row([], |row| row.get(0))?)
     }
 }

@@ -240,10 +240,10 @@ conformance!(
         );
 
         let without = store.principal(alice.id, None).await.expect("query");
-        assert_eq!(without.map(|p| p.session), Some(None));
+        assert_eq!(without.map(|p| p.session.clone()), Some(None));
         let foreign = store.principal(alice.id, Some(bobs_session.id)).await;
         assert_eq!(
-            foreign.expect("query").map(|p| p.session),
+            foreign.expect("query").map(|p| p.session.clone()),
             Some(None),
             "another user's session is not hers"
         );
@@ -265,12 +265,71 @@ conformance!(
             .await
             .expect("logout");
         let after_logout = store.principal(alice.id, Some(session.id)).await;
-        assert_eq!(after_logout.expect("query").map(|p| p.session), Some(None));
+        assert_eq!(
+            after_logout.expect("query").map(|p| p.session.clone()),
+            Some(None)
+        );
         store
             .soft_delete_user(bob.id, now())
             .await
             .expect("soft delete");
         assert_eq!(store.principal(bob.id, None).await.expect("query"), None);
+    }
+);
+
+conformance!(
+    concurrent_principal_reads_each_get_their_own_answer,
+    |store: SharedStore| async move {
+        // Postgres reads checks that arrive together with one statement: many at once,
+        // with repeats, strangers and foreign sessions, must each get their own answer.
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let mut cases = Vec::new();
+        for i in 0..6 {
+            let someone = user(Some(&format!("user{i}@example.com")));
+            let identity = Identity::email(someone.id, &format!("user{i}@example.com"), now());
+            store
+                .create_user(&someone, &[identity])
+                .await
+                .expect("user");
+            let (session, _) = session_for(&store, &someone, &key).await;
+            cases.push((someone, session));
+        }
+        // (user, session asked for, session expected)
+        let mut asks = Vec::new();
+        for round in 0..4 {
+            for (i, (someone, session)) in cases.iter().enumerate() {
+                asks.push((someone.id, Some(session.id), Some(session.id)));
+                asks.push((someone.id, None, None));
+                let (_, other) = &cases[(i + 1 + round) % cases.len()];
+                asks.push((someone.id, Some(other.id), None));
+            }
+            asks.push((Uuid::new_v4(), None, None));
+        }
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, (user_id, session_id, _)) in asks.iter().copied().enumerate() {
+            let store = store.clone();
+            reads.spawn(async move { (index, store.principal(user_id, session_id).await) });
+        }
+        let mut answers = vec![None; asks.len()];
+        while let Some(done) = reads.join_next().await {
+            let (index, answer) = done.expect("task");
+            answers[index] = Some(answer.expect("read"));
+        }
+        let mut strangers = 0;
+        for ((user_id, session_id, expected), answer) in asks.iter().zip(answers) {
+            let alone = store.principal(*user_id, *session_id).await.expect("read");
+            let answer = answer.expect("answered");
+            assert_eq!(answer, alone, "{user_id} {session_id:?}");
+            match &answer {
+                Some(principal) => {
+                    assert_eq!(principal.user.id, *user_id);
+                    assert_eq!(principal.identities.len(), 1);
+                    assert_eq!(principal.session.as_ref().map(|s| s.id), *expected);
+                }
+                None => strangers += 1,
+            }
+        }
+        assert_eq!(strangers, 4, "only the unknown users are not found");
     }
 );
 

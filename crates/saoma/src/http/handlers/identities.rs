@@ -37,7 +37,7 @@ pub async fn link(
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     require_manual_linking(&state)?;
-    start_flow(&state, &headers, &params, Some(auth.user.id)).await
+    start_flow(&state, &headers, &params, Some(auth.user().id)).await
 }
 
 pub async fn unlink(
@@ -49,6 +49,6 @@ pub async fn unlink(
     require_manual_linking(&state)?;
     let identity_id = Uuid::parse_str(&identity_id)
         .map_err(|_| ApiError::unprocessable("identity_not_found", "Identity doesn't exist"))?;
-    oauth::unlink(&state, auth.user, identity_id, &client).await?;
+    oauth::unlink(&state, auth.user().clone(), identity_id, &client).await?;
     Ok(Json(json!({})))
 }

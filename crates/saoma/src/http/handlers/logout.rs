@@ -40,9 +40,9 @@ pub async fn logout(
     };
     state
         .store
-        .end_sessions(auth.user.id, current, scope)
+        .end_sessions(auth.user().id, current, scope)
         .await?;
     let traits = json!({ "scope": format!("{scope:?}").to_lowercase() });
-    audit::record(&state, Action::Logout, &auth.user, traits, &client).await?;
+    audit::record(&state, Action::Logout, auth.user(), traits, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

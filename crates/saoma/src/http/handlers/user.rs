@@ -24,9 +24,18 @@ use crate::{
 };
 
 /// Serialised straight from the rows the token check read: no second lookup, no
-/// intermediate `Value` (this is the hottest endpoint, behind every `getUser()`).
+/// intermediate `Value`, and once per read (this is the hottest endpoint, behind every
+/// `getUser()`; on SQLite one read may answer many requests).
 pub async fn get_user(auth: Authenticated) -> Response {
-    Json(UserView::new(&auth.user, &auth.identities)).into_response()
+    let principal = auth.principal();
+    let body = match principal.rendered.get() {
+        Some(body) => body.clone(),
+        None => match serde_json::to_vec(&UserView::new(&principal.user, &principal.identities)) {
+            Ok(json) => principal.rendered.get_or_init(|| json.into()).clone(),
+            Err(err) => return ApiError::internal(err).into_response(),
+        },
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The user JSON GoTrue answers with, identities included.
@@ -58,7 +67,7 @@ pub async fn update_user(
     rate_limit::check(&state, Bucket::Otp, &client).await?;
     let config = &state.config;
     let now = state.clock.now();
-    let mut user = auth.user.clone();
+    let mut user = auth.user().clone();
 
     if req.app_metadata.is_some() {
         return Err(ApiError::forbidden(
@@ -143,7 +152,7 @@ pub async fn update_user(
     }
     if password_changed {
         // A new password signs out every other device, as GoTrue does.
-        let scope = if auth.session.is_some() {
+        let scope = if auth.session().is_some() {
             LogoutScope::Others
         } else {
             LogoutScope::Global

@@ -98,7 +98,14 @@ pub async fn bind_account(
 ) -> ApiResult<Json<Value>> {
     let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let profile = wechat.mini_program_profile(params.code()?).await?;
-    let user = oauth::link_to(&state, auth.user, "wechat_mini", &profile, &client).await?;
+    let user = oauth::link_to(
+        &state,
+        auth.user().clone(),
+        "wechat_mini",
+        &profile,
+        &client,
+    )
+    .await?;
     Ok(Json(user_json(&state, &user).await?))
 }
 
@@ -111,7 +118,7 @@ pub async fn bind_phone(
     let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let number = wechat.phone_number(params.code()?).await?;
     let now = state.clock.now();
-    let mut user = auth.user;
+    let mut user = auth.user().clone();
     user.phone = Some(number);
     user.phone_confirmed_at = Some(now);
     user.updated_at = now;

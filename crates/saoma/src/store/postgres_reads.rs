@@ -1,0 +1,163 @@
+//! Token checks on Postgres: their own connections, and concurrent checks read together.
+//!
+//! Every authenticated request reads its principal. Asked one by one through the pool, each
+//! check costs Postgres a round trip for the statement and sqlx's pool another one (a ping on
+//! every release), and on a machine shared with Postgres that CPU is the throughput (see
+//! docs/benchmarks.md). Here a few reader tasks each own a connection; a reader takes every
+//! check waiting when it becomes free and reads them with one statement. An idle server
+//! answers a lone check at once with the one-pair statement; batches only form while all
+//! readers are busy, so coalescing never adds a wait. Nothing is remembered between reads:
+//! several saoma nodes may share the database, and each answer is read after its request
+//! arrived.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, Row};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use uuid::Uuid;
+
+use super::{
+    postgres::{principal_from_row, PRINCIPALS_SQL, PRINCIPAL_SQL},
+    Principal, StoreError, StoreResult,
+};
+
+/// Reader tasks, each with one connection: half the cores, at most 4. More readers than the
+/// database runs in parallel only make smaller batches: on 2 cores shared with Postgres, one
+/// reader (batches of ~7 under 16 concurrent requests) beat two and four (docs/benchmarks.md).
+fn readers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get() / 2)
+        .clamp(1, 4)
+}
+/// The most checks one statement reads.
+const MAX_BATCH: usize = 64;
+/// A reader idle this long closes its connection (it reconnects on demand).
+const IDLE: Duration = Duration::from_secs(60);
+
+type PrincipalKey = (Uuid, Option<Uuid>);
+type Answer = StoreResult<Option<Arc<Principal>>>;
+
+struct Ask {
+    key: PrincipalKey,
+    reply: oneshot::Sender<Answer>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct PrincipalReads {
+    asks: mpsc::UnboundedSender<Ask>,
+}
+
+impl PrincipalReads {
+    /// Starts the readers on the current tokio runtime; they connect on first use and stop
+    /// when the last handle is dropped.
+    pub(super) fn start(options: PgConnectOptions) -> Self {
+        let (asks, queue) = mpsc::unbounded_channel();
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..readers() {
+            tokio::spawn(reader(options.clone(), queue.clone()));
+        }
+        Self { asks }
+    }
+
+    pub(super) async fn principal(&self, key: PrincipalKey) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.asks.send(Ask { key, reply }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolClosed)
+}
+
+async fn reader(options: PgConnectOptions, queue: Arc<Mutex<mpsc::UnboundedReceiver<Ask>>>) {
+    let mut conn: Option<PgConnection> = None;
+    loop {
+        let mut batch = match tokio::time::timeout(IDLE, next_batch(&queue)).await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return,
+            Err(_idle) => {
+                if let Some(idle) = conn.take() {
+                    let _ = idle.close().await;
+                }
+                continue;
+            }
+        };
+        // A request that went away (its client hung up) needs no answer.
+        batch.retain(|ask| !ask.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        let keys: Vec<PrincipalKey> = batch.iter().map(|ask| ask.key).collect();
+        match read(&mut conn, &options, &keys).await {
+            Ok(answers) => {
+                for (ask, answer) in batch.into_iter().zip(answers) {
+                    let _ = ask.reply.send(Ok(answer));
+                }
+            }
+            Err(err) => {
+                // The connection may be broken: the next batch opens a new one.
+                conn = None;
+                let err = Arc::new(err);
+                for ask in batch {
+                    let _ = ask.reply.send(Err(StoreError::Shared(err.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a check, then takes every other one already waiting (up to [`MAX_BATCH`]).
+/// `None` once every handle is gone.
+async fn next_batch(queue: &Mutex<mpsc::UnboundedReceiver<Ask>>) -> Option<Vec<Ask>> {
+    let mut queue = queue.lock().await;
+    let first = queue.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(ask) => batch.push(ask),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+/// The principals for `keys`, in their order.
+async fn read(
+    conn: &mut Option<PgConnection>,
+    options: &PgConnectOptions,
+    keys: &[PrincipalKey],
+) -> StoreResult<Vec<Option<Arc<Principal>>>> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(PgConnection::connect_with(options).await?),
+    };
+    if let [(user_id, session_id)] = keys {
+        let row = sqlx::query(PRINCIPAL_SQL)
+            .bind(user_id)
+            .bind(session_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Ok(vec![row
+            .as_ref()
+            .map(principal_from_row)
+            .transpose()?
+            .map(Arc::new)]);
+    }
+    let (users, sessions): (Vec<Uuid>, Vec<Option<Uuid>>) = keys.iter().copied().unzip();
+    let rows = sqlx::query(PRINCIPALS_SQL)
+        .bind(users)
+        .bind(sessions)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut answers = vec![None; keys.len()];
+    for row in &rows {
+        let ord: i64 = row.try_get("ord")?;
+        let slot = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| answers.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("principal read: ord {ord}")))?;
+        *slot = Some(Arc::new(principal_from_row(row)?));
+    }
+    Ok(answers)
+}
