@@ -87,13 +87,16 @@ pub const PRINCIPAL_SQL: &str = concat!(
 
 /// [`Store::principal`] for several (user, session) pairs read together: `$1` the users,
 /// `$2` the sessions (null for none), the same length; each row names its pair's 1-based
-/// position in `ord`, pairs without a live user have no row.
+/// position in `ord`, pairs without a live user have no row. Each pair is looked up by its
+/// own index scans (the lateral subquery): a join over the whole array would let a planner
+/// with stale statistics scan the users table for every batch.
 pub const PRINCIPALS_SQL: &str = concat!(
-    "SELECT k.ord, ",
+    "SELECT k.ord, p.* \
+    FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(user_id, session_id, ord) \
+    CROSS JOIN LATERAL (SELECT ",
     principal_columns!(),
-    " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(user_id, session_id, ord) \
-    JOIN auth.users u ON u.id = k.user_id AND u.deleted_at IS NULL \
-    LEFT JOIN auth.sessions s ON s.id = k.session_id AND s.user_id = u.id"
+    " FROM auth.users u LEFT JOIN auth.sessions s ON s.id = k.session_id AND s.user_id = u.id \
+    WHERE u.id = k.user_id AND u.deleted_at IS NULL) p"
 );
 
 #[derive(Debug, Clone)]
