@@ -98,11 +98,14 @@ impl Report {
         let _ = writeln!(
             md,
             "Command: `{}` (whole run {:.0} s). Every measurement: {} workers, each with its own \
-             keep-alive HTTP/1.1 connection (or, for the database floor, its own task on the \
-             same pool), {} s warm-up, then {} s measured; req/s counts completions in the \
-             measured window, latencies are of those completions. \"CPU µs/op\" is user+system \
-             time per operation (/proc/PID/stat) of the server process, or of the harness for \
-             the in-process floors (database, bcrypt), never counting Postgres's own processes. \
+             keep-alive HTTP/1.1 connection (or, for the database floor, its own task: with a \
+             connection of its own for the token check, as saoma's readers, on one pool for the \
+             other statements), {} s warm-up, then {} s measured; req/s counts completions in \
+             the measured window, latencies are of those completions. \"CPU µs/op\" is \
+             user+system time per operation (/proc/PID/stat) of the server process, or of the \
+             harness for the in-process floors (database, bcrypt); \"Postgres µs/op\" is that \
+             of all Postgres processes, \"machine µs/op\" that of the whole machine (both \
+             cores: the server, the load generator, Postgres, the kernel, anything else). \
              \"other load\" is the CPU (in cores, of 2) that processes outside the measurement \
              used during its window: the machine is shared, and a row with a high value is \
              skewed. \"saoma ÷ this\" divides saoma's req/s by the row's.\n",
@@ -241,8 +244,8 @@ impl Report {
         let _ = writeln!(md, "### {}\n", backend.name);
         let _ = writeln!(
             md,
-            "| operation | measured | req/s | p50 ms | p99 ms | CPU µs/op | other load | saoma ÷ this |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|"
+            "| operation | measured | req/s | p50 ms | p99 ms | CPU µs/op | Postgres µs/op | machine µs/op | other load | saoma ÷ this |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         let groups: [Group; 5] = [
             (
@@ -257,7 +260,8 @@ impl Report {
                     ("floor.jwt", "HTTP+JWT floor: + one HS256 verification"),
                     (
                         "db.get_user",
-                        "database floor: its one SELECT (user, session, identities), same driver",
+                        "database floor: its SELECT (user, session, identities), one per check, \
+                         same driver, a connection per worker",
                     ),
                     (
                         "db.data_version",
@@ -396,11 +400,11 @@ impl Unit {
 
 fn cells(measured: Option<&Measured>, saoma: Option<&Stats>) -> String {
     match measured {
-        None => "— | — | — | — | — | —".to_owned(),
+        None => "— | — | — | — | — | — | — | —".to_owned(),
         Some(Err(err)) => {
             let short: String = err.chars().take(120).collect();
             format!(
-                "failed: {} | | | | |",
+                "failed: {} | | | | | | |",
                 short.replace('|', "/").replace('\n', " ")
             )
         }
@@ -416,14 +420,16 @@ fn cells(measured: Option<&Measured>, saoma: Option<&Stats>) -> String {
                 }
                 _ => "—".to_owned(),
             };
+            let micros = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |c| format!("{c:.0}"));
             format!(
-                "{} | {} | {} | {} | {} | {ratio}",
+                "{} | {} | {} | {} | {} | {} | {} | {ratio}",
                 thousands(s.throughput),
                 ms(s.p50_ms),
                 ms(s.p99_ms),
-                s.server_cpu_us
-                    .map(|c| format!("{c:.0}"))
-                    .unwrap_or_else(|| "—".to_owned()),
+                micros(s.server_cpu_us),
+                // Only where Postgres did work in the window (not on the SQLite rows).
+                micros(s.postgres_cpu_us.filter(|&c| c >= 0.5)),
+                micros(s.machine_cpu_us),
                 s.others_cores
                     .map(|c| format!("{c:.2}"))
                     .unwrap_or_else(|| "—".to_owned()),
