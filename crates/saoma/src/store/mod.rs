@@ -25,6 +25,7 @@ pub use postgres::PostgresStore;
 /// The token check's statement in each dialect, public so that the benchmark's database floor
 /// issues exactly what saoma issues.
 pub use postgres::PRINCIPAL_SQL as POSTGRES_PRINCIPAL_SQL;
+pub use postgres_reads::APPLICATION_NAME as POSTGRES_TOKEN_CHECK_APPLICATION_NAME;
 pub use sqlite::SqliteStore;
 pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;
 

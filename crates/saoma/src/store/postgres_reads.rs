@@ -29,6 +29,8 @@ fn readers() -> usize {
         .map_or(1, |cores| cores.get() / 2)
         .clamp(1, 4)
 }
+/// `application_name` of the readers' connections.
+pub const APPLICATION_NAME: &str = "saoma token checks";
 /// The most checks one statement reads.
 const MAX_BATCH: usize = 64;
 /// A reader idle this long closes its connection (it reconnects on demand).
@@ -51,6 +53,8 @@ impl PrincipalReads {
     /// Starts the readers on the current tokio runtime; they connect on first use and stop
     /// when the last handle is dropped.
     pub(super) fn start(options: PgConnectOptions) -> Self {
+        // Named, so operators can tell them apart in pg_stat_activity.
+        let options = options.application_name(APPLICATION_NAME);
         let (asks, queue) = mpsc::unbounded_channel();
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..readers() {
@@ -89,7 +93,15 @@ async fn reader(options: PgConnectOptions, queue: Arc<Mutex<mpsc::UnboundedRecei
             continue;
         }
         let keys: Vec<PrincipalKey> = batch.iter().map(|ask| ask.key).collect();
-        match read(&mut conn, &options, &keys).await {
+        let reused = conn.is_some();
+        let mut answers = read(&mut conn, &options, &keys).await;
+        if answers.is_err() && reused {
+            // A connection that sat open may have been cut (a database restart, a failover,
+            // an idle timeout on the way): reads are safe to repeat, once, on a new one.
+            conn = None;
+            answers = read(&mut conn, &options, &keys).await;
+        }
+        match answers {
             Ok(answers) => {
                 for (ask, answer) in batch.into_iter().zip(answers) {
                     let _ = ask.reply.send(Ok(answer));

@@ -637,3 +637,37 @@ async fn sqlite_token_check_sees_writes_from_other_connections() {
         assert_eq!(signed_out.session, None, "read_cache={read_cache}");
     }
 }
+
+#[tokio::test]
+async fn postgres_token_checks_survive_a_cut_connection() {
+    if db::pg_admin_url().is_none() {
+        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres conformance checks");
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let serving = store::connect(&db.url).await.expect("connect");
+    serving.migrate().await.expect("migrate");
+    let alice = user(Some("alice@example.com"));
+    serving.create_user(&alice, &[]).await.expect("alice");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let (session, _) = session_for(&serving, &alice, &key).await;
+    let read = || serving.principal(alice.id, Some(session.id));
+    let before = read().await.expect("read").expect("alice");
+
+    // What a database restart or a failover does to the open connections.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("admin connection");
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = $1) t",
+    )
+    .bind(store::POSTGRES_TOKEN_CHECK_APPLICATION_NAME)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    assert!(cut >= 1, "the token check's connection was open");
+
+    let after = read().await.expect("read after the cut").expect("alice");
+    assert_eq!(after, before);
+}
