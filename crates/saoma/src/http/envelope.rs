@@ -84,20 +84,13 @@ pub async fn envelope(
     state
         .metrics
         .request(route, &method, status.as_u16(), elapsed);
+    // Failures are logged, with their cause, where the error is made (`ApiError`).
     span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::error!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis(),
-                "request failed"
-            );
-        } else {
-            tracing::debug!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis(),
-                "finished processing request"
-            );
-        }
+        tracing::debug!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_millis(),
+            "finished processing request"
+        );
     });
     response.headers_mut().insert(REQUEST_ID, request_id);
     response

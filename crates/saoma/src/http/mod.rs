@@ -112,5 +112,6 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("x-total-count"),
             header::LINK,
             HeaderName::from_static("x-supabase-api-version"),
+            envelope::REQUEST_ID,
         ])
 }

@@ -43,6 +43,9 @@ pub enum StoreError {
     Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A part of the store that cannot answer now.
+    #[error("database: {0}")]
+    Unavailable(&'static str),
     /// One failure answered to every request whose read it was part of.
     #[error("{0}")]
     Shared(Arc<StoreError>),
@@ -50,18 +53,20 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// (user, session named by the token): what a token check reads.
+pub(crate) type PrincipalKey = (Uuid, Option<Uuid>);
+
 /// What an access token stands for: its user, the session it names and the user's identities.
 /// Read in one statement, because every authenticated request needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Principal {
     pub user: User,
     /// The session asked for, when it exists and belongs to the user.
     pub session: Option<Session>,
     /// Oldest first.
     pub identities: Vec<Identity>,
-    /// The user's JSON answer, rendered at most once per read: a principal never changes
-    /// once read, and on SQLite one read may answer many requests (see `sqlite_reads`).
-    pub rendered: OnceLock<Bytes>,
+    /// See [`Principal::rendered`].
+    rendered: OnceLock<Bytes>,
 }
 
 impl Principal {
@@ -72,6 +77,31 @@ impl Principal {
             identities,
             rendered: OnceLock::new(),
         }
+    }
+
+    /// The HTTP answer made from this principal by `render`, made at most once per read: a
+    /// principal read from the store is shared, never changed (on SQLite one read may answer
+    /// many requests, see `sqlite_reads`).
+    pub fn rendered<E>(
+        &self,
+        render: impl FnOnce(&Self) -> Result<Vec<u8>, E>,
+    ) -> Result<Bytes, E> {
+        if let Some(bytes) = self.rendered.get() {
+            return Ok(bytes.clone());
+        }
+        let bytes = Bytes::from(render(self)?);
+        Ok(self.rendered.get_or_init(|| bytes).clone())
+    }
+}
+
+impl Clone for Principal {
+    /// A copy may be changed: it starts without the rendered answer.
+    fn clone(&self) -> Self {
+        Self::new(
+            self.user.clone(),
+            self.session.clone(),
+            self.identities.clone(),
+        )
     }
 }
 

@@ -10,7 +10,10 @@
 //! several saoma nodes may share the database, and each answer is read after its request
 //! arrived.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -18,7 +21,7 @@ use uuid::Uuid;
 
 use super::{
     postgres::{principal_from_row, PRINCIPALS_SQL, PRINCIPAL_SQL},
-    Principal, StoreError, StoreResult,
+    Principal, PrincipalKey, StoreError, StoreResult,
 };
 
 /// Reader tasks, each with one connection: half the cores, at most 4. More readers than the
@@ -35,8 +38,9 @@ pub const APPLICATION_NAME: &str = "saoma token checks";
 const MAX_BATCH: usize = 64;
 /// A reader idle this long closes its connection (it reconnects on demand).
 const IDLE: Duration = Duration::from_secs(60);
+/// The longest a token check waits for its statement (connecting included).
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-type PrincipalKey = (Uuid, Option<Uuid>);
 type Answer = StoreResult<Option<Arc<Principal>>>;
 
 struct Ask {
@@ -71,22 +75,28 @@ impl PrincipalReads {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Database(sqlx::Error::PoolClosed)
+    StoreError::Unavailable("the token-check readers have stopped")
 }
 
 async fn reader(options: PgConnectOptions, queue: Arc<Mutex<mpsc::UnboundedReceiver<Ask>>>) {
     let mut conn: Option<PgConnection> = None;
+    let mut last_used = Instant::now();
     loop {
+        // The wait includes queueing for the queue behind other readers: only a connection
+        // unused for IDLE is closed.
         let mut batch = match tokio::time::timeout(IDLE, next_batch(&queue)).await {
             Ok(Some(batch)) => batch,
             Ok(None) => return,
-            Err(_idle) => {
-                if let Some(idle) = conn.take() {
-                    let _ = idle.close().await;
+            Err(_waited) => {
+                if last_used.elapsed() >= IDLE {
+                    if let Some(idle) = conn.take() {
+                        let _ = idle.close().await;
+                    }
                 }
                 continue;
             }
         };
+        last_used = Instant::now();
         // A request that went away (its client hung up) needs no answer.
         batch.retain(|ask| !ask.reply.is_closed());
         if batch.is_empty() {
@@ -104,11 +114,11 @@ async fn reader(options: PgConnectOptions, queue: Arc<Mutex<mpsc::UnboundedRecei
         match answers {
             Ok(answers) => {
                 for (ask, answer) in batch.into_iter().zip(answers) {
-                    let _ = ask.reply.send(Ok(answer));
+                    let _ = ask.reply.send(answer);
                 }
             }
             Err(err) => {
-                // The connection may be broken: the next batch opens a new one.
+                // The connection may be broken or stuck: the next batch opens a new one.
                 conn = None;
                 let err = Arc::new(err);
                 for ask in batch {
@@ -134,27 +144,38 @@ async fn next_batch(queue: &Mutex<mpsc::UnboundedReceiver<Ask>>) -> Option<Vec<A
     Some(batch)
 }
 
-/// The principals for `keys`, in their order.
+/// The answers for `keys`, in their order: the error is the statement's (every check
+/// fails), a row that cannot be decoded fails only its own check.
 async fn read(
     conn: &mut Option<PgConnection>,
     options: &PgConnectOptions,
     keys: &[PrincipalKey],
-) -> StoreResult<Vec<Option<Arc<Principal>>>> {
+) -> StoreResult<Vec<Answer>> {
+    // A database that stops answering must not hold every authenticated request.
+    tokio::time::timeout(READ_TIMEOUT, read_within(conn, options, keys))
+        .await
+        .unwrap_or(Err(StoreError::Unavailable(
+            "the database did not answer a token check in time",
+        )))
+}
+
+async fn read_within(
+    conn: &mut Option<PgConnection>,
+    options: &PgConnectOptions,
+    keys: &[PrincipalKey],
+) -> StoreResult<Vec<Answer>> {
     let conn = match conn {
         Some(conn) => conn,
         None => conn.insert(PgConnection::connect_with(options).await?),
     };
+    let decode = |row: &sqlx::postgres::PgRow| principal_from_row(row).map(|p| Some(Arc::new(p)));
     if let [(user_id, session_id)] = keys {
         let row = sqlx::query(PRINCIPAL_SQL)
             .bind(user_id)
             .bind(session_id)
             .fetch_optional(&mut *conn)
             .await?;
-        return Ok(vec![row
-            .as_ref()
-            .map(principal_from_row)
-            .transpose()?
-            .map(Arc::new)]);
+        return Ok(vec![row.as_ref().map_or(Ok(None), decode)]);
     }
     let (users, sessions): (Vec<Uuid>, Vec<Option<Uuid>>) = keys.iter().copied().unzip();
     let rows = sqlx::query(PRINCIPALS_SQL)
@@ -162,14 +183,14 @@ async fn read(
         .bind(sessions)
         .fetch_all(&mut *conn)
         .await?;
-    let mut answers = vec![None; keys.len()];
+    let mut answers: Vec<Answer> = keys.iter().map(|_| Ok(None)).collect();
     for row in &rows {
         let ord: i64 = row.try_get("ord")?;
         let slot = usize::try_from(ord - 1)
             .ok()
             .and_then(|i| answers.get_mut(i))
             .ok_or_else(|| StoreError::Corrupt(format!("principal read: ord {ord}")))?;
-        *slot = Some(Arc::new(principal_from_row(row)?));
+        *slot = decode(row);
     }
     Ok(answers)
 }

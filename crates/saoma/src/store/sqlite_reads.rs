@@ -10,17 +10,13 @@ use std::{
     },
 };
 
-use uuid::Uuid;
-
-use super::{Principal, StoreResult};
+use super::{Principal, PrincipalKey, StoreResult};
 use crate::sync::lock;
 
 /// Inline readers: enough for every tokio worker of a small machine plus a spare.
 const INLINE_READERS: usize = 4;
 /// Beyond this many remembered principals a reader's memory starts over.
 const CACHE_CAPACITY_PER_READER: usize = 2_500;
-
-type PrincipalKey = (Uuid, Option<Uuid>);
 
 /// Read-only connections used on the calling thread itself, without sqlx's hand-off of every
 /// statement to a connection thread and back, which was most of a `GET /user`'s cost (see

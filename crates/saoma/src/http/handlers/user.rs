@@ -27,13 +27,12 @@ use crate::{
 /// intermediate `Value`, and once per read (this is the hottest endpoint, behind every
 /// `getUser()`; on SQLite one read may answer many requests).
 pub async fn get_user(auth: Authenticated) -> Response {
-    let principal = auth.principal();
-    let body = match principal.rendered.get() {
-        Some(body) => body.clone(),
-        None => match serde_json::to_vec(&UserView::new(&principal.user, &principal.identities)) {
-            Ok(json) => principal.rendered.get_or_init(|| json.into()).clone(),
-            Err(err) => return ApiError::internal(err).into_response(),
-        },
+    let rendered = auth
+        .principal()
+        .rendered(|p| serde_json::to_vec(&UserView::new(&p.user, &p.identities)));
+    let body = match rendered {
+        Ok(body) => body,
+        Err(err) => return ApiError::internal(err).into_response(),
     };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
