@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use crate::{
-    domain::{Identity, Session, User},
+    domain::{Session, User},
     jwt::{Claims, JwtError},
     state::SharedState,
     store::Principal,
@@ -137,11 +137,6 @@ impl Authenticated {
     /// The session the token names, when it has one.
     pub fn session(&self) -> Option<&Session> {
         self.principal.session.as_ref()
-    }
-
-    /// The user's identities, oldest first, read with the user.
-    pub fn identities(&self) -> &[Identity] {
-        &self.principal.identities
     }
 
     /// The session the token names; tokens without one cannot sign out a session.

@@ -33,6 +33,7 @@ fn readers() -> usize {
         .map_or(1, |cores| cores.get() / 2)
         .clamp(1, 4)
 }
+
 /// `application_name` of the readers' connections.
 pub const APPLICATION_NAME: &str = "saoma token checks";
 /// The most checks one statement reads.

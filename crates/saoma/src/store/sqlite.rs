@@ -82,6 +82,7 @@ pub const PRINCIPAL_SQL: &str = "SELECT u.id, u.aud, u.role, u.email, u.encrypte
     FROM identities i WHERE i.user_id = u.id) AS identities \
     FROM users u LEFT JOIN sessions s ON s.id = ?2 AND s.user_id = u.id \
     WHERE u.id = ?1 AND u.deleted_at IS NULL";
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,

@@ -83,6 +83,15 @@ async fn session_for(store: &SharedStore, user: &User, key: &RefreshTokenKey) ->
     (session, token.token_hash)
 }
 
+/// Alice, signed up without identities, with one session: the subject of the token checks.
+async fn alice_with_a_session(store: &SharedStore) -> (User, Session) {
+    let alice = user(Some("alice@example.com"));
+    store.create_user(&alice, &[]).await.expect("alice");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let (session, _) = session_for(store, &alice, &key).await;
+    (alice, session)
+}
+
 conformance!(users_round_trip, |store: SharedStore| async move {
     let mut alice = user(Some("alice@example.com"));
     alice.email_confirmed_at = Some(now());
@@ -613,10 +622,7 @@ async fn sqlite_token_check_sees_writes_from_other_connections() {
         serving.migrate().await.expect("migrate");
         let other = store::connect(&db.url).await.expect("second connection");
 
-        let alice = user(Some("alice@example.com"));
-        serving.create_user(&alice, &[]).await.expect("alice");
-        let key = RefreshTokenKey::derive(b"conformance secret");
-        let (session, _) = session_for(&serving, &alice, &key).await;
+        let (alice, session) = alice_with_a_session(&serving).await;
         let read = || serving.principal(alice.id, Some(session.id));
         let first = read().await.expect("read").expect("alice");
         assert_eq!(read().await.expect("again"), Some(first.clone()));
@@ -647,10 +653,7 @@ async fn postgres_token_checks_survive_a_cut_connection() {
     let db = TestDb::new(Backend::Postgres).await;
     let serving = store::connect(&db.url).await.expect("connect");
     serving.migrate().await.expect("migrate");
-    let alice = user(Some("alice@example.com"));
-    serving.create_user(&alice, &[]).await.expect("alice");
-    let key = RefreshTokenKey::derive(b"conformance secret");
-    let (session, _) = session_for(&serving, &alice, &key).await;
+    let (alice, session) = alice_with_a_session(&serving).await;
     let read = || serving.principal(alice.id, Some(session.id));
     let before = read().await.expect("read").expect("alice");
 
