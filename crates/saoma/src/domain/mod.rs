@@ -10,7 +10,9 @@ pub mod redirect;
 pub mod refresh;
 pub mod session;
 pub mod user;
+pub mod user_changes;
 
 pub use identity::Identity;
 pub use session::Session;
 pub use user::User;
+pub use user_changes::UserChanges;

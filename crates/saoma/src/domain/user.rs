@@ -64,18 +64,7 @@ impl User {
     /// Merges `data` into `user_metadata` the way GoTrue's `PUT /user` does:
     /// keys set to `null` are removed, others overwrite.
     pub fn merge_user_metadata(&mut self, data: &Map<String, Value>) {
-        if !self.user_metadata.is_object() {
-            self.user_metadata = json!({});
-        }
-        if let Value::Object(current) = &mut self.user_metadata {
-            for (key, value) in data {
-                if value.is_null() {
-                    current.remove(key);
-                } else {
-                    current.insert(key.clone(), value.clone());
-                }
-            }
-        }
+        super::user_changes::merge(&mut self.user_metadata, data);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, extractors and the error format. Every route is served both under
 //! `/auth/v1` (where supabase-js looks) and at the root (where bare GoTrue clients look).
 
+mod detach;
 mod envelope;
 pub mod error;
 pub mod extract;
@@ -10,12 +11,13 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{header, HeaderName, Method},
     middleware,
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
     Router,
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::state::SharedState;
+use detach::writes;
 use error::ApiError;
 use handlers::{admin, health, identities, logout, oauth, signup, token, user, wechat_mini};
 
@@ -25,30 +27,40 @@ fn api_routes() -> Router<SharedState> {
         .route("/health", get(health::health))
         .route("/settings", get(health::settings))
         .route("/.well-known/jwks.json", get(health::jwks))
-        .route("/signup", post(signup::signup))
-        .route("/token", post(token::token))
-        .route("/user", get(user::get_user).put(user::update_user))
-        .route("/logout", post(logout::logout))
-        .route("/authorize", get(oauth::authorize))
-        .route("/user/identities/authorize", get(identities::link))
-        .route("/user/identities/{identity_id}", delete(identities::unlink))
-        .route("/wechat_mini/login", get(wechat_mini::mini_login))
-        .route("/wechat_mini/bind_account", get(wechat_mini::bind_account))
-        .route("/wechat_mini/bind_phone", get(wechat_mini::bind_phone))
-        .route("/wechat_app/login", get(wechat_mini::app_login))
+        .route("/signup", writes(post(signup::signup)))
+        .route("/token", writes(post(token::token)))
+        .route(
+            "/user",
+            get(user::get_user).merge(writes(put(user::update_user))),
+        )
+        .route("/logout", writes(post(logout::logout)))
+        .route("/authorize", writes(get(oauth::authorize)))
+        .route("/user/identities/authorize", writes(get(identities::link)))
+        .route(
+            "/user/identities/{identity_id}",
+            writes(delete(identities::unlink)),
+        )
+        .route("/wechat_mini/login", writes(get(wechat_mini::mini_login)))
+        .route(
+            "/wechat_mini/bind_account",
+            writes(get(wechat_mini::bind_account)),
+        )
+        .route(
+            "/wechat_mini/bind_phone",
+            writes(get(wechat_mini::bind_phone)),
+        )
+        .route("/wechat_app/login", writes(get(wechat_mini::app_login)))
         .route(
             "/callback",
-            get(oauth::callback_get).post(oauth::callback_post),
+            writes(get(oauth::callback_get).post(oauth::callback_post)),
         )
         .route(
             "/admin/users",
-            get(admin::list_users).post(admin::create_user),
+            get(admin::list_users).merge(writes(post(admin::create_user))),
         )
         .route(
             "/admin/users/{user_id}",
-            get(admin::get_user)
-                .put(admin::update_user)
-                .delete(admin::delete_user),
+            get(admin::get_user).merge(writes(put(admin::update_user).delete(admin::delete_user))),
         )
         .route("/admin/audit", get(admin::list_audit))
         .route("/metrics", get(health::metrics))

@@ -12,7 +12,7 @@ use crate::domain::{
     flow::FlowState,
     refresh::{MintedToken, RotationPolicy},
     session::LogoutScope,
-    Identity, Session, User,
+    Identity, Session, User, UserChanges,
 };
 
 mod postgres;
@@ -196,6 +196,18 @@ pub(super) fn identities_from_json(raw: Option<&str>) -> StoreResult<Vec<Identit
         .collect())
 }
 
+/// A new user and what its sign-up writes besides: committed together or not at all, so that
+/// a failed sign-up leaves no user behind (and an app's trigger on the users table fires only
+/// for accounts that exist).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount<'a> {
+    pub user: &'a User,
+    pub identities: &'a [Identity],
+    /// The first session and its refresh token, when the sign-up signs the user in at once.
+    pub session: Option<(&'a Session, &'a MintedToken)>,
+    pub audit: &'a [AuditEntry],
+}
+
 /// The result of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
@@ -218,7 +230,26 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     /// Inserts a user and its identities together; `Conflict("user")` on a taken email.
-    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()>;
+    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()> {
+        self.create_account(&NewAccount {
+            user,
+            identities,
+            session: None,
+            audit: &[],
+        })
+        .await
+    }
+    /// Writes a new account in one transaction; `Conflict("user")` on a taken email,
+    /// `Conflict("identity")` on a taken identity.
+    async fn create_account(&self, account: &NewAccount<'_>) -> StoreResult<()>;
+    /// Applies `changes` to the user's row under its write lock and returns the row as
+    /// written; `None` when there is no such user. `Conflict("user")` on a taken email.
+    async fn change_user(
+        &self,
+        id: Uuid,
+        changes: &UserChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
     /// The user (not soft-deleted) with its identities and, when `session_id` is given, that
     /// session if it belongs to the user; `None` when there is no such user.

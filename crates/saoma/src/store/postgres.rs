@@ -15,14 +15,14 @@ use super::{
     identities_from_json,
     postgres_reads::PrincipalReads,
     rotation::{rotate, RotationSteps},
-    Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
+    NewAccount, Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
-    Identity, Session, User,
+    Identity, Session, User, UserChanges,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -308,6 +308,143 @@ async fn insert_token(
     Ok(())
 }
 
+async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, \
+         email_confirmed_at, confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, \
+         raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
+         VALUES ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(user.id)
+    .bind(&user.aud)
+    .bind(&user.role)
+    .bind(&user.email)
+    .bind(&user.encrypted_password)
+    .bind(user.email_confirmed_at)
+    .bind(user.confirmation_sent_at)
+    .bind(&user.phone)
+    .bind(user.phone_confirmed_at)
+    .bind(user.last_sign_in_at)
+    .bind(&user.app_metadata)
+    .bind(&user.user_metadata)
+    .bind(user.banned_until)
+    .bind(user.is_anonymous)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(conn)
+    .await;
+    match inserted {
+        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+async fn write_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
+         email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
+         last_sign_in_at = $9, raw_app_meta_data = $10, raw_user_meta_data = $11, \
+         banned_until = $12, is_anonymous = $13, updated_at = $14 WHERE id = $15",
+    )
+    .bind(&user.aud)
+    .bind(&user.role)
+    .bind(&user.email)
+    .bind(&user.encrypted_password)
+    .bind(user.email_confirmed_at)
+    .bind(user.confirmation_sent_at)
+    .bind(&user.phone)
+    .bind(user.phone_confirmed_at)
+    .bind(user.last_sign_in_at)
+    .bind(&user.app_metadata)
+    .bind(&user.user_metadata)
+    .bind(user.banned_until)
+    .bind(user.is_anonymous)
+    .bind(user.updated_at)
+    .bind(user.id)
+    .execute(conn)
+    .await;
+    match updated {
+        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+async fn insert_audit(conn: &mut PgConnection, entry: &AuditEntry) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address) \
+         VALUES ('00000000-0000-0000-0000-000000000000', $1, CAST($2 AS json), $3, $4)",
+    )
+    .bind(entry.id)
+    .bind(sqlx::types::Json(&entry.payload))
+    .bind(entry.created_at)
+    .bind(&entry.ip_address)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A session, its first refresh token, its AMR claim, and the user's last sign-in.
+async fn insert_session(
+    conn: &mut PgConnection,
+    session: &Session,
+    token: &MintedToken,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO auth.sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
+         VALUES ($1, $2, $3::auth.aal_level, $4, $5, $6, $7::inet, $8, $9)",
+    )
+    .bind(session.id)
+    .bind(session.user_id)
+    .bind(&session.aal)
+    .bind(session.not_after)
+    .bind(session.refreshed_at)
+    .bind(&session.user_agent)
+    .bind(&session.ip)
+    .bind(session.created_at)
+    .bind(session.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    insert_token(conn, token, session, None, session.created_at).await?;
+    sqlx::query(
+        "INSERT INTO auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
+         VALUES ($1, $2, $3, $3, $4)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(session.id)
+    .bind(session.created_at)
+    .bind(&session.amr_method)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE auth.users SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(session.created_at)
+        .bind(session.user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn delete_sessions(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    current: Uuid,
+    scope: LogoutScope,
+) -> StoreResult<u64> {
+    let sql = match scope {
+        LogoutScope::Global => {
+            "DELETE FROM auth.sessions WHERE user_id = $1 AND $2::uuid IS NOT NULL"
+        }
+        LogoutScope::Local => "DELETE FROM auth.sessions WHERE user_id = $1 AND id = $2",
+        LogoutScope::Others => "DELETE FROM auth.sessions WHERE user_id = $1 AND id <> $2",
+    };
+    let done = sqlx::query(sql)
+        .bind(user_id)
+        .bind(current)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
@@ -350,42 +487,46 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()> {
+    async fn create_account(&self, account: &NewAccount<'_>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, \
-             email_confirmed_at, confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, \
-             raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
-             VALUES ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(user.id)
-        .bind(&user.aud)
-        .bind(&user.role)
-        .bind(&user.email)
-        .bind(&user.encrypted_password)
-        .bind(user.email_confirmed_at)
-        .bind(user.confirmation_sent_at)
-        .bind(&user.phone)
-        .bind(user.phone_confirmed_at)
-        .bind(user.last_sign_in_at)
-        .bind(&user.app_metadata)
-        .bind(&user.user_metadata)
-        .bind(user.banned_until)
-        .bind(user.is_anonymous)
-        .bind(user.created_at)
-        .bind(user.updated_at)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(err) if is_unique_violation(&err) => return Err(StoreError::Conflict("user")),
-            other => other?,
-        };
-        for identity in identities {
+        insert_user(&mut tx, account.user).await?;
+        for identity in account.identities {
             insert_identity(&mut tx, identity).await?;
+        }
+        if let Some((session, token)) = account.session {
+            insert_session(&mut tx, session, token).await?;
+        }
+        for entry in account.audit {
+            insert_audit(&mut tx, entry).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn change_user(
+        &self,
+        id: Uuid,
+        changes: &UserChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        // The row lock is taken by the read: concurrent changes queue behind each other.
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(mut user) = row.as_ref().map(user_from_row).transpose()? else {
+            return Ok(None);
+        };
+        changes.apply(&mut user, now);
+        write_user(&mut tx, &user).await?;
+        if let Some((scope, current)) = changes.end_sessions {
+            delete_sessions(&mut tx, id, current, scope).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(user))
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
@@ -418,33 +559,8 @@ impl Store for PostgresStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let updated = sqlx::query(
-            "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
-             email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
-             last_sign_in_at = $9, raw_app_meta_data = $10, raw_user_meta_data = $11, \
-             banned_until = $12, is_anonymous = $13, updated_at = $14 WHERE id = $15",
-        )
-        .bind(&user.aud)
-        .bind(&user.role)
-        .bind(&user.email)
-        .bind(&user.encrypted_password)
-        .bind(user.email_confirmed_at)
-        .bind(user.confirmation_sent_at)
-        .bind(&user.phone)
-        .bind(user.phone_confirmed_at)
-        .bind(user.last_sign_in_at)
-        .bind(&user.app_metadata)
-        .bind(&user.user_metadata)
-        .bind(user.banned_until)
-        .bind(user.is_anonymous)
-        .bind(user.updated_at)
-        .bind(user.id)
-        .execute(&self.pool)
-        .await;
-        match updated {
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        let mut conn = self.pool.acquire().await?;
+        write_user(&mut conn, user).await
     }
 
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
@@ -494,17 +610,8 @@ impl Store for PostgresStore {
     }
 
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address) \
-             VALUES ('00000000-0000-0000-0000-000000000000', $1, CAST($2 AS json), $3, $4)",
-        )
-        .bind(entry.id)
-        .bind(sqlx::types::Json(&entry.payload))
-        .bind(entry.created_at)
-        .bind(&entry.ip_address)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, entry).await
     }
 
     async fn take_rate_limit_token(
@@ -695,37 +802,7 @@ impl Store for PostgresStore {
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO auth.sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
-             VALUES ($1, $2, $3::auth.aal_level, $4, $5, $6, $7::inet, $8, $9)",
-        )
-        .bind(session.id)
-        .bind(session.user_id)
-        .bind(&session.aal)
-        .bind(session.not_after)
-        .bind(session.refreshed_at)
-        .bind(&session.user_agent)
-        .bind(&session.ip)
-        .bind(session.created_at)
-        .bind(session.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        insert_token(&mut tx, token, session, None, session.created_at).await?;
-        sqlx::query(
-            "INSERT INTO auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
-             VALUES ($1, $2, $3, $3, $4)",
-        )
-        .bind(Uuid::new_v4())
-        .bind(session.id)
-        .bind(session.created_at)
-        .bind(&session.amr_method)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE auth.users SET last_sign_in_at = $1 WHERE id = $2")
-            .bind(session.created_at)
-            .bind(session.user_id)
-            .execute(&mut *tx)
-            .await?;
+        insert_session(&mut tx, session, token).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -746,19 +823,8 @@ impl Store for PostgresStore {
         current: Uuid,
         scope: LogoutScope,
     ) -> StoreResult<u64> {
-        let sql = match scope {
-            LogoutScope::Global => {
-                "DELETE FROM auth.sessions WHERE user_id = $1 AND $2::uuid IS NOT NULL"
-            }
-            LogoutScope::Local => "DELETE FROM auth.sessions WHERE user_id = $1 AND id = $2",
-            LogoutScope::Others => "DELETE FROM auth.sessions WHERE user_id = $1 AND id <> $2",
-        };
-        let done = sqlx::query(sql)
-            .bind(user_id)
-            .bind(current)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        let mut conn = self.pool.acquire().await?;
+        delete_sessions(&mut conn, user_id, current, scope).await
     }
 
     async fn rotate_refresh_token(

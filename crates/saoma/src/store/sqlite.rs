@@ -19,14 +19,14 @@ use super::{
     identities_from_json,
     rotation::{rotate, RotationSteps},
     sqlite_reads::InlineReaders,
-    Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
+    NewAccount, Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
-    Identity, Session, User,
+    Identity, Session, User, UserChanges,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -122,6 +122,15 @@ impl SqliteStore {
             writer,
             inline,
         })
+    }
+}
+
+impl SqliteStore {
+    /// A write transaction that takes SQLite's write lock at once (no deferred lock upgrade
+    /// that could fail halfway) and rolls back when dropped, e.g. when the request that
+    /// opened it is cancelled: the writer connection never returns to the pool inside it.
+    async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -365,6 +374,141 @@ async fn insert_token(
     Ok(())
 }
 
+async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, aud, role, email, encrypted_password, email_confirmed_at, \
+         confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
+         raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.aud)
+    .bind(&user.role)
+    .bind(&user.email)
+    .bind(&user.encrypted_password)
+    .bind(opt_ts(user.email_confirmed_at))
+    .bind(opt_ts(user.confirmation_sent_at))
+    .bind(&user.phone)
+    .bind(opt_ts(user.phone_confirmed_at))
+    .bind(opt_ts(user.last_sign_in_at))
+    .bind(user.app_metadata.to_string())
+    .bind(user.user_metadata.to_string())
+    .bind(opt_ts(user.banned_until))
+    .bind(user.is_anonymous)
+    .bind(ts(user.created_at))
+    .bind(ts(user.updated_at))
+    .execute(conn)
+    .await;
+    match inserted {
+        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+async fn write_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
+         email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
+         last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
+         is_anonymous = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(&user.aud)
+    .bind(&user.role)
+    .bind(&user.email)
+    .bind(&user.encrypted_password)
+    .bind(opt_ts(user.email_confirmed_at))
+    .bind(opt_ts(user.confirmation_sent_at))
+    .bind(&user.phone)
+    .bind(opt_ts(user.phone_confirmed_at))
+    .bind(opt_ts(user.last_sign_in_at))
+    .bind(user.app_metadata.to_string())
+    .bind(user.user_metadata.to_string())
+    .bind(opt_ts(user.banned_until))
+    .bind(user.is_anonymous)
+    .bind(ts(user.updated_at))
+    .bind(user.id.to_string())
+    .execute(conn)
+    .await;
+    match updated {
+        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+async fn insert_audit(conn: &mut sqlx::SqliteConnection, entry: &AuditEntry) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)",
+    )
+    .bind(entry.id.to_string())
+    .bind(entry.payload.to_string())
+    .bind(ts(entry.created_at))
+    .bind(&entry.ip_address)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A session, its first refresh token, its AMR claim, and the user's last sign-in.
+async fn insert_session(
+    conn: &mut sqlx::SqliteConnection,
+    session: &Session,
+    token: &MintedToken,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(session.id.to_string())
+    .bind(session.user_id.to_string())
+    .bind(&session.aal)
+    .bind(opt_ts(session.not_after))
+    .bind(opt_ts(session.refreshed_at))
+    .bind(&session.user_agent)
+    .bind(&session.ip)
+    .bind(ts(session.created_at))
+    .bind(ts(session.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    insert_token(conn, token, session, None, session.created_at).await?;
+    sqlx::query(
+        "INSERT INTO mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(session.id.to_string())
+    .bind(ts(session.created_at))
+    .bind(ts(session.created_at))
+    .bind(&session.amr_method)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
+        .bind(ts(session.created_at))
+        .bind(session.user_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn delete_sessions(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: Uuid,
+    current: Uuid,
+    scope: LogoutScope,
+) -> StoreResult<u64> {
+    let query = match scope {
+        LogoutScope::Global => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id.to_string())
+        }
+        LogoutScope::Local => sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id = ?")
+            .bind(user_id.to_string())
+            .bind(current.to_string()),
+        LogoutScope::Others => sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
+            .bind(user_id.to_string())
+            .bind(current.to_string()),
+    };
+    Ok(query.execute(conn).await?.rows_affected())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
@@ -375,33 +519,35 @@ impl Store for SqliteStore {
              (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
         .await?;
+        drop(conn);
         for (version, name, sql) in MIGRATIONS {
-            // IMMEDIATE takes the write lock first, so two processes never both apply one.
-            Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
+            // IMMEDIATE takes the write lock first, so two processes never both apply one; the
+            // transaction rolls back when dropped, whatever interrupts it.
+            let mut tx = self.write_transaction().await?;
             let applied: Option<i64> =
                 sqlx::query_scalar("SELECT version FROM saoma_migrations WHERE version = ?")
                     .bind(version)
-                    .fetch_optional(&mut *conn)
+                    .fetch_optional(&mut *tx)
                     .await?;
-            if applied.is_none() {
-                let result = async {
-                    Executor::execute(&mut *conn, *sql).await?;
-                    sqlx::query(
-                        "INSERT INTO saoma_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    )
-                    .bind(version)
-                    .bind(name)
-                    .bind(ts(Utc::now()))
-                    .execute(&mut *conn)
-                    .await
-                }
-                .await;
-                if let Err(err) = result {
-                    let _ = Executor::execute(&mut *conn, "ROLLBACK").await;
-                    return Err(StoreError::Migration(format!("{version}_{name}: {err}")));
-                }
+            if applied.is_some() {
+                continue;
             }
-            Executor::execute(&mut *conn, "COMMIT").await?;
+            let result = async {
+                Executor::execute(&mut *tx, *sql).await?;
+                sqlx::query(
+                    "INSERT INTO saoma_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                )
+                .bind(version)
+                .bind(name)
+                .bind(ts(Utc::now()))
+                .execute(&mut *tx)
+                .await
+            }
+            .await;
+            if let Err(err) = result {
+                return Err(StoreError::Migration(format!("{version}_{name}: {err}")));
+            }
+            tx.commit().await?;
         }
         Ok(())
     }
@@ -411,41 +557,46 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, aud, role, email, encrypted_password, email_confirmed_at, \
-             confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
-             raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.aud)
-        .bind(&user.role)
-        .bind(&user.email)
-        .bind(&user.encrypted_password)
-        .bind(opt_ts(user.email_confirmed_at))
-        .bind(opt_ts(user.confirmation_sent_at))
-        .bind(&user.phone)
-        .bind(opt_ts(user.phone_confirmed_at))
-        .bind(opt_ts(user.last_sign_in_at))
-        .bind(user.app_metadata.to_string())
-        .bind(user.user_metadata.to_string())
-        .bind(opt_ts(user.banned_until))
-        .bind(user.is_anonymous)
-        .bind(ts(user.created_at))
-        .bind(ts(user.updated_at))
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Err(err) if is_unique_violation(&err) => return Err(StoreError::Conflict("user")),
-            other => other?,
-        };
-        for identity in identities {
+    async fn create_account(&self, account: &NewAccount<'_>) -> StoreResult<()> {
+        let mut tx = self.write_transaction().await?;
+        insert_user(&mut tx, account.user).await?;
+        for identity in account.identities {
             insert_identity(&mut tx, identity).await?;
+        }
+        if let Some((session, token)) = account.session {
+            insert_session(&mut tx, session, token).await?;
+        }
+        for entry in account.audit {
+            insert_audit(&mut tx, entry).await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn change_user(
+        &self,
+        id: Uuid,
+        changes: &UserChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        // The write lock is taken before the read: nobody changes the row in between.
+        let mut tx = self.write_transaction().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(mut user) = row.as_ref().map(user_from_row).transpose()? else {
+            return Ok(None);
+        };
+        changes.apply(&mut user, now);
+        write_user(&mut tx, &user).await?;
+        if let Some((scope, current)) = changes.end_sessions {
+            delete_sessions(&mut tx, id, current, scope).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(user))
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
@@ -484,33 +635,8 @@ impl Store for SqliteStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let updated = sqlx::query(
-            "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
-             email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-             last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
-             is_anonymous = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&user.aud)
-        .bind(&user.role)
-        .bind(&user.email)
-        .bind(&user.encrypted_password)
-        .bind(opt_ts(user.email_confirmed_at))
-        .bind(opt_ts(user.confirmation_sent_at))
-        .bind(&user.phone)
-        .bind(opt_ts(user.phone_confirmed_at))
-        .bind(opt_ts(user.last_sign_in_at))
-        .bind(user.app_metadata.to_string())
-        .bind(user.user_metadata.to_string())
-        .bind(opt_ts(user.banned_until))
-        .bind(user.is_anonymous)
-        .bind(ts(user.updated_at))
-        .bind(user.id.to_string())
-        .execute(&self.writer)
-        .await;
-        match updated {
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        let mut conn = self.writer.acquire().await?;
+        write_user(&mut conn, user).await
     }
 
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
@@ -539,7 +665,7 @@ impl Store for SqliteStore {
     }
 
     async fn soft_delete_user(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let done = sqlx::query(
             "UPDATE users SET deleted_at = ?, updated_at = ?, email = NULL, phone = NULL, \
              encrypted_password = NULL WHERE id = ? AND deleted_at IS NULL",
@@ -560,14 +686,8 @@ impl Store for SqliteStore {
     }
 
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        sqlx::query("INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)")
-            .bind(entry.id.to_string())
-            .bind(entry.payload.to_string())
-            .bind(ts(entry.created_at))
-            .bind(&entry.ip_address)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        insert_audit(&mut conn, entry).await
     }
 
     async fn take_rate_limit_token(
@@ -757,39 +877,8 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(session.id.to_string())
-        .bind(session.user_id.to_string())
-        .bind(&session.aal)
-        .bind(opt_ts(session.not_after))
-        .bind(opt_ts(session.refreshed_at))
-        .bind(&session.user_agent)
-        .bind(&session.ip)
-        .bind(ts(session.created_at))
-        .bind(ts(session.updated_at))
-        .execute(&mut *tx)
-        .await?;
-        insert_token(&mut tx, token, session, None, session.created_at).await?;
-        sqlx::query(
-            "INSERT INTO mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(session.id.to_string())
-        .bind(ts(session.created_at))
-        .bind(ts(session.created_at))
-        .bind(&session.amr_method)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
-            .bind(ts(session.created_at))
-            .bind(session.user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.write_transaction().await?;
+        insert_session(&mut tx, session, token).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -810,20 +899,8 @@ impl Store for SqliteStore {
         current: Uuid,
         scope: LogoutScope,
     ) -> StoreResult<u64> {
-        let query = match scope {
-            LogoutScope::Global => {
-                sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id.to_string())
-            }
-            LogoutScope::Local => sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id = ?")
-                .bind(user_id.to_string())
-                .bind(current.to_string()),
-            LogoutScope::Others => {
-                sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
-                    .bind(user_id.to_string())
-                    .bind(current.to_string())
-            }
-        };
-        Ok(query.execute(&self.writer).await?.rows_affected())
+        let mut conn = self.writer.acquire().await?;
+        delete_sessions(&mut conn, user_id, current, scope).await
     }
 
     async fn rotate_refresh_token(
@@ -834,24 +911,19 @@ impl Store for SqliteStore {
         policy: &RotationPolicy,
     ) -> StoreResult<Rotation> {
         // The single writer connection serialises rotations; BEGIN IMMEDIATE also fences off
-        // other processes sharing the file.
-        let mut conn = self.writer.acquire().await?;
-        Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
+        // other processes sharing the file. The transaction is a value: a request dropped
+        // mid-rotation rolls it back instead of handing the writer back inside it.
+        let mut tx = self.write_transaction().await?;
         let outcome = rotate(
-            &mut SqliteRotation(&mut conn),
+            &mut SqliteRotation(&mut tx),
             presented_hash,
             fresh,
             now,
             policy,
         )
-        .await;
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        Executor::execute(&mut *conn, end).await?;
-        outcome
+        .await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 }
 

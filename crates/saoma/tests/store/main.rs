@@ -11,11 +11,12 @@ use std::future::Future;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use saoma::{
     domain::{
+        audit::{Action, AuditEntry},
         refresh::{RefreshTokenKey, RotationPolicy},
         session::LogoutScope,
-        Identity, Session, User,
+        Identity, Session, User, UserChanges,
     },
-    store::{self, Rotation, SharedStore, StoreError},
+    store::{self, NewAccount, Rotation, SharedStore, StoreError},
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -674,3 +675,124 @@ async fn postgres_token_checks_survive_a_cut_connection() {
     let after = read().await.expect("read after the cut").expect("alice");
     assert_eq!(after, before);
 }
+
+conformance!(
+    an_account_is_written_whole_or_not_at_all,
+    |store: SharedStore| async move {
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let alice = user(Some("alice@example.com"));
+        let identity = Identity::email(alice.id, "alice@example.com", now());
+        let session = Session::new(alice.id, "password", now());
+        let token = key.mint();
+        let audit = [
+            AuditEntry::new(Action::UserSignedUp, &alice, json!({}), "", now()),
+            AuditEntry::new(Action::Login, &alice, json!({}), "", now()),
+        ];
+        store
+            .create_account(&NewAccount {
+                user: &alice,
+                identities: std::slice::from_ref(&identity),
+                session: Some((&session, &token)),
+                audit: &audit,
+            })
+            .await
+            .expect("account");
+        assert!(store.user_by_id(alice.id).await.expect("user").is_some());
+        assert_eq!(store.identities_of(alice.id).await.expect("ids").len(), 1);
+        assert!(store.session_by_id(session.id).await.expect("s").is_some());
+        assert_eq!(store.list_audit(0, 10).await.expect("audit").1, 2);
+
+        // A clash in a later statement (the identity) leaves nothing of the account behind:
+        // no user, no session, no audit entry.
+        let bob = user(Some("bob@example.com"));
+        let clash = Identity {
+            id: Uuid::new_v4(),
+            user_id: bob.id,
+            ..identity
+        };
+        let bobs_session = Session::new(bob.id, "password", now());
+        let bobs_token = key.mint();
+        let bobs_audit = [AuditEntry::new(
+            Action::UserSignedUp,
+            &bob,
+            json!({}),
+            "",
+            now(),
+        )];
+        assert!(matches!(
+            store
+                .create_account(&NewAccount {
+                    user: &bob,
+                    identities: &[clash],
+                    session: Some((&bobs_session, &bobs_token)),
+                    audit: &bobs_audit,
+                })
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.user_by_id(bob.id).await.expect("user"), None);
+        assert_eq!(store.session_by_id(bobs_session.id).await.expect("s"), None);
+        assert_eq!(store.list_audit(0, 10).await.expect("audit").1, 2);
+    }
+);
+
+conformance!(
+    concurrent_changes_to_one_user_all_hold,
+    |store: SharedStore| async move {
+        let (alice, session) = alice_with_a_session(&store).await;
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (other, _) = session_for(&store, &alice, &key).await;
+        let until = now() + Duration::days(3);
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let changes = UserChanges {
+                    user_metadata: Some(
+                        json!({ format!("k{i}"): i })
+                            .as_object()
+                            .cloned()
+                            .expect("object"),
+                    ),
+                    ..Default::default()
+                };
+                store.change_user(alice.id, &changes, now()).await
+            }));
+        }
+        let ban = UserChanges {
+            banned_until: Some(Some(until)),
+            encrypted_password: Some("$2b$10$new".into()),
+            end_sessions: Some((LogoutScope::Others, session.id)),
+            ..Default::default()
+        };
+        let banned = store
+            .change_user(alice.id, &ban, now())
+            .await
+            .expect("ban")
+            .expect("user");
+        assert_eq!(banned.banned_until, Some(until));
+        for task in tasks {
+            task.await.expect("join").expect("change").expect("user");
+        }
+        let stored = store.user_by_id(alice.id).await.expect("q").expect("user");
+        assert_eq!(stored.banned_until, Some(until), "the ban holds");
+        assert_eq!(stored.encrypted_password.as_deref(), Some("$2b$10$new"));
+        for i in 0..12 {
+            assert_eq!(stored.user_metadata[format!("k{i}")], json!(i));
+        }
+        assert_eq!(stored.user_metadata["full_name"], json!("微信用户"));
+        assert!(store.session_by_id(session.id).await.expect("s").is_some());
+        assert_eq!(
+            store.session_by_id(other.id).await.expect("s"),
+            None,
+            "the other session ended in the same transaction"
+        );
+        assert_eq!(
+            store
+                .change_user(Uuid::new_v4(), &ban, now())
+                .await
+                .expect("missing"),
+            None
+        );
+    }
+);

@@ -1,0 +1,126 @@
+//! What one request changes on a user, and nothing else.
+//!
+//! Requests used to read a user, change a copy and write every column back: two requests at
+//! once (an admin ban and the user's own `PUT /user`) each wrote their copy, and the later one
+//! undid the other. A [`UserChanges`] names only the columns a request means to change; the
+//! store applies it to the row as it is under the row's write lock, in one transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::{session::LogoutScope, User};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChanges {
+    pub email: Option<Option<String>>,
+    pub email_confirmed_at: Option<Option<DateTime<Utc>>>,
+    pub phone: Option<Option<String>>,
+    pub phone_confirmed_at: Option<Option<DateTime<Utc>>>,
+    pub encrypted_password: Option<String>,
+    pub role: Option<String>,
+    pub banned_until: Option<Option<DateTime<Utc>>>,
+    pub is_anonymous: Option<bool>,
+    /// Merged into `user_metadata` as GoTrue merges it: `null` removes a key.
+    pub user_metadata: Option<Map<String, Value>>,
+    /// Merged into `app_metadata` the same way.
+    pub app_metadata: Option<Map<String, Value>>,
+    /// Sessions ended in the same transaction (a new password signs out the other devices):
+    /// the scope, relative to the caller's session.
+    pub end_sessions: Option<(LogoutScope, Uuid)>,
+}
+
+impl UserChanges {
+    /// Applies the changes to `user` as read under its lock; `updated_at` becomes `now`.
+    pub fn apply(&self, user: &mut User, now: DateTime<Utc>) {
+        if let Some(email) = &self.email {
+            user.email.clone_from(email);
+        }
+        if let Some(at) = self.email_confirmed_at {
+            user.email_confirmed_at = at;
+        }
+        if let Some(phone) = &self.phone {
+            user.phone.clone_from(phone);
+        }
+        if let Some(at) = self.phone_confirmed_at {
+            user.phone_confirmed_at = at;
+        }
+        if let Some(hash) = &self.encrypted_password {
+            user.encrypted_password = Some(hash.clone());
+        }
+        if let Some(role) = &self.role {
+            user.role.clone_from(role);
+        }
+        if let Some(until) = self.banned_until {
+            user.banned_until = until;
+        }
+        if let Some(anonymous) = self.is_anonymous {
+            user.is_anonymous = anonymous;
+        }
+        if let Some(data) = &self.user_metadata {
+            merge(&mut user.user_metadata, data);
+        }
+        if let Some(data) = &self.app_metadata {
+            merge(&mut user.app_metadata, data);
+        }
+        user.updated_at = now;
+    }
+}
+
+/// GoTrue's metadata merge: top-level keys overwrite, `null` removes.
+pub fn merge(target: &mut Value, data: &Map<String, Value>) {
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Value::Object(current) = target {
+        for (key, value) in data {
+            if value.is_null() {
+                current.remove(key);
+            } else {
+                current.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_named_columns_change() {
+        let now = Utc::now();
+        let mut user = User::new(Uuid::nil(), "authenticated", "email", now);
+        user.banned_until = Some(now + chrono::Duration::hours(1));
+        user.user_metadata = json!({"a": 1, "b": 2});
+        let changes = UserChanges {
+            user_metadata: Some(
+                json!({"b": null, "c": 3})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            ..Default::default()
+        };
+        let later = now + chrono::Duration::seconds(5);
+        changes.apply(&mut user, later);
+        assert_eq!(user.user_metadata, json!({"a": 1, "c": 3}));
+        assert_eq!(user.banned_until, Some(now + chrono::Duration::hours(1)));
+        assert_eq!(user.updated_at, later);
+    }
+
+    #[test]
+    fn clearing_is_distinct_from_leaving_alone() {
+        let now = Utc::now();
+        let mut user = User::new(Uuid::nil(), "authenticated", "email", now);
+        user.banned_until = Some(now);
+        user.email = Some("a@example.com".into());
+        UserChanges {
+            banned_until: Some(None),
+            ..Default::default()
+        }
+        .apply(&mut user, now);
+        assert_eq!(user.banned_until, None);
+        assert_eq!(user.email.as_deref(), Some("a@example.com"));
+    }
+}
