@@ -13,8 +13,11 @@ use crate::{
     jwt::JwtKeys,
     providers::Providers,
     state::{AppState, SharedState},
-    store,
+    store, sweeper,
 };
+
+/// How often expired flows, idle rate-limit buckets and ended sessions are deleted.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct Application {
     listener: TcpListener,
@@ -69,6 +72,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let _sweeper = sweeper::spawn(self.state.clone(), SWEEP_EVERY);
         let mut router = http::router(self.state);
         if let Some((path, extra)) = self.extra {
             router = axum::Router::new().nest(&path, extra).merge(router);

@@ -15,6 +15,7 @@ pub mod providers;
 pub mod rate_limit;
 pub mod state;
 pub mod store;
+pub mod sweeper;
 pub mod sync;
 pub mod tokens;
 

@@ -208,6 +208,31 @@ pub struct NewAccount<'a> {
     pub audit: &'a [AuditEntry],
 }
 
+/// What one housekeeping run deletes: rows nothing can use any more, at most `batch` of each
+/// kind, so that a run after a long pause cannot hold the database for long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepPlan {
+    /// Flows (OAuth logins) started before this.
+    pub flows_before: DateTime<Utc>,
+    /// Rate-limit buckets last touched before this (in the buckets' seconds): full again.
+    pub buckets_idle_before: f64,
+    /// Sessions whose `not_after` has passed by then (their refresh tokens go with them).
+    pub sessions_ended_before: DateTime<Utc>,
+    pub batch: i64,
+}
+
+/// What a run deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub flows: u64,
+    pub rate_limit_buckets: u64,
+    pub sessions: u64,
+    /// Refresh tokens without a session (left by old GoTrue versions): nothing accepts them.
+    pub orphan_refresh_tokens: u64,
+    /// Another node held the sweep lock: this run did nothing.
+    pub skipped: bool,
+}
+
 /// The result of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
@@ -310,6 +335,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_flow(&self, id: Uuid) -> StoreResult<bool>;
     /// Removes flows created before `cutoff`.
     async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+    /// Housekeeping (see [`SweepPlan`]); on a database shared by several nodes only one
+    /// sweeps at a time.
+    async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept>;
 
     /// Creates a session with its first refresh token and stamps the user's last sign-in.
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()>;

@@ -15,7 +15,8 @@ use super::{
     identities_from_json,
     postgres_reads::PrincipalReads,
     rotation::{rotate, RotationSteps},
-    NewAccount, Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
+    NewAccount, Principal, Rotation, SessionColumns, Store, StoreError, StoreResult, SweepPlan,
+    Swept,
 };
 use crate::domain::{
     audit::AuditEntry,
@@ -44,6 +45,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 /// Arbitrary, fixed: serialises migrations across processes.
 const MIGRATION_LOCK_KEY: i64 = 0x5a0a_5a0a;
+/// Held (for its transaction) by the node that sweeps; the others skip their run.
+const SWEEP_LOCK_KEY: i64 = 0x5a0a_5e3e;
 
 const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
     confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
@@ -798,6 +801,63 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept> {
+        let mut tx = self.pool.begin().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(SWEEP_LOCK_KEY)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !locked {
+            return Ok(Swept {
+                skipped: true,
+                ..Swept::default()
+            });
+        }
+        let flows = sqlx::query(
+            "DELETE FROM auth.flow_state WHERE id IN \
+             (SELECT id FROM auth.flow_state WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(plan.flows_before)
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rate_limit_buckets = sqlx::query(
+            "DELETE FROM auth.saoma_rate_limits WHERE key IN \
+             (SELECT key FROM auth.saoma_rate_limits WHERE updated_at < $1 LIMIT $2)",
+        )
+        .bind(plan.buckets_idle_before)
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let sessions = sqlx::query(
+            "DELETE FROM auth.sessions WHERE id IN \
+             (SELECT id FROM auth.sessions WHERE not_after < $1 LIMIT $2)",
+        )
+        .bind(plan.sessions_ended_before)
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let orphan_refresh_tokens = sqlx::query(
+            "DELETE FROM auth.refresh_tokens WHERE id IN \
+             (SELECT id FROM auth.refresh_tokens WHERE session_id IS NULL LIMIT $1)",
+        )
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Swept {
+            flows,
+            rate_limit_buckets,
+            sessions,
+            orphan_refresh_tokens,
+            skipped: false,
+        })
     }
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {

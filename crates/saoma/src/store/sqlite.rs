@@ -19,7 +19,8 @@ use super::{
     identities_from_json,
     rotation::{rotate, RotationSteps},
     sqlite_reads::InlineReaders,
-    NewAccount, Principal, Rotation, SessionColumns, Store, StoreError, StoreResult,
+    NewAccount, Principal, Rotation, SessionColumns, Store, StoreError, StoreResult, SweepPlan,
+    Swept,
 };
 use crate::domain::{
     audit::AuditEntry,
@@ -874,6 +875,55 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept> {
+        // One transaction, so that processes sharing the file never sweep at once; each
+        // statement is bounded by the batch.
+        let mut tx = self.write_transaction().await?;
+        let flows = sqlx::query(
+            "DELETE FROM flow_state WHERE id IN \
+             (SELECT id FROM flow_state WHERE created_at < ? LIMIT ?)",
+        )
+        .bind(ts(plan.flows_before))
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let rate_limit_buckets = sqlx::query(
+            "DELETE FROM saoma_rate_limits WHERE key IN \
+             (SELECT key FROM saoma_rate_limits WHERE updated_at < ? LIMIT ?)",
+        )
+        .bind(plan.buckets_idle_before)
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE id IN \
+             (SELECT id FROM sessions WHERE not_after < ? LIMIT ?)",
+        )
+        .bind(ts(plan.sessions_ended_before))
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let orphan_refresh_tokens = sqlx::query(
+            "DELETE FROM refresh_tokens WHERE id IN \
+             (SELECT id FROM refresh_tokens WHERE session_id IS NULL LIMIT ?)",
+        )
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Swept {
+            flows,
+            rate_limit_buckets,
+            sessions,
+            orphan_refresh_tokens,
+            skipped: false,
+        })
     }
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use saoma::{
     domain::{
         audit::{Action, AuditEntry},
+        flow::FlowState,
         refresh::{RefreshTokenKey, RotationPolicy},
         session::LogoutScope,
         Identity, Session, User, UserChanges,
@@ -794,5 +795,78 @@ conformance!(
                 .expect("missing"),
             None
         );
+    }
+);
+
+conformance!(
+    the_sweeper_deletes_only_what_nothing_can_use,
+    |store: SharedStore| async move {
+        let (alice, live) = alice_with_a_session(&store).await;
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let mut ended = Session::new(alice.id, "password", now() - Duration::days(2));
+        ended.not_after = Some(now() - Duration::days(1));
+        store
+            .create_session(&ended, &key.mint())
+            .await
+            .expect("ended session");
+        let old_flow = FlowState::new(
+            "wechat_qr",
+            "https://a".into(),
+            None,
+            now() - Duration::hours(2),
+        );
+        let fresh_flow = FlowState::new("wechat_qr", "https://a".into(), None, now());
+        store.create_flow(&old_flow).await.expect("old flow");
+        store.create_flow(&fresh_flow).await.expect("fresh flow");
+        let t = now().timestamp() as f64;
+        assert!(store
+            .take_rate_limit_token("idle", 10.0, 1.0, t - 7200.0)
+            .await
+            .expect("idle"));
+        assert!(store
+            .take_rate_limit_token("busy", 10.0, 1.0, t)
+            .await
+            .expect("busy"));
+
+        let plan = saoma::sweeper::plan(now());
+        let swept = store.sweep(&plan).await.expect("sweep");
+        assert_eq!(
+            (
+                swept.flows,
+                swept.rate_limit_buckets,
+                swept.sessions,
+                swept.skipped
+            ),
+            (1, 1, 1, false)
+        );
+        assert_eq!(store.flow_by_id(old_flow.id).await.expect("q"), None);
+        assert!(store.flow_by_id(fresh_flow.id).await.expect("q").is_some());
+        assert_eq!(store.session_by_id(ended.id).await.expect("q"), None);
+        assert!(store.session_by_id(live.id).await.expect("q").is_some());
+        // The busy bucket kept its count: it still has 9 of 10, so 9 more are allowed.
+        for _ in 0..9 {
+            assert!(store
+                .take_rate_limit_token("busy", 10.0, 0.0, t)
+                .await
+                .expect("t"));
+        }
+        assert!(!store
+            .take_rate_limit_token("busy", 10.0, 0.0, t)
+            .await
+            .expect("t"));
+
+        // Bounded: a batch of one deletes one row of each kind.
+        for _ in 0..3 {
+            let flow = FlowState::new(
+                "wechat_qr",
+                "https://a".into(),
+                None,
+                now() - Duration::hours(2),
+            );
+            store.create_flow(&flow).await.expect("flow");
+        }
+        let small = saoma::store::SweepPlan { batch: 1, ..plan };
+        assert_eq!(store.sweep(&small).await.expect("sweep").flows, 1);
+        assert_eq!(store.sweep(&plan).await.expect("sweep").flows, 2);
     }
 );
