@@ -103,7 +103,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<S
     let options = store::StoreOptions {
         sqlite_read_cache: config.sqlite_read_cache,
     };
-    let store = store::connect_with(&config.database_url, options)
+    let wait = std::time::Duration::from_secs(config.database_wait_seconds);
+    let store = store::connect_waiting(&config.database_url, options, wait)
         .await
         .with_context(|| format!("opening database {}", config.redacted_database_url()))?;
     store.migrate().await.context("applying migrations")?;

@@ -32,6 +32,11 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
         &["sqlite_read_cache"],
         Kind::Bool,
     ),
+    (
+        "SAOMA_DATABASE_WAIT_SECONDS",
+        &["database_wait_seconds"],
+        Kind::Int,
+    ),
     ("SAOMA_SITE_URL", &["site_url"], Kind::Str),
     ("SAOMA_URI_ALLOW_LIST", &["uri_allow_list"], Kind::List),
     ("SAOMA_EXTERNAL_URL", &["external_url"], Kind::Str),

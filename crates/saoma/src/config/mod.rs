@@ -19,6 +19,9 @@ pub struct Config {
     /// SQLite only: answer token checks (`GET /user`...) from memory until the database file
     /// changes. Off only to measure the database path.
     pub sqlite_read_cache: bool,
+    /// How long `serve` keeps trying to reach the database at start (seconds) before it gives
+    /// up: a database that starts after saoma (compose, a restart) is waited for.
+    pub database_wait_seconds: u64,
     /// Where users land after OAuth flows and email links when no valid redirect_to is given.
     pub site_url: String,
     /// Globs that redirect_to may match besides the site URL (GoTrue's URI_ALLOW_LIST).
@@ -160,6 +163,7 @@ impl Default for Config {
             port: 9999,
             database_url: "saoma.db".into(),
             sqlite_read_cache: true,
+            database_wait_seconds: 30,
             site_url: "http://localhost:3000".into(),
             uri_allow_list: Vec::new(),
             external_url: "http://localhost:9999".into(),

@@ -152,6 +152,14 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => {
                 ApiError::unprocessable("conflict", format!("{what} already exists"))
             }
+            // Not a bug: the database is restarting, unreachable or busy. A 503 is what
+            // supabase-js treats as retryable.
+            unavailable if unavailable.is_unavailable() => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "The database is unavailable, please try again",
+            )
+            .with_internal(unavailable),
             other => ApiError::internal(other),
         }
     }

@@ -41,6 +41,9 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migration(String),
+    /// The database could not be opened at start, with the cause in an operator's words.
+    #[error("{0}")]
+    Connect(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// A part of the store that cannot answer now.
@@ -52,6 +55,65 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// The database could not be reached, dropped the connection, or is too busy: nothing is
+    /// wrong with the request, and the same request may work in a moment (HTTP 503).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Shared(inner) => inner.is_unavailable(),
+            Self::Database(err) => is_unavailable(err),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Busy or locked past the busy timeout (primary codes 5 and 6 under the
+                // extended code sqlx reports).
+                return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            }
+            // Postgres: connection exceptions (08), shutdowns and restarts (57P0x), too many
+            // connections (53300).
+            code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+        }
+        _ => false,
+    }
+}
+
+/// Runs `read` again, up to twice, when the connection it ran on was found dead (a database
+/// restart or a terminated backend leaves every pooled connection dead; each failed try
+/// retires one). Only for statements that change nothing.
+pub(crate) async fn retry_read<T, F, Fut>(read: F) -> StoreResult<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match read().await {
+            Err(err) if err.is_unavailable() && tries < 2 => {
+                tries += 1;
+                tracing::debug!(error = %err, "read failed on a dead connection; retrying");
+            }
+            other => return other,
+        }
+    }
+}
 
 /// (user, session named by the token): what a token check reads.
 pub(crate) type PrincipalKey = (Uuid, Option<Uuid>);
@@ -383,6 +445,51 @@ impl Default for StoreOptions {
 /// anything else is a SQLite file path (optionally prefixed `sqlite://`).
 pub async fn connect(database_url: &str) -> StoreResult<SharedStore> {
     connect_with(database_url, StoreOptions::default()).await
+}
+
+/// [`connect_with`], trying again for up to `wait` while the database cannot be reached (it
+/// may start after saoma); each failed try is logged with its cause. Failures that waiting
+/// cannot fix (wrong password, unknown database) end at once.
+pub async fn connect_waiting(
+    database_url: &str,
+    options: StoreOptions,
+    wait: std::time::Duration,
+) -> StoreResult<SharedStore> {
+    let deadline = std::time::Instant::now() + wait;
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        match connect_with(database_url, options).await {
+            Err(err) if err.is_unavailable() && std::time::Instant::now() + pause < deadline => {
+                tracing::warn!(
+                    cause = %describe_connect_failure(&err),
+                    "database not reachable yet; trying again"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(err) => return Err(StoreError::Connect(describe_connect_failure(&err))),
+            ok => return ok,
+        }
+    }
+}
+
+/// Why opening the database failed, in the words an operator looks for.
+pub fn describe_connect_failure(err: &StoreError) -> String {
+    if let StoreError::Database(sqlx::Error::Io(io)) = err {
+        if io.kind() == std::io::ErrorKind::ConnectionRefused {
+            return format!("connection refused ({io})");
+        }
+    }
+    if let StoreError::Database(sqlx::Error::Database(db)) = err {
+        match db.code().as_deref() {
+            Some("28P01") | Some("28000") => {
+                return format!("authentication failed ({})", db.message())
+            }
+            Some("3D000") => return format!("unknown database ({})", db.message()),
+            _ => {}
+        }
+    }
+    err.to_string()
 }
 
 pub async fn connect_with(database_url: &str, options: StoreOptions) -> StoreResult<SharedStore> {

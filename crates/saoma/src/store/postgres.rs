@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions, PgRow},
-    Executor, PgConnection, PgPool, Row,
+    Connection, Executor, PgConnection, PgPool, Row,
 };
 use std::{str::FromStr, sync::Arc};
 use uuid::Uuid;
@@ -112,6 +112,10 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)?;
+        // One plain connection first: the pool retries a refused connection until its acquire
+        // timeout and then reports only "pool timed out", hiding the cause.
+        let probe = PgConnection::connect_with(&options).await?;
+        let _ = probe.close().await;
         // No ping before each use (a round trip per request: ~20% of a `GET /user` in the
         // benchmarks). A connection broken by a database restart fails one request and is
         // dropped; idle connections are recycled after a minute so few go stale.
@@ -126,6 +130,11 @@ impl PostgresStore {
             pool,
             principals: PrincipalReads::start(options),
         })
+    }
+
+    /// A transaction; opening it is retried on a dead connection (nothing has run yet).
+    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+        super::retry_read(|| async { Ok(self.pool.begin().await?) }).await
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -451,7 +460,7 @@ async fn delete_sessions(
 #[async_trait]
 impl Store for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK_KEY)
             .execute(&mut *tx)
@@ -486,12 +495,13 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        super::retry_read(|| async { Ok(sqlx::query("SELECT 1").execute(&self.pool).await?) })
+            .await?;
         Ok(())
     }
 
     async fn create_account(&self, account: &NewAccount<'_>) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert_user(&mut tx, account.user).await?;
         for identity in account.identities {
             insert_identity(&mut tx, identity).await?;
@@ -513,7 +523,7 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>> {
         // The row lock is taken by the read: concurrent changes queue behind each other.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
         ))
@@ -533,11 +543,14 @@ impl Store for PostgresStore {
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
+        let row = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -551,12 +564,15 @@ impl Store for PostgresStore {
     }
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM auth.users \
+        let row = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM auth.users \
              WHERE email = $1 AND is_sso_user = false AND deleted_at IS NULL"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
+            ))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -567,12 +583,15 @@ impl Store for PostgresStore {
     }
 
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
-        let rows = sqlx::query(&format!(
+        let rows = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM auth.users WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT $1 OFFSET $2"
         ))
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
+            .await?)
+        })
         .await?;
         let total: i64 =
             sqlx::query_scalar("SELECT count(*) FROM auth.users WHERE deleted_at IS NULL")
@@ -593,7 +612,7 @@ impl Store for PostgresStore {
     }
 
     async fn soft_delete_user(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE auth.users SET deleted_at = $1, updated_at = $1, email = NULL, phone = NULL, \
              encrypted_password = NULL WHERE id = $2 AND deleted_at IS NULL",
@@ -624,7 +643,8 @@ impl Store for PostgresStore {
         refill: f64,
         now: f64,
     ) -> StoreResult<bool> {
-        let left: Option<f64> = sqlx::query_scalar(
+        let left: Option<f64> = super::retry_read(|| async {
+            Ok(sqlx::query_scalar(
             "INSERT INTO auth.saoma_rate_limits AS r (key, tokens, updated_at) VALUES ($1, $2 - 1, $3) \
              ON CONFLICT (key) DO UPDATE SET \
              tokens = LEAST($2, r.tokens + GREATEST(0, $3 - r.updated_at) * $4) - 1, updated_at = $3 \
@@ -635,6 +655,8 @@ impl Store for PostgresStore {
         .bind(now)
         .bind(refill)
         .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         Ok(left.is_some())
     }
@@ -644,17 +666,25 @@ impl Store for PostgresStore {
     }
 
     async fn list_audit(&self, offset: i64, limit: i64) -> StoreResult<(Vec<AuditEntry>, i64)> {
-        let rows = sqlx::query(
+        let rows = super::retry_read(|| async {
+            Ok(sqlx::query(
             "SELECT id, payload::jsonb AS payload, created_at, ip_address FROM auth.audit_log_entries \
              ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
+            .await?)
+        })
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.audit_log_entries")
-            .fetch_one(&self.pool)
-            .await?;
+        let total: i64 = super::retry_read(|| async {
+            Ok(
+                sqlx::query_scalar("SELECT count(*) FROM auth.audit_log_entries")
+                    .fetch_one(&self.pool)
+                    .await?,
+            )
+        })
+        .await?;
         let entries = rows
             .iter()
             .map(|row| {
@@ -672,11 +702,14 @@ impl Store for PostgresStore {
     }
 
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
-        let rows = sqlx::query(&format!(
+        let rows = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
             "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 ORDER BY created_at, id"
         ))
         .bind(user_id)
         .fetch_all(&self.pool)
+            .await?)
+        })
         .await?;
         rows.iter().map(identity_from_row).collect()
     }
@@ -686,22 +719,28 @@ impl Store for PostgresStore {
         provider: &str,
         provider_id: &str,
     ) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query(&format!(
+        let row = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
             "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE provider = $1 AND provider_id = $2"
         ))
         .bind(provider)
         .bind(provider_id)
         .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         row.as_ref().map(identity_from_row).transpose()
     }
 
     async fn identities_by_provider_id(&self, provider_id: &str) -> StoreResult<Vec<Identity>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE provider_id = $1"
-        ))
-        .bind(provider_id)
-        .fetch_all(&self.pool)
+        let rows = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE provider_id = $1"
+            ))
+            .bind(provider_id)
+            .fetch_all(&self.pool)
+            .await?)
+        })
         .await?;
         rows.iter().map(identity_from_row).collect()
     }
@@ -750,21 +789,27 @@ impl Store for PostgresStore {
     }
 
     async fn flow_by_id(&self, id: Uuid) -> StoreResult<Option<FlowState>> {
-        let row = sqlx::query(&format!(
-            "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
+        let row = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         row.as_ref().map(flow_from_row).transpose()
     }
 
     async fn flow_by_auth_code(&self, auth_code: &str) -> StoreResult<Option<FlowState>> {
-        let row = sqlx::query(&format!(
-            "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE auth_code = $1"
-        ))
-        .bind(auth_code)
-        .fetch_optional(&self.pool)
+        let row = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE auth_code = $1"
+            ))
+            .bind(auth_code)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         row.as_ref().map(flow_from_row).transpose()
     }
@@ -804,7 +849,7 @@ impl Store for PostgresStore {
     }
 
     async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
             .bind(SWEEP_LOCK_KEY)
             .fetch_one(&mut *tx)
@@ -861,18 +906,21 @@ impl Store for PostgresStore {
     }
 
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         insert_session(&mut tx, session, token).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>> {
-        let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
+        let row = super::retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
         .await?;
         row.as_ref().map(session_from_row).transpose()
     }
@@ -894,7 +942,7 @@ impl Store for PostgresStore {
         now: DateTime<Utc>,
         policy: &RotationPolicy,
     ) -> StoreResult<Rotation> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let outcome = rotate(&mut PgRotation(&mut tx), presented_hash, fresh, now, policy).await?;
         tx.commit().await?;
         Ok(outcome)

@@ -10,6 +10,7 @@ mod helpers;
 mod admin;
 mod bad_input;
 mod cancellation;
+mod db_faults;
 mod health;
 mod jwt;
 mod logout;

@@ -104,21 +104,27 @@ fn router_routes() -> Routes {
 }
 
 /// The axum method functions called at depth 0 of `args` (the text after a route's path,
-/// up to the parenthesis that closes `.route(`).
+/// up to the parenthesis that closes `.route(`). Wrappers that only change how a route runs
+/// (`writes(...)`, `.merge(...)`) do not count as depth.
 fn top_level_calls(args: &str) -> Vec<String> {
+    const WRAPPERS: [&str; 2] = ["writes", "merge"];
     let mut calls = Vec::new();
-    let mut depth = 0;
+    // One entry per open parenthesis: whether it counts as depth.
+    let mut open: Vec<bool> = Vec::new();
     let mut ident = String::new();
     for c in args.chars() {
         match c {
             '(' => {
+                let depth = open.iter().filter(|counts| **counts).count();
                 if depth == 0 && AXUM_METHODS.contains(&ident.as_str()) {
                     calls.push(ident.clone());
                 }
-                depth += 1;
+                open.push(!WRAPPERS.contains(&ident.as_str()));
             }
-            ')' if depth == 0 => break,
-            ')' => depth -= 1,
+            ')' if open.is_empty() => break,
+            ')' => {
+                open.pop();
+            }
             _ => {}
         }
         if c.is_alphanumeric() || c == '_' {
