@@ -58,10 +58,7 @@ impl Challenge {
             (Some(value), Some(method)) => {
                 let method = ChallengeMethod::parse(method)
                     .ok_or("code_challenge_method must be s256 or plain")?;
-                let valid_chars = value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c));
-                if !(43..=128).contains(&value.len()) || !valid_chars {
+                if !is_pkce_string(value) {
                     return Err("code challenge does not match previously saved code verifier");
                 }
                 Ok(Some(Self {
@@ -72,8 +69,12 @@ impl Challenge {
         }
     }
 
-    /// Constant-time check of a verifier against this challenge.
+    /// Constant-time check of a verifier against this challenge. A verifier outside RFC 7636's
+    /// shape never verifies, whatever challenge was stored: a short one can be guessed.
     pub fn verify(&self, verifier: &str) -> bool {
+        if check_verifier(verifier).is_err() {
+            return false;
+        }
         let expected = match self.method {
             ChallengeMethod::S256 => {
                 URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
@@ -83,6 +84,25 @@ impl Challenge {
         use subtle::ConstantTimeEq;
         bool::from(expected.as_bytes().ct_eq(self.value.as_bytes()))
     }
+}
+
+/// RFC 7636 §4.1: a verifier is 43-128 characters of the unreserved set `[A-Za-z0-9-._~]`.
+/// Checked before the flow is looked up, so a malformed verifier never consumes an attempt.
+pub fn check_verifier(verifier: &str) -> Result<(), &'static str> {
+    if is_pkce_string(verifier) {
+        Ok(())
+    } else {
+        Err("code verifier must be 43-128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'")
+    }
+}
+
+/// The shape RFC 7636 gives both verifiers and challenges (a plain challenge is the verifier;
+/// an S256 one, base64url without padding, is 43 characters of the same set).
+fn is_pkce_string(value: &str) -> bool {
+    (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +203,44 @@ mod tests {
         assert!(Challenge::parse(Some("short"), Some("s256")).is_err());
         assert!(Challenge::parse(Some(&format!("{CHALLENGE}!")), Some("s256")).is_err());
         assert!(Challenge::parse(Some(CHALLENGE), Some("md5")).is_err());
+    }
+
+    #[test]
+    fn verifiers_follow_rfc_7636() {
+        let at_least = "a".repeat(43);
+        let at_most = "Az09-._~".repeat(16);
+        assert_eq!(at_most.len(), 128);
+        for good in [VERIFIER, at_least.as_str(), at_most.as_str()] {
+            assert_eq!(check_verifier(good), Ok(()), "{good}");
+        }
+        let too_short = "a".repeat(42);
+        let too_long = format!("{at_most}a");
+        let bad_char = format!("{}+", &at_least[1..]);
+        let non_ascii = format!("{}é", "a".repeat(42));
+        for bad in [
+            "",
+            "a",
+            too_short.as_str(),
+            too_long.as_str(),
+            bad_char.as_str(),
+            non_ascii.as_str(),
+        ] {
+            assert!(check_verifier(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_short_verifier_never_verifies_even_against_its_own_challenge() {
+        let s256_of_a = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, b"a"));
+        let challenge = Challenge::parse(Some(&s256_of_a), Some("s256"))
+            .expect("a 43-character challenge is well formed")
+            .expect("some");
+        assert!(!challenge.verify("a"));
+        let plain = Challenge {
+            value: "a".into(),
+            method: ChallengeMethod::Plain,
+        };
+        assert!(!plain.verify("a"));
     }
 
     #[test]

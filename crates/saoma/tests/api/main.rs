@@ -17,6 +17,8 @@ mod logout;
 mod openapi;
 mod operations;
 mod password_grant;
+mod pkce;
+mod redirects;
 mod refresh;
 mod restart;
 mod signup;

@@ -249,6 +249,7 @@ async fn pkce_grant(
             "invalid request: both auth code and code verifier should be non-empty",
         ));
     }
+    crate::domain::flow::check_verifier(&verifier).map_err(ApiError::validation)?;
     let not_found = || {
         ApiError::not_found(
             "flow_state_not_found",
