@@ -11,6 +11,7 @@ mod admin;
 mod bad_input;
 mod health;
 mod jwt;
+mod limits;
 mod logout;
 mod openapi;
 mod operations;
