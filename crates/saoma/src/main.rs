@@ -43,7 +43,8 @@ enum Command {
     Dev,
 }
 
-/// Development only: printed by `saoma dev`, refused by nothing, so never use it elsewhere.
+/// Development only: published with saoma and printed by `saoma dev`, so anyone can sign
+/// tokens with it; `saoma serve` refuses it.
 const DEV_JWT_SECRET: &str = "saoma-dev-secret-do-not-use-in-production-0123456789";
 
 #[tokio::main]
@@ -67,7 +68,10 @@ async fn run() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     let mut config = Config::load(Some(&cli.config), &env)?;
     match command {
-        Command::Serve => serve(config, None).await,
+        Command::Serve => {
+            refuse_unsafe_secret(&config)?;
+            serve(config, None).await
+        }
         Command::Dev => {
             let simulator = apply_dev_defaults(&mut config, &env);
             serve(config, Some(simulator)).await
@@ -151,11 +155,39 @@ fn require_secret(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `saoma serve` only runs with a secret nobody else can know: not the published development
+/// secret, and long enough that it cannot be guessed (32 bytes, as GoTrue asks).
+fn refuse_unsafe_secret(config: &Config) -> anyhow::Result<()> {
+    require_secret(config)?;
+    let secret = &config.jwt.secret;
+    if secret == DEV_JWT_SECRET {
+        anyhow::bail!(
+            "the JWT secret is saoma's published development secret: anyone could sign an admin \
+             (service_role) token with it. `saoma serve` refuses it; set SAOMA_JWT_SECRET to a random \
+             value of at least 32 characters (e.g. `openssl rand -base64 48`), or use `saoma dev`"
+        );
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        anyhow::bail!(
+            "the JWT secret is {} bytes long; HS256 needs at least {MIN_SECRET_BYTES} random bytes to \
+             resist guessing. Set SAOMA_JWT_SECRET to a longer random value (e.g. `openssl rand -base64 48`)",
+            secret.len()
+        );
+    }
+    Ok(())
+}
+
+/// The shortest HS256 secret `saoma serve` accepts.
+const MIN_SECRET_BYTES: usize = 32;
+
 /// Runs the server; `dev` carries `saoma dev`'s simulator (if WeChat is simulated).
 async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result<()> {
     require_secret(&config)?;
     let started = std::time::Instant::now();
     tracing::info!(config = ?config, "starting");
+    if let Some(warning) = saoma::rate_limit::off_warning(&config.rate_limit) {
+        tracing::warn!("{warning}");
+    }
     let mut application = Application::build(config, Arc::new(SystemClock))
         .await
         .context("starting saoma")?;

@@ -1,7 +1,12 @@
 //! Rate limits as GoTrue has them: token buckets per client IP, refilled continuously. The
 //! buckets live in the database, so several saoma processes on one database share one limit.
+//!
+//! Like GoTrue's, they apply only when `rate_limit.header` names the header a proxy puts the
+//! client's address in: without it every client behind one proxy (or one test suite) would
+//! share a bucket, so there are no limits at all and start-up says so.
 
 use crate::{
+    config::RateLimitConfig,
     http::{error::ApiError, extract::Client},
     state::AppState,
 };
@@ -14,6 +19,8 @@ pub enum Bucket {
     Otp,
     /// Anonymous sign-ins.
     AnonymousUsers,
+    /// `GET /authorize`: each call records a flow, kept for an hour.
+    Authorize,
 }
 
 impl Bucket {
@@ -22,6 +29,7 @@ impl Bucket {
             Self::Token => "token",
             Self::Otp => "otp",
             Self::AnonymousUsers => "anonymous",
+            Self::Authorize => "authorize",
         }
     }
 
@@ -32,6 +40,7 @@ impl Bucket {
             Self::Token => (limits.token_refresh, 300.0),
             Self::Otp => (limits.otp, 300.0),
             Self::AnonymousUsers => (limits.anonymous_users, 3600.0),
+            Self::Authorize => (limits.authorize, 300.0),
         };
         (
             limits.burst.min(per_period).max(1.0),
@@ -42,7 +51,7 @@ impl Bucket {
 
 /// Takes one token from the caller's bucket, or answers 429 `over_request_rate_limit`.
 pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> Result<(), ApiError> {
-    if !state.config.rate_limit.enabled {
+    if !applies(&state.config.rate_limit) {
         return Ok(());
     }
     let (capacity, refill) = bucket.shape(state);
@@ -61,4 +70,17 @@ pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> Result<
         "over_request_rate_limit",
         "Request rate limit reached",
     ))
+}
+
+/// Whether IP-keyed limits are in force: switched on, and told where the client's address is.
+pub fn applies(limits: &RateLimitConfig) -> bool {
+    limits.enabled && limits.header.is_some()
+}
+
+/// The start-up warning when limits are switched on but cannot apply, else `None`.
+pub fn off_warning(limits: &RateLimitConfig) -> Option<&'static str> {
+    (limits.enabled && !applies(limits)).then_some(
+        "rate limits are off: no rate_limit.header (SAOMA_RATE_LIMIT_HEADER / GOTRUE_RATE_LIMIT_HEADER) \
+         names the header your proxy puts the client address in, so clients cannot be told apart",
+    )
 }

@@ -67,6 +67,16 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
         Kind::Str,
     ),
     (
+        "SAOMA_RATE_LIMIT_TRUSTED_PROXY_HOPS",
+        &["rate_limit", "trusted_proxy_hops"],
+        Kind::Int,
+    ),
+    (
+        "SAOMA_RATE_LIMIT_AUTHORIZE",
+        &["rate_limit", "authorize"],
+        Kind::Float,
+    ),
+    (
         "SAOMA_RATE_LIMIT_TOKEN_REFRESH",
         &["rate_limit", "token_refresh"],
         Kind::Float,

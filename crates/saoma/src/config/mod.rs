@@ -210,13 +210,20 @@ impl Default for SecurityConfig {
 }
 
 /// GoTrue's rate limits and defaults: token buckets per client IP, shared by every saoma
-/// process on the same database (the limit is the cluster's).
+/// process on the same database (the limit is the cluster's). As in GoTrue they apply only
+/// when `header` is set: without a proxy naming the client, saoma cannot tell clients apart.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub enabled: bool,
-    /// Header carrying the client IP behind a proxy (first value), e.g. `X-Forwarded-For`.
+    /// Header carrying the client IP behind a proxy, e.g. `X-Forwarded-For`. Unset: no limits.
     pub header: Option<String>,
+    /// How many proxies of yours append to `header`: the client is the address the outermost
+    /// of them appended, this many entries from the right. Entries further left are whatever
+    /// the client sent, so they are never trusted.
+    pub trusted_proxy_hops: usize,
+    /// `GET /authorize`: flows started per 5 minutes.
+    pub authorize: f64,
     /// `POST /token`, all grants: requests per 5 minutes.
     pub token_refresh: f64,
     /// `/verify`: requests per 5 minutes.
@@ -234,12 +241,26 @@ impl Default for RateLimitConfig {
         Self {
             enabled: true,
             header: None,
+            trusted_proxy_hops: 1,
+            authorize: 150.0,
             token_refresh: 150.0,
             verify: 30.0,
             otp: 30.0,
             anonymous_users: 30.0,
             burst: 30.0,
         }
+    }
+}
+
+impl RateLimitConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.trusted_proxy_hops == 0 {
+            return Err(ConfigError::Invalid(
+                "rate_limit.trusted_proxy_hops must be at least 1 (the proxy that sets the header)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -306,6 +327,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.rate_limit.validate()?;
         if self.jwt.exp <= 0 {
             return Err(ConfigError::Invalid("jwt.exp must be positive".into()));
         }
@@ -569,6 +591,18 @@ mod tests {
             unsupported_gotrue_names(&vars),
             vec!["GOTRUE_SMTP_HOST".to_string()]
         );
+    }
+
+    #[test]
+    fn trusted_proxy_hops_is_at_least_one() {
+        let config = Config::load(None, &env(&[("SAOMA_RATE_LIMIT_TRUSTED_PROXY_HOPS", "2")]))
+            .expect("load");
+        assert_eq!(config.rate_limit.trusted_proxy_hops, 2);
+        let refused = Config::load(None, &env(&[("SAOMA_RATE_LIMIT_TRUSTED_PROXY_HOPS", "0")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("trusted_proxy_hops"), "{refused}");
     }
 
     #[test]

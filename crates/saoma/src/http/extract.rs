@@ -3,9 +3,10 @@
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Query, Request},
-    http::{header, request::Parts, HeaderMap, StatusCode},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
 };
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -225,9 +226,10 @@ impl FromRequestParts<SharedState> for Authenticated {
     }
 }
 
-/// Who is calling, for sessions, the audit log and rate limits: the client IP (from the header
-/// named by `rate_limit.header` when saoma runs behind a proxy, else the peer address) and
-/// the User-Agent.
+/// Who is calling, for sessions, the audit log and rate limits: the client IP and the
+/// User-Agent. Behind a proxy (`rate_limit.header` set) the IP is the address your proxies
+/// appended to that header ([`forwarded_ip`]); otherwise, or when the header holds no usable
+/// address, it is the peer address.
 #[derive(Debug, Clone, Default)]
 pub struct Client {
     pub ip: String,
@@ -241,30 +243,51 @@ impl FromRequestParts<SharedState> for Client {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let from_header = state
-            .config
-            .rate_limit
-            .header
-            .as_deref()
-            .and_then(|name| parts.headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string());
+        let limits = &state.config.rate_limit;
+        let from_header = limits.header.as_deref().and_then(|name| {
+            forwarded_ip(
+                parts.headers.get_all(name).iter(),
+                limits.trusted_proxy_hops,
+            )
+        });
+        let peer = || {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_canonical())
+        };
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(512).collect());
         Ok(Self {
-            ip: from_header.or(peer).unwrap_or_default(),
+            ip: from_header
+                .or_else(peer)
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
             user_agent,
         })
     }
+}
+
+/// The client address in a proxy header such as `X-Forwarded-For`: each proxy appends the
+/// address it was called from, so the entry `hops` from the right (across all the header's
+/// lines) is the one your outermost trusted proxy wrote. Entries left of it are whatever the
+/// client sent. `None` when there are fewer entries or that one is not an IP address (an
+/// `address:port` form is accepted).
+fn forwarded_ip<'a>(lines: impl Iterator<Item = &'a HeaderValue>, hops: usize) -> Option<IpAddr> {
+    let mut entries = Vec::new();
+    for line in lines {
+        // A line that is not text makes the count from the right unknowable.
+        entries.extend(line.to_str().ok()?.split(','));
+    }
+    let entry = entries.get(entries.len().checked_sub(hops)?)?.trim();
+    let ip = entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .ok()?;
+    Some(ip.to_canonical())
 }
 
 /// A caller with an admin JWT (`role` `service_role` or `supabase_admin`, as Supabase's keys).
@@ -284,5 +307,66 @@ impl FromRequestParts<SharedState> for Admin {
             return Err(ApiError::forbidden("not_admin", "User not allowed"));
         }
         Ok(Self { claims })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_ip(lines: &[&str], hops: usize) -> Option<String> {
+        let values: Vec<HeaderValue> = lines
+            .iter()
+            .map(|line| HeaderValue::from_str(line).expect("header value"))
+            .collect();
+        forwarded_ip(values.iter(), hops).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn the_client_is_what_the_trusted_proxies_appended() {
+        // The client wrote the first two entries; the one proxy appended the last.
+        let forged = ["1.1.1.1, 2.2.2.2, 203.0.113.7"];
+        assert_eq!(client_ip(&forged, 1).as_deref(), Some("203.0.113.7"));
+        // Two proxies: the outer one's entry is second from the right.
+        assert_eq!(client_ip(&forged, 2).as_deref(), Some("2.2.2.2"));
+        // Entries count across repeated header lines, in order.
+        let lines = ["1.1.1.1", "203.0.113.7, 10.0.0.1"];
+        assert_eq!(client_ip(&lines, 2).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client_ip(&lines, 3).as_deref(), Some("1.1.1.1"));
+    }
+
+    #[test]
+    fn addresses_are_parsed_and_normalised() {
+        assert_eq!(
+            client_ip(&[" 2001:DB8::1 "], 1).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(&["203.0.113.7:4711"], 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            client_ip(&["[2001:db8::1]:443"], 1).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(&["::ffff:203.0.113.7"], 1).as_deref(),
+            Some("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn missing_or_garbage_entries_fall_back() {
+        for lines in [
+            &[][..],
+            &["203.0.113.7, not-an-ip"][..],
+            &[""][..],
+            &["203.0.113.7,"][..],
+            &["unknown"][..],
+        ] {
+            assert_eq!(client_ip(lines, 1), None, "{lines:?}");
+        }
+        // Fewer entries than trusted proxies: the request did not come through them all.
+        assert_eq!(client_ip(&["203.0.113.7"], 2), None);
     }
 }

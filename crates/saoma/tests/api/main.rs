@@ -13,6 +13,7 @@ mod cancellation;
 mod db_faults;
 mod health;
 mod jwt;
+mod limits;
 mod logout;
 mod openapi;
 mod operations;

@@ -17,7 +17,8 @@ async fn token_requests_are_limited_per_client_ip() {
             .client
             .post(app.url("/auth/v1/token?grant_type=password"))
             .header("x-supabase-api-version", "2024-01-01")
-            .header("x-forwarded-for", format!("{ip}, 10.0.0.1"))
+            // The client's own first value is ignored; the proxy appended the last one.
+            .header("x-forwarded-for", format!("10.0.0.1, {ip}"))
             .json(&json!({"email": "nobody@example.com", "password": "whatever"}));
         async move { into_reply(request.send().await.expect("send")).await }
     };
@@ -43,7 +44,11 @@ async fn token_requests_are_limited_per_client_ip() {
 
 #[tokio::test]
 async fn anonymous_sign_ins_have_their_own_hourly_limit() {
-    let app = spawn_app_with(|c| c.rate_limit.anonymous_users = 2.0).await;
+    let app = spawn_app_with(|c| {
+        c.rate_limit.anonymous_users = 2.0;
+        c.rate_limit.header = Some("X-Forwarded-For".into());
+    })
+    .await;
     for _ in 0..2 {
         assert_eq!(app.post("/signup", json!({})).await.status, StatusCode::OK);
     }

@@ -145,9 +145,10 @@ async fn signup_validation_errors() {
             "validation_failed",
         ),
         (
+            // bcrypt would cut it: refused, with the reason (limits.rs has the details).
             json!({"email": unique_email(), "password": "x".repeat(73)}),
-            StatusCode::BAD_REQUEST,
-            "validation_failed",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_password",
         ),
         (
             json!({"email": 42, "password": PASSWORD}),

@@ -30,18 +30,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `saoma serve` with exactly `env` (plus PATH), in a fresh directory.
-async fn start(env: &[(&str, String)]) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = env
-        .iter()
-        .find(|(k, _)| *k == "SAOMA_PORT" || *k == "PORT")
-        .map(|(_, v)| v.clone())
-        .expect("a port");
+/// `saoma <subcommand>` with exactly `env` (plus PATH), in `dir`, its output piped.
+fn saoma(subcommand: &str, env: &[(&str, String)], dir: &std::path::Path) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_saoma"));
     command
-        .arg("serve")
-        .current_dir(dir.path())
+        .arg(subcommand)
+        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdout(Stdio::piped())
@@ -49,7 +43,23 @@ async fn start(env: &[(&str, String)]) -> Server {
     for (key, value) in env {
         command.env(key, value);
     }
-    let child = command.spawn().expect("spawn saoma");
+    command.spawn().expect("spawn saoma")
+}
+
+/// Starts `saoma serve` with exactly `env` (plus PATH), in a fresh directory.
+async fn start(env: &[(&str, String)]) -> Server {
+    start_command("serve", env).await
+}
+
+/// Starts `saoma <subcommand>` and waits until it answers `/health`.
+async fn start_command(subcommand: &str, env: &[(&str, String)]) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = env
+        .iter()
+        .find(|(k, _)| *k == "SAOMA_PORT" || *k == "PORT")
+        .map(|(_, v)| v.clone())
+        .expect("a port");
+    let child = saoma(subcommand, env, dir.path());
     let url = format!("http://127.0.0.1:{port}");
     let mut server = Server {
         child,
@@ -238,6 +248,57 @@ async fn starts_from_a_gotrue_environment() {
         "a misspelt SAOMA_* name is reported: {logs}"
     );
     assert!(!logs.contains(SECRET), "the secret is never printed");
+    assert!(
+        logs.contains("rate limits are off"),
+        "no GOTRUE_RATE_LIMIT_HEADER: start-up says there are no limits: {logs}"
+    );
+}
+
+/// The published development secret, as main.rs has it.
+const DEV_SECRET: &str = "saoma-dev-secret-do-not-use-in-production-0123456789";
+
+#[tokio::test]
+async fn serve_refuses_the_development_secret_and_short_secrets() {
+    for (secret, expected) in [
+        (DEV_SECRET, "published development secret"),
+        ("only-31-bytes-long-secret-value", "at least 32"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = base_env(free_port(), "saoma.db".into());
+        env.retain(|(name, _)| *name != "SAOMA_JWT_SECRET");
+        env.push(("SAOMA_JWT_SECRET", secret.into()));
+        let database = dir.path().join("saoma.db");
+        let mut server = Server {
+            child: saoma("serve", &env, dir.path()),
+            url: String::new(),
+            _dir: dir,
+        };
+        assert_ne!(server.wait(Duration::from_secs(10)), 0, "refused: {secret}");
+        let logs = server.output();
+        assert!(logs.contains(expected), "{logs}");
+        assert!(!database.exists(), "refused before touching the database");
+    }
+}
+
+#[tokio::test]
+async fn dev_still_runs_with_the_development_secret() {
+    let env = vec![
+        ("SAOMA_PORT", free_port().to_string()),
+        ("SAOMA_LOG", "info".into()),
+    ];
+    let mut server = start_command("dev", &env).await;
+    let (status, session) = post(
+        &format!("{}/auth/v1/signup", server.url),
+        json!({}),
+        "10.4.0.1",
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "anonymous sign-in on the dev server: {session}"
+    );
+    server.terminate();
+    assert_eq!(server.wait(Duration::from_secs(10)), 0);
 }
 
 #[tokio::test]

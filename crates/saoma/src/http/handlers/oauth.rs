@@ -50,9 +50,11 @@ const RESERVED_PARAMS: &[&str] = &[
 
 pub async fn authorize(
     State(state): State<SharedState>,
+    client: Client,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
+    crate::rate_limit::check(&state, crate::rate_limit::Bucket::Authorize, &client).await?;
     start_flow(&state, &headers, &params, None).await
 }
 

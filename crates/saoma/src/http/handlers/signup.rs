@@ -40,7 +40,6 @@ pub async fn signup(
     let email = present(&req.email);
     let phone = present(&req.phone);
     let metadata = Value::Object(req.data.unwrap_or_default());
-    rate_limit::check(&state, Bucket::Otp, &client).await?;
 
     match (email, phone) {
         // GoTrue ignores a password given without email or phone: that is an anonymous sign-in.
@@ -71,6 +70,7 @@ async fn anonymous(
         ));
     }
     refuse_if_signups_disabled(state)?;
+    rate_limit::check(state, Bucket::Otp, client).await?;
     rate_limit::check(state, Bucket::AnonymousUsers, client).await?;
     let now = state.clock.now();
     let mut user = User::new(Uuid::new_v4(), &state.config.jwt.aud, "anonymous", now);
@@ -100,6 +100,7 @@ async fn with_email(
 ) -> ApiResult<axum::response::Response> {
     let config = &state.config;
     refuse_if_signups_disabled(state)?;
+    rate_limit::check(state, Bucket::Otp, client).await?;
     if password.is_empty() {
         return Err(ApiError::validation("Signup requires a valid password"));
     }
@@ -164,6 +165,8 @@ async fn with_email(
     Ok(Json(UserView::new(&user, std::slice::from_ref(&identity))).into_response())
 }
 
+/// Answered before any rate limit: a client told "no sign-ups here" should not be told to
+/// wait and try again.
 fn refuse_if_signups_disabled(state: &SharedState) -> ApiResult<()> {
     if state.config.disable_signup {
         return Err(ApiError::unprocessable(

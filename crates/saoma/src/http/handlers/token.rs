@@ -120,7 +120,7 @@ async fn password_grant(
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|u| u.encrypted_password.clone());
-    let matches = password::verify(password.clone(), stored)
+    let matches = password::verify(password.clone(), stored, state.config.password.bcrypt_cost)
         .await
         .map_err(ApiError::internal)?;
     let user = match user {

@@ -119,9 +119,13 @@ pub async fn update_user(
                 "Updating password of an anonymous user without an email or phone is not allowed",
             ));
         }
-        let same = password::verify(new_password.clone(), user.encrypted_password.clone())
-            .await
-            .map_err(ApiError::internal)?;
+        let same = password::verify(
+            new_password.clone(),
+            user.encrypted_password.clone(),
+            config.password.bcrypt_cost,
+        )
+        .await
+        .map_err(ApiError::internal)?;
         if same {
             return Err(ApiError::unprocessable(
                 "same_password",
@@ -166,11 +170,6 @@ pub async fn update_user(
 
 /// 422 `weak_password` unless `password` meets the configured rules.
 pub fn check_password_strength(config: &Config, password: &str) -> ApiResult<()> {
-    if password.len() > password::MAX_BYTES {
-        return Err(ApiError::validation(
-            "Password cannot be longer than 72 characters",
-        ));
-    }
     match password::weakness(password, config.password.min_length) {
         Some(weak) => Err(ApiError::weak_password(weak.message, &weak.reasons)),
         None => Ok(()),
