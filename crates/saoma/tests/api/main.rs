@@ -9,6 +9,7 @@ mod helpers;
 
 mod admin;
 mod bad_input;
+mod edge;
 mod health;
 mod jwt;
 mod logout;
