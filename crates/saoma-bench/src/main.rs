@@ -364,6 +364,8 @@ fn saoma_env(port: u16, database_url: &str) -> Vec<(String, String)> {
         ("SAOMA_LOG", "warn".to_owned()),
         // All the load comes from one address: the limiter would answer 429.
         ("SAOMA_RATE_LIMIT_ENABLED", "false".to_owned()),
+        // Never a clash on the default metrics port with another saoma on this machine.
+        ("SAOMA_METRICS_PORT", "0".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -563,6 +565,7 @@ async fn backend(
             ("SAOMA_PASSWORD_BCRYPT_COST".into(), "10".into()),
             ("SAOMA_LOG".into(), "warn".into()),
             ("SAOMA_RATE_LIMIT_ENABLED".into(), "false".into()),
+            ("SAOMA_METRICS_PORT".into(), "0".into()),
         ],
         port: dev_port,
         health: "/health",

@@ -1,6 +1,6 @@
 //! Building and running the server: store, keys, router and listener.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -9,7 +9,7 @@ use crate::{
     clock::SharedClock,
     config::Config,
     domain::refresh::RefreshTokenKey,
-    http,
+    http::{self, serve},
     jwt::JwtKeys,
     providers::Providers,
     state::{AppState, SharedState},
@@ -21,6 +21,8 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct Application {
     listener: TcpListener,
+    /// Prometheus metrics, apart from the API (`metrics.enabled`).
+    metrics_listener: Option<TcpListener>,
     state: SharedState,
     extra: Option<(String, axum::Router)>,
 }
@@ -42,9 +44,11 @@ impl Application {
         clock: SharedClock,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let metrics_listener = bind_metrics(&config).await?;
         let state = build_state(config, clock).await?;
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             extra: None,
         })
@@ -63,6 +67,13 @@ impl Application {
             .unwrap_or_default()
     }
 
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     pub fn state(&self) -> SharedState {
         self.state.clone()
     }
@@ -73,17 +84,59 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let _sweeper = sweeper::spawn(self.state.clone(), SWEEP_EVERY);
+        let limits = serve::Limits::from_config(&self.state.config.server);
+        // The metrics listener stops when the API's does.
+        let (api_stopped, metrics_stop) = tokio::sync::watch::channel(());
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = http::metrics_router(self.state.clone());
+            let limits = serve::Limits {
+                max_connections: METRICS_MAX_CONNECTIONS,
+                ..limits.clone()
+            };
+            let mut stop = metrics_stop;
+            tokio::spawn(serve::serve(listener, router, limits, async move {
+                let _ = stop.changed().await;
+            }))
+        });
         let mut router = http::router(self.state);
         if let Some((path, extra)) = self.extra {
             router = axum::Router::new().nest(&path, extra).merge(router);
         }
-        // The peer address is the client IP when no proxy header is configured.
-        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        serve::serve(self.listener, router, limits, shutdown).await;
+        drop(api_stopped);
+        if let Some(metrics) = metrics {
+            metrics.await?;
+        }
         Ok(())
     }
+}
+
+/// Scrapers are few: a small bound keeps a flood on this port from costing much.
+const METRICS_MAX_CONNECTIONS: usize = 64;
+
+async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    if !config.metrics.enabled {
+        return Ok(None);
+    }
+    let address = format!("{}:{}", config.metrics.host, config.metrics.port);
+    // Metrics are an aid, not the service: a taken port (another saoma on this machine) costs
+    // the metrics, with a warning, not the start.
+    let listener = match TcpListener::bind(&address).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(
+                %address,
+                error = %err,
+                "metrics not served: cannot bind (set metrics.host / metrics.port, or \
+                 metrics.enabled = false)"
+            );
+            return Ok(None);
+        }
+    };
+    if let Ok(bound) = listener.local_addr() {
+        tracing::info!(address = %bound, "metrics at /metrics");
+    }
+    Ok(Some(listener))
 }
 
 pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<SharedState> {

@@ -26,8 +26,9 @@ pub struct Claims {
     pub sub: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<Value>,
-    #[serde(default)]
-    pub exp: i64,
+    /// Optional, as in GoTrue: service keys without it are in use. Tokens saoma mints carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
     #[serde(default)]
     pub iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,7 +154,7 @@ impl JwtKeys {
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| JwtError::Invalid(e.to_string()))?;
-        if data.claims.exp == 0 || data.claims.exp <= now.timestamp() {
+        if data.claims.exp.is_some_and(|exp| exp <= now.timestamp()) {
             return Err(JwtError::Expired);
         }
         Ok(data.claims)
@@ -255,7 +256,7 @@ mod tests {
         Claims {
             sub: Some("u".into()),
             role: "authenticated".into(),
-            exp,
+            exp: Some(exp),
             ..Claims::default()
         }
     }
@@ -273,6 +274,22 @@ mod tests {
             keys.verify(&token, now + chrono::Duration::seconds(61)),
             Err(JwtError::Expired)
         );
+    }
+
+    #[test]
+    fn exp_is_optional_as_in_gotrue() {
+        let keys = JwtKeys::new(SECRET, None).expect("keys");
+        let now = Utc::now();
+        let forever = Claims {
+            exp: None,
+            ..claims(0)
+        };
+        let token = keys.sign(&forever).expect("sign");
+        assert!(!token.is_empty());
+        assert_eq!(keys.verify(&token, now).map(|c| c.exp), Ok(None));
+        // An explicit exp of 0 is 1970, long gone.
+        let token = keys.sign(&claims(0)).expect("sign");
+        assert_eq!(keys.verify(&token, now), Err(JwtError::Expired));
     }
 
     #[test]

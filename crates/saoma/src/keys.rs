@@ -10,7 +10,7 @@ pub fn api_key(keys: &JwtKeys, role: &str, now: DateTime<Utc>) -> Result<String,
         iss: Some("saoma".into()),
         role: role.into(),
         iat: now.timestamp(),
-        exp: (now + Duration::days(3650)).timestamp(),
+        exp: Some((now + Duration::days(3650)).timestamp()),
         ..Claims::default()
     };
     keys.sign_hs256(&claims)

@@ -26,7 +26,7 @@ pub fn access_token(
         iss: Some(state.issuer.clone()),
         sub: Some(user.id.to_string()),
         aud: Some(json!(user.aud)),
-        exp: expires_at,
+        exp: Some(expires_at),
         iat: now.timestamp(),
         email: Some(user.email.clone().unwrap_or_default()),
         phone: Some(user.phone.clone().unwrap_or_default()),

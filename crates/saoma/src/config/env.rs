@@ -133,6 +133,34 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
         Kind::Bool,
     ),
     (
+        "SAOMA_SERVER_HEADER_READ_TIMEOUT",
+        &["server", "header_read_timeout"],
+        Kind::Int,
+    ),
+    (
+        "SAOMA_SERVER_BODY_READ_TIMEOUT",
+        &["server", "body_read_timeout"],
+        Kind::Int,
+    ),
+    (
+        "SAOMA_SERVER_MAX_CONNECTIONS",
+        &["server", "max_connections"],
+        Kind::Int,
+    ),
+    (
+        "SAOMA_SERVER_MAX_HEADER_BYTES",
+        &["server", "max_header_bytes"],
+        Kind::Int,
+    ),
+    (
+        "SAOMA_SERVER_MAX_URI_BYTES",
+        &["server", "max_uri_bytes"],
+        Kind::Int,
+    ),
+    ("SAOMA_METRICS_ENABLED", &["metrics", "enabled"], Kind::Bool),
+    ("SAOMA_METRICS_HOST", &["metrics", "host"], Kind::Str),
+    ("SAOMA_METRICS_PORT", &["metrics", "port"], Kind::Int),
+    (
         "SAOMA_WECHAT_SIMULATOR_ALLOWED",
         &["wechat_simulator_allowed"],
         Kind::Bool,
@@ -179,6 +207,21 @@ const GOTRUE: &[(&str, &[&str], Kind)] = &[
     ("GOTRUE_SITE_URL", &["site_url"], Kind::Str),
     ("GOTRUE_URI_ALLOW_LIST", &["uri_allow_list"], Kind::List),
     ("GOTRUE_DISABLE_SIGNUP", &["disable_signup"], Kind::Bool),
+    (
+        "GOTRUE_METRICS_ENABLED",
+        &["metrics", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        &["metrics", "host"],
+        Kind::Str,
+    ),
+    (
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        &["metrics", "port"],
+        Kind::Int,
+    ),
     ("GOTRUE_JWT_SECRET", &["jwt", "secret"], Kind::Str),
     ("GOTRUE_JWT_EXP", &["jwt", "exp"], Kind::Int),
     ("GOTRUE_JWT_AUD", &["jwt", "aud"], Kind::Str),

@@ -38,6 +38,8 @@ pub struct Config {
     pub password: PasswordConfig,
     pub rate_limit: RateLimitConfig,
     pub external: ExternalConfig,
+    pub server: ServerConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -173,6 +175,8 @@ impl Default for Config {
             mailer: MailerConfig::default(),
             password: PasswordConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            server: ServerConfig::default(),
+            metrics: MetricsConfig::default(),
             wechat_simulator_allowed: false,
             external: ExternalConfig {
                 email: ProviderToggle { enabled: true },
@@ -264,6 +268,61 @@ impl RateLimitConfig {
     }
 }
 
+/// What one connection may take from the process: slow or oversized requests end with an error
+/// instead of holding a connection (and its memory) open.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Seconds a client has to send a request's headers, counted from the end of the previous
+    /// response on a kept-alive connection: it is also how long an idle connection stays open.
+    pub header_read_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers are in: 408 after.
+    pub body_read_timeout: u64,
+    /// Connections served at once; beyond it new ones wait (unaccepted, in the kernel's
+    /// backlog) until one closes. Keep it below the open-files limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// Total size of a request's header fields: 431 beyond it.
+    pub max_header_bytes: usize,
+    /// Length of a request's path and query: 414 beyond it.
+    pub max_uri_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: 10,
+            body_read_timeout: 30,
+            max_connections: 4096,
+            max_header_bytes: 64 * 1024,
+            max_uri_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Prometheus metrics, on a listener of their own: never on the public API port.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 9100,
+        }
+    }
+}
+
+/// The longest path and query saoma can be configured to accept: hyper itself answers 414
+/// (in plain text) beyond 65534 bytes.
+pub const MAX_URI_BYTES_LIMIT: usize = 60 * 1024;
+
 impl Default for PasswordConfig {
     fn default() -> Self {
         Self {
@@ -336,6 +395,7 @@ impl Config {
                 "security.refresh_token_reuse_interval must be >= 0".into(),
             ));
         }
+        self.validate_server()?;
         for provider in WECHAT_PROVIDERS {
             let Some(wechat) = self.external.wechat(provider).filter(|w| w.enabled) else {
                 continue;
@@ -362,6 +422,31 @@ impl Config {
                     "{name} must be an http(s) URL, got {url:?}"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        if server.header_read_timeout == 0 || server.body_read_timeout == 0 {
+            return Err(ConfigError::Invalid(
+                "server.header_read_timeout and server.body_read_timeout must be positive".into(),
+            ));
+        }
+        if server.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_connections must be positive".into(),
+            ));
+        }
+        if server.max_header_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "server.max_header_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(256..=MAX_URI_BYTES_LIMIT).contains(&server.max_uri_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "server.max_uri_bytes must be between 256 and {MAX_URI_BYTES_LIMIT}"
+            )));
         }
         Ok(())
     }
@@ -440,6 +525,8 @@ impl std::fmt::Debug for Config {
                 "external.anonymous_users",
                 &self.external.anonymous_users.enabled,
             )
+            .field("server", &self.server)
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }

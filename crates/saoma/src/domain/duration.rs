@@ -2,6 +2,10 @@
 
 use chrono::Duration;
 
+/// The longest ban: "forever" in practice, and far from what the databases can store (SQLite
+/// reads dates up to year 9999; a ban of 999999999h would end in year 116000).
+pub const MAX_BAN_YEARS: i64 = 100;
+
 /// Parses a Go duration; `none` is no ban (`None`).
 pub fn parse_ban(text: &str) -> Result<Option<Duration>, String> {
     let text = text.trim();
@@ -12,7 +16,11 @@ pub fn parse_ban(text: &str) -> Result<Option<Duration>, String> {
     if text.is_empty() {
         return Err(invalid());
     }
-    let mut total = Duration::zero();
+    let max_millis = (MAX_BAN_YEARS * 365 + MAX_BAN_YEARS / 4) as f64 * 86_400e3;
+    let too_long = || format!("ban duration must be at most {MAX_BAN_YEARS} years: {text:?}");
+    // Summed as float milliseconds and bounded before any conversion: no digit string, however
+    // long, overflows (an `f64` saturates at infinity, which the bound refuses).
+    let mut total_millis = 0.0;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest
@@ -34,9 +42,12 @@ pub fn parse_ban(text: &str) -> Result<Option<Duration>, String> {
             _ => return Err(invalid()),
         };
         rest = &rest[unit_len..];
-        total += Duration::milliseconds((value * millis) as i64);
+        total_millis += value * millis;
+        if total_millis > max_millis {
+            return Err(too_long());
+        }
     }
-    Ok(Some(total))
+    Ok(Some(Duration::milliseconds(total_millis as i64)))
 }
 
 #[cfg(test)]
@@ -51,6 +62,25 @@ mod tests {
         assert_eq!(parse_ban("none"), Ok(None));
         for bad in ["", "h", "10", "10d", "-1h", "1h x"] {
             assert!(parse_ban(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bans_are_bounded() {
+        let century = 100 * 365 * 24 + 25 * 24;
+        assert_eq!(
+            parse_ban(&format!("{century}h")),
+            Ok(Some(Duration::hours(century)))
+        );
+        for huge in [
+            "876625h",
+            "999999999h",
+            "9999999999999999999h",
+            &format!("{}h", "9".repeat(400)),
+            "600000h600000h",
+        ] {
+            let refused = parse_ban(huge).err().unwrap_or_default();
+            assert!(refused.contains("at most 100 years"), "{huge}: {refused}");
         }
     }
 }

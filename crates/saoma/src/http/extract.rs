@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::{error::ApiError, storable};
 use crate::{
     domain::{Session, User},
     jwt::{Claims, JwtError},
@@ -30,6 +30,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A form body (`application/x-www-form-urlencoded`), refused in GoTrue's format like
+/// [`ApiJson`] rather than with axum's plain-text errors.
+pub struct ApiForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // The content type first: no point reading a body that will be refused.
+        if content_type_essence(req.headers()) != "application/x-www-form-urlencoded" {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "validation_failed",
+                "Request body must be a form, sent with Content-Type: application/x-www-form-urlencoded",
+            ));
+        }
+        let body = RawBody::from_request(req, state).await?;
+        if !storable::urlencoded_is_storable(&body.bytes) {
+            return Err(unstorable("Form fields"));
+        }
+        serde_urlencoded::from_bytes(&body.bytes)
+            .map(Self)
+            .map_err(|e| ApiError::validation(format!("Invalid form fields: {e}")))
+    }
+}
+
 /// A body read but not yet parsed, for handlers whose body shape depends on the query.
 pub struct RawBody {
     headers: HeaderMap,
@@ -42,18 +68,50 @@ impl RawBody {
     }
 }
 
+/// How long a client may take to send a request body once its headers are in; the accept loop
+/// (`http::serve`) puts it in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyReadTimeout(pub std::time::Duration);
+
+impl Default for BodyReadTimeout {
+    fn default() -> Self {
+        Self(std::time::Duration::from_secs(30))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = req.headers().clone();
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // A declared length over the limit is refused before anything is read.
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+            return Err(body_too_large());
+        }
+        let timeout = req
+            .extensions()
+            .get::<BodyReadTimeout>()
+            .copied()
+            .unwrap_or_default();
+        let read = tokio::time::timeout(timeout.0, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| {
                 ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request_entity_too_large",
-                    format!("Request body too large (max {MAX_BODY_BYTES} bytes)"),
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "Request body not received within {} seconds",
+                        timeout.0.as_secs()
+                    ),
                 )
+            })?;
+        let bytes = read.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                body_too_large()
             } else {
                 ApiError::bad_request(
                     "bad_json",
@@ -65,27 +123,55 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request_entity_too_large",
+        format!("Request body too large (max {MAX_BODY_BYTES} bytes)"),
+    )
+}
+
 /// A request field with its whitespace trimmed, or `None` when missing or blank (clients send
 /// `""` for fields they do not use).
 pub fn present(field: &Option<String>) -> Option<&str> {
     field.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// For `#[serde(deserialize_with)]` on optional query parameters that clients send empty when
+/// unset (auth-js's `listUsers()` sends `?page=&per_page=`): blank is `None`.
+pub fn blank_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
 /// Largest request body accepted, as GoTrue's.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Parses a JSON request body, refusing other content types.
-fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    let content_type = headers
+/// The media type of the request's `Content-Type`, lowercased, without parameters.
+fn content_type_essence(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let essence = content_type
+        .unwrap_or_default()
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Parses a JSON request body, refusing other content types, text no database stores, and
+/// any top-level value but an object (serde would fill a struct from an array).
+fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let essence = content_type_essence(headers);
     if essence != "application/json" && !essence.ends_with("+json") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -93,12 +179,29 @@ fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T
             "Request body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let not_json = |e: serde_json::Error| {
         ApiError::bad_request(
             "bad_json",
             format!("Could not parse request body as JSON: {e}"),
         )
-    })
+    };
+    if !storable::json_is_storable(body) {
+        return Err(unstorable("Request body"));
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        // Valid JSON of the wrong shape is the caller's mistake in kind, not in syntax.
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
+        return Err(ApiError::validation("Request body must be a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(not_json)
+}
+
+/// Input that no database stores, refused before any handler sees it.
+fn unstorable(what: &str) -> ApiError {
+    ApiError::validation(format!(
+        "{what} must not contain NUL characters or unpaired UTF-16 surrogates"
+    ))
 }
 
 /// Query parameters; a malformed query is a 400 `validation_failed`.
@@ -108,6 +211,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        if !storable::urlencoded_is_storable(query.as_bytes()) {
+            return Err(unstorable("Query parameters"));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| Self(value))

@@ -6,6 +6,8 @@ mod envelope;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod serve;
+mod storable;
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -63,8 +65,15 @@ fn api_routes() -> Router<SharedState> {
             get(admin::get_user).merge(writes(put(admin::update_user).delete(admin::delete_user))),
         )
         .route("/admin/audit", get(admin::list_audit))
-        .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
+}
+
+/// The metrics listener's routes: `/metrics` only, never on the API's port (and so not in
+/// `api_routes`, which `openapi.json` documents).
+pub fn metrics_router(state: SharedState) -> Router {
+    Router::new()
+        .route_service("/metrics", get(health::metrics).with_state(state))
+        .fallback(not_found)
 }
 
 pub fn router(state: SharedState) -> Router {

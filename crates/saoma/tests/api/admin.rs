@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn admin_key(role: &str) -> String {
+pub fn admin_key(role: &str) -> String {
     let keys = saoma::jwt::JwtKeys::new(SECRET, None).expect("keys");
     saoma::keys::api_key(&keys, role, chrono::Utc::now()).expect("key")
 }
@@ -269,4 +269,74 @@ async fn the_audit_log_records_what_happened() {
     assert_eq!(audit.headers["x-total-count"], "5");
     let forbidden = app.get("/admin/audit", Some(access_token(&login))).await;
     assert_eq!(forbidden.code(), "not_admin");
+}
+
+#[tokio::test]
+async fn empty_page_parameters_are_the_defaults() {
+    // auth-js's listUsers() with no arguments sends exactly this.
+    let app = spawn_app().await;
+    let key = admin_key("service_role");
+    app.sign_up(&unique_email()).await;
+    let reply = app
+        .get("/auth/v1/admin/users?page=&per_page=", Some(&key))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["users"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        reply.headers["link"],
+        "</admin/users?page=1&per_page=50>; rel=\"last\""
+    );
+    let audit = app.get("/admin/audit?page=&per_page=", Some(&key)).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+}
+
+#[tokio::test]
+async fn ban_durations_beyond_a_century_are_refused() {
+    let app = spawn_app().await;
+    let key = admin_key("service_role");
+    let email = unique_email();
+    let session = app.sign_up(&email).await;
+    let id = session["user"]["id"].as_str().expect("id").to_owned();
+    let path = format!("/admin/users/{id}");
+    // The first overflowed and dropped the connection; the second was stored as a year
+    // SQLite cannot read back, after which listing users answered 500.
+    for ban in ["9999999999999999999h", "999999999h", "876625h"] {
+        let reply = app
+            .request(
+                Method::PUT,
+                &path,
+                Some(&key),
+                Some(json!({ "ban_duration": ban })),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "validation_failed"),
+            "{ban}: {}",
+            reply.body
+        );
+    }
+    let listed = app.get("/admin/users", Some(&key)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(
+        app.get(&path, Some(&key)).await.body["banned_until"],
+        json!(null)
+    );
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::OK);
+    // A century is still a ban, and reads back.
+    let banned = app
+        .request(
+            Method::PUT,
+            &path,
+            Some(&key),
+            Some(json!({ "ban_duration": "876000h" })),
+        )
+        .await;
+    assert_eq!(banned.status, StatusCode::OK, "{}", banned.body);
+    assert!(banned.body["banned_until"].is_string());
+    assert_eq!(
+        app.get("/admin/users", Some(&key)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.sign_in(&email, PASSWORD).await.code(), "user_banned");
 }

@@ -198,3 +198,253 @@ async fn bad_query_strings_are_validation_errors() {
         .await;
     assert!(reply.status.is_client_error(), "{}", reply.status);
 }
+
+/// 400 `validation_failed` for text no database stores, and nothing stored.
+fn assert_unstorable(reply: &Reply, what: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::BAD_REQUEST, "validation_failed"),
+        "{what}: {}",
+        reply.body
+    );
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NUL characters or unpaired UTF-16 surrogates"),
+        "{what}: {}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn nul_and_lone_surrogates_in_json_bodies_are_refused() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let session = app.sign_up(&email).await;
+    let token = access_token(&session);
+    let nul_email = format!(r#""{}""#, email.replace('@', "\\u0000@"));
+    let cases: [(Method, &str, String); 9] = [
+        (
+            Method::POST,
+            "/signup",
+            format!(r#"{{"email":{nul_email},"password":"{PASSWORD}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/signup",
+            format!(r#"{{"email":"x\ud800@example.com","password":"{PASSWORD}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/signup",
+            format!(
+                r#"{{"email":"{}","password":"{PASSWORD}","data":{{"name":"a\u0000b"}}}}"#,
+                unique_email()
+            ),
+        ),
+        (
+            Method::POST,
+            "/signup",
+            format!(
+                r#"{{"email":"{}","password":"{PASSWORD}","data":{{"k\udc00":1}}}}"#,
+                unique_email()
+            ),
+        ),
+        (
+            Method::POST,
+            "/token?grant_type=password",
+            format!(r#"{{"email":{nul_email},"password":"{PASSWORD}"}}"#),
+        ),
+        (
+            Method::POST,
+            "/token?grant_type=password",
+            format!(r#"{{"email":"{email}","password":"a\u0000"}}"#),
+        ),
+        (
+            Method::POST,
+            "/token?grant_type=pkce",
+            r#"{"auth_code":"\u0000","code_verifier":"v"}"#.to_owned(),
+        ),
+        (
+            Method::PUT,
+            "/user",
+            r#"{"data":{"bio":"\u0000"}}"#.to_owned(),
+        ),
+        (
+            Method::PUT,
+            "/user",
+            r#"{"email":"x\ud83d@example.com"}"#.to_owned(),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let reply = into_reply(
+            app.client
+                .request(method, app.url(path))
+                .header("x-supabase-api-version", "2024-01-01")
+                .header("content-type", "application/json")
+                .bearer_auth(token)
+                .body(body.clone())
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await;
+        assert_unstorable(&reply, &format!("{path} {body}"));
+    }
+    // Nothing was stored, and the user is as before.
+    let user = app.get("/user", Some(token)).await;
+    assert_eq!(user.body["email"], email.as_str());
+    assert_eq!(user.body["user_metadata"]["bio"], json!(null));
+    // An escaped backslash before "u0000" is ordinary text.
+    let reply = app
+        .request(
+            Method::PUT,
+            "/user",
+            Some(token),
+            Some(json!({"data": {"bio": "\\u0000"}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["user_metadata"]["bio"], "\\u0000");
+}
+
+#[tokio::test]
+async fn nul_in_queries_and_forms_is_refused() {
+    let app = spawn_app().await;
+    let reply = app
+        .get(
+            "/authorize?provider=wechat_qr&redirect_to=http%3A%2F%2Flocalhost%3A3000%2F%00",
+            None,
+        )
+        .await;
+    assert_unstorable(&reply, "/authorize redirect_to");
+    let reply = into_reply(
+        app.client
+            .post(app.url("/callback"))
+            .header("x-supabase-api-version", "2024-01-01")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("code=abc&state=%00")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_unstorable(&reply, "/callback form");
+}
+
+#[tokio::test]
+async fn json_bodies_must_be_objects() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let session = app.sign_up(&email).await;
+    let token = access_token(&session);
+    // serde fills a struct from a sequence: `[null,null]` was a successful no-op update.
+    for body in ["[null,null]", "[]", "null", "\"x\"", "1", " [ ] "] {
+        for (method, path) in [(Method::PUT, "/user"), (Method::POST, "/signup")] {
+            let reply = into_reply(
+                app.client
+                    .request(method, app.url(path))
+                    .header("x-supabase-api-version", "2024-01-01")
+                    .header("content-type", "application/json")
+                    .bearer_auth(token)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("send"),
+            )
+            .await;
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::BAD_REQUEST, "validation_failed"),
+                "{path} {body}: {}",
+                reply.body
+            );
+            assert_eq!(reply.body["message"], "Request body must be a JSON object");
+        }
+    }
+}
+
+#[tokio::test]
+async fn form_callbacks_with_another_content_type_get_gotrue_errors() {
+    let app = spawn_app().await;
+    for content_type in [Some("application/json"), Some("text/plain"), None] {
+        let mut request = app
+            .client
+            .post(app.url("/callback"))
+            .header("x-supabase-api-version", "2024-01-01")
+            .body(r#"{"code":"abc","state":"x"}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let reply = into_reply(request.send().await.expect("send")).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "validation_failed"),
+            "{content_type:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.headers["x-sb-error-code"], "validation_failed");
+    }
+}
+
+#[tokio::test]
+async fn emails_are_validated_as_gotrue_does() {
+    let app = spawn_app().await;
+    let key = crate::admin::admin_key("service_role");
+    let session = app.sign_up(&unique_email()).await;
+    let token = access_token(&session);
+    let id = session["user"]["id"].as_str().expect("id").to_owned();
+    let admin_path = format!("/admin/users/{id}");
+    for bad in ["xx:;x@x.x", "a(b)@x.x", "a,b@x.x", "a\"b@x.x"] {
+        let attempts = [
+            (
+                "signup",
+                app.post("/signup", json!({"email": bad, "password": PASSWORD}))
+                    .await,
+            ),
+            (
+                "admin create",
+                app.request(
+                    Method::POST,
+                    "/admin/users",
+                    Some(&key),
+                    Some(json!({"email": bad, "password": PASSWORD})),
+                )
+                .await,
+            ),
+            (
+                "admin update",
+                app.request(
+                    Method::PUT,
+                    &admin_path,
+                    Some(&key),
+                    Some(json!({"email": bad})),
+                )
+                .await,
+            ),
+            (
+                "PUT /user",
+                app.request(
+                    Method::PUT,
+                    "/user",
+                    Some(token),
+                    Some(json!({"email": bad})),
+                )
+                .await,
+            ),
+        ];
+        for (what, reply) in attempts {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::BAD_REQUEST, "validation_failed"),
+                "{what} {bad}: {}",
+                reply.body
+            );
+            assert_eq!(
+                reply.body["message"], "Unable to validate email address: invalid format",
+                "{what} {bad}"
+            );
+        }
+    }
+}

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub config: Config,
+    /// `http://127.0.0.1:<port>` of the metrics listener, when enabled.
+    pub metrics_address: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     pub db: Option<TestDb>,
@@ -55,6 +57,8 @@ pub fn test_config() -> Config {
         ..Config::default()
     };
     config.jwt.secret = SECRET.into();
+    // Tests run side by side: each metrics listener on a free port.
+    config.metrics.port = 0;
     config.mailer.autoconfirm = true;
     config.external.anonymous_users.enabled = true;
     // Low cost keeps tests quick; production hashing clamps to >= 10 anyway.
@@ -93,6 +97,7 @@ impl TestApp {
         config: Config,
         db: TestDb,
     ) -> Self {
+        let metrics_address = application.metrics_address().map(|a| format!("http://{a}"));
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async move {
             let _ = rx.await;
@@ -106,6 +111,7 @@ impl TestApp {
             client,
             clock,
             config,
+            metrics_address,
             shutdown: Some(tx),
             server: Some(server),
             db: Some(db),

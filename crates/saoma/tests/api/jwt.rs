@@ -216,3 +216,34 @@ async fn deleted_user_and_banned_user() {
         .await;
     assert_eq!(reply.code(), "user_banned");
 }
+
+#[tokio::test]
+async fn tokens_without_exp_are_accepted_as_gotrue_does() {
+    // Service keys made by hand for GoTrue often carry no `exp`; GoTrue accepts them.
+    let app = spawn_app().await;
+    let keys = saoma::jwt::JwtKeys::new(SECRET, None).expect("keys");
+    let service_key = keys
+        .sign_hs256(&saoma::jwt::Claims {
+            role: "service_role".into(),
+            iss: Some("supabase".into()),
+            exp: None,
+            ..Default::default()
+        })
+        .expect("sign");
+    let listed = app.get("/admin/users", Some(&service_key)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+
+    let session = app.sign_up(&unique_email()).await;
+    let payload = access_token(&session)
+        .split('.')
+        .nth(1)
+        .expect("payload")
+        .to_owned();
+    let mut claims: saoma::jwt::Claims =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("claims");
+    assert!(claims.exp.is_some(), "tokens saoma mints carry exp");
+    claims.exp = None;
+    let forever = keys.sign(&claims).expect("sign");
+    let user = app.get("/user", Some(&forever)).await;
+    assert_eq!(user.status, StatusCode::OK, "{}", user.body);
+}

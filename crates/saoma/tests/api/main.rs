@@ -11,6 +11,7 @@ mod admin;
 mod bad_input;
 mod cancellation;
 mod db_faults;
+mod edge;
 mod health;
 mod jwt;
 mod limits;

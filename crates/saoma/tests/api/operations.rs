@@ -75,9 +75,10 @@ async fn metrics_are_scraped_in_prometheus_format() {
     let email = unique_email();
     app.sign_up(&email).await;
     app.sign_in(&email, "wrong password").await;
+    let metrics = app.metrics_address.as_deref().expect("metrics listener");
     let response = app
         .client
-        .get(app.url("/metrics"))
+        .get(format!("{metrics}/metrics"))
         .send()
         .await
         .expect("scrape");

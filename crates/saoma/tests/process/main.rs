@@ -146,6 +146,8 @@ fn base_env(port: u16, database_url: String) -> Vec<(&'static str, String)> {
         ("SAOMA_MAILER_AUTOCONFIRM", "true".into()),
         ("SAOMA_RATE_LIMIT_HEADER", "X-Forwarded-For".into()),
         ("SAOMA_LOG", "info".into()),
+        // Several saoma processes at once: each metrics listener on a free port.
+        ("SAOMA_METRICS_PORT", "0".into()),
     ]
 }
 

@@ -16,18 +16,19 @@ use crate::{
     domain::{audit::Action, duration::parse_ban, email, password, Identity, User},
     http::{
         error::{ApiError, ApiResult},
-        extract::{present, Admin, ApiJson, ApiQuery, Client},
+        extract::{blank_as_none, present, Admin, ApiJson, ApiQuery, Client},
         handlers::user::{check_password_strength, user_json},
     },
     state::SharedState,
     store::StoreError,
 };
 
+/// `?page=&per_page=`; empty values (what auth-js's `listUsers()` sends) are the defaults.
 #[derive(Debug, Deserialize)]
 pub struct Page {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     page: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "blank_as_none")]
     per_page: Option<i64>,
 }
 
@@ -324,9 +325,12 @@ async fn apply(
         user.role = role;
     }
     if let Some(ban) = params.ban_duration {
-        user.banned_until = parse_ban(&ban)
-            .map_err(ApiError::validation)?
-            .map(|d| now + d);
+        user.banned_until = match parse_ban(&ban).map_err(ApiError::validation)? {
+            Some(duration) => Some(now.checked_add_signed(duration).ok_or_else(|| {
+                ApiError::validation(format!("ban duration out of range: {ban:?}"))
+            })?),
+            None => None,
+        };
     }
     user.updated_at = now;
     Ok(())

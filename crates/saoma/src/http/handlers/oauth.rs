@@ -5,7 +5,7 @@
 //! `error`, `error_code` and `error_description`, because a person is looking at the browser.
 
 use axum::{
-    extract::{Form, State},
+    extract::State,
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -20,7 +20,7 @@ use crate::{
     },
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiQuery, Client},
+        extract::{ApiForm, ApiQuery, Client},
     },
     oauth,
     providers::{push_query, urlencode, ProviderError},
@@ -144,7 +144,7 @@ pub async fn callback_get(
 pub async fn callback_post(
     State(state): State<SharedState>,
     client: Client,
-    Form(params): Form<CallbackParams>,
+    ApiForm(params): ApiForm<CallbackParams>,
 ) -> Response {
     callback(&state, &client, params).await
 }
