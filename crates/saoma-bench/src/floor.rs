@@ -49,7 +49,14 @@ fn verify(keys: &Keys, headers: &HeaderMap) -> Option<Claims> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     match jsonwebtoken::decode::<Claims>(token, &keys.decoding, &keys.validation) {
-        Ok(data) if data.claims.exp > chrono::Utc::now().timestamp() => Some(data.claims),
+        Ok(data)
+            if data
+                .claims
+                .exp
+                .is_none_or(|exp| exp > chrono::Utc::now().timestamp()) =>
+        {
+            Some(data.claims)
+        }
         _ => None,
     }
 }

@@ -1,6 +1,6 @@
 -- Supabase Auth's `auth` schema, in the shape GoTrue leaves it, so that apps' RLS policies
 -- (auth.uid(), auth.role(), auth.jwt()) and tools that read auth.users keep working.
-CREATE SCHEMA IF NOT EXISTS auth;
+-- The schema itself is created by the migration runner (postgres.rs), only where missing.
 
 DO $$ BEGIN
     CREATE TYPE auth.aal_level AS ENUM ('aal1', 'aal2', 'aal3');
@@ -130,26 +130,34 @@ CREATE INDEX IF NOT EXISTS audit_logs_instance_id_idx ON auth.audit_log_entries 
 
 -- Claims of the request's JWT, as PostgREST sets them (`request.jwt.claims`), with the older
 -- per-claim settings as a fallback, exactly as Supabase's helpers read them.
-CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        nullif(current_setting('request.jwt.claim.sub', true), ''),
-        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-    )::uuid
-$$;
-
-CREATE OR REPLACE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        nullif(current_setting('request.jwt.claim.role', true), ''),
-        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-    )::text
-$$;
-
-CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        nullif(current_setting('request.jwt.claim', true), ''),
-        nullif(current_setting('request.jwt.claims', true), '')
-    )::jsonb
-$$;
+-- Created only where missing: on a database GoTrue set up they are GoTrue's (the same
+-- definitions), owned by its role, which need not be the role saoma connects as.
+DO $helpers$ BEGIN
+IF to_regprocedure('auth.uid()') IS NULL THEN
+    CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+        SELECT coalesce(
+            nullif(current_setting('request.jwt.claim.sub', true), ''),
+            (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+        )::uuid
+    $$;
+END IF;
+IF to_regprocedure('auth.role()') IS NULL THEN
+    CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$
+        SELECT coalesce(
+            nullif(current_setting('request.jwt.claim.role', true), ''),
+            (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+        )::text
+    $$;
+END IF;
+IF to_regprocedure('auth.jwt()') IS NULL THEN
+    CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$
+        SELECT coalesce(
+            nullif(current_setting('request.jwt.claim', true), ''),
+            nullif(current_setting('request.jwt.claims', true), '')
+        )::jsonb
+    $$;
+END IF;
+END $helpers$;
 
 -- How each session was authenticated (the access token's `amr`).
 CREATE TABLE IF NOT EXISTS auth.mfa_amr_claims (

@@ -25,6 +25,30 @@ pub struct RefreshToken {
     pub updated_at: DateTime<Utc>,
 }
 
+impl RefreshToken {
+    /// A token GoTrue issued before saoma took over its database: GoTrue kept the plaintext in
+    /// `token` (here `token_hash`) and there is no nonce to derive it from.
+    pub fn is_from_gotrue(&self) -> bool {
+        self.nonce.is_empty()
+    }
+}
+
+/// Whether a presented token could be one GoTrue stored in plain text: printable ASCII that
+/// fits GoTrue's `varchar(255)` (12 alphanumerics today, 22 URL-safe base64 characters in older
+/// versions). Anything else is not looked up, so odd input (NUL, say) never reaches the database.
+pub fn could_be_from_gotrue(presented: &str) -> bool {
+    !presented.is_empty()
+        && presented.len() <= 255
+        && presented.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Compares a presented token with a stored plaintext in constant time: the answer must not
+/// tell how much of a guess was right.
+pub fn plaintext_matches(presented: &str, stored: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    presented.as_bytes().ct_eq(stored.as_bytes()).into()
+}
+
 /// A token about to be stored: what the store needs, and the plaintext for the client.
 #[derive(Clone)]
 pub struct MintedToken {
@@ -189,6 +213,18 @@ mod tests {
             decide(&grandparent, Some(&active), outside, &lenient),
             Decision::Reject { end_session: false }
         );
+    }
+
+    #[test]
+    fn gotrue_plaintexts_are_recognised_and_compared_exactly() {
+        assert!(could_be_from_gotrue("aB3dE5gH7jK9"));
+        assert!(could_be_from_gotrue("x8xD1Tm9bDfDl-2OqLk2Aw"));
+        for odd in ["", "with space", "nul\0byte", "é", &"a".repeat(256)] {
+            assert!(!could_be_from_gotrue(odd), "{odd:?}");
+        }
+        assert!(plaintext_matches("aB3dE5gH7jK9", "aB3dE5gH7jK9"));
+        assert!(!plaintext_matches("aB3dE5gH7jK9", "aB3dE5gH7jK8"));
+        assert!(!plaintext_matches("aB3dE5gH7jK", "aB3dE5gH7jK9"));
     }
 
     #[test]

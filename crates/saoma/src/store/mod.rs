@@ -421,6 +421,39 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         policy: &RotationPolicy,
     ) -> StoreResult<Rotation>;
+
+    /// Presents a refresh token GoTrue issued before saoma took over its database (GoTrue keeps
+    /// them in plain text; saoma's own rows never match), with the same rules as
+    /// [`Store::rotate_refresh_token`]; the child is saoma's. Only a Postgres that GoTrue used
+    /// can hold such tokens: elsewhere there are none.
+    async fn rotate_gotrue_refresh_token(
+        &self,
+        _presented: &str,
+        _fresh: &MintedToken,
+        _now: DateTime<Utc>,
+        _policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        Ok(Rotation::NotFound)
+    }
+
+    /// Presents a refresh token as the client sent it: saoma's (looked up by hash), else one
+    /// GoTrue issued, so that switching servers logs nobody out.
+    async fn present_refresh_token(
+        &self,
+        presented: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        let hash = crate::domain::refresh::hash_token(presented);
+        match self.rotate_refresh_token(&hash, fresh, now, policy).await? {
+            Rotation::NotFound => {
+                self.rotate_gotrue_refresh_token(presented, fresh, now, policy)
+                    .await
+            }
+            found => Ok(found),
+        }
+    }
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -21,7 +21,7 @@ use super::{
 use crate::domain::{
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
-    refresh::{MintedToken, RefreshToken, RotationPolicy},
+    refresh::{could_be_from_gotrue, plaintext_matches, MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Identity, Session, User, UserChanges,
 };
@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate_limits",
         include_str!("../../migrations/postgres/0003_rate_limits.sql"),
     ),
+    (
+        4,
+        "adopt_gotrue",
+        include_str!("../../migrations/postgres/0004_adopt_gotrue.sql"),
+    ),
 ];
 /// Arbitrary, fixed: serialises migrations across processes.
 const MIGRATION_LOCK_KEY: i64 = 0x5a0a_5a0a;
@@ -53,7 +58,10 @@ const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_conf
     raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at";
 const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, email, \
     last_sign_in_at, created_at, updated_at";
-const SESSION_COLUMNS: &str = "id, user_id, aal::text AS aal, not_after, refreshed_at, \
+/// `refreshed_at` is cast because GoTrue's column is a `timestamp` without time zone (in UTC,
+/// as saoma's connections run): on a database saoma adopted it would not decode otherwise.
+const SESSION_COLUMNS: &str = "id, user_id, aal::text AS aal, not_after, \
+    refreshed_at::timestamptz AS refreshed_at, \
     user_agent, host(ip) AS ip, created_at, updated_at, (SELECT authentication_method \
     FROM auth.mfa_amr_claims a WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
 const FLOW_COLUMNS: &str =
@@ -70,7 +78,8 @@ macro_rules! principal_columns {
     u.email_confirmed_at, u.confirmation_sent_at, u.phone, u.phone_confirmed_at, \
     u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, u.banned_until, \
     u.is_anonymous, u.created_at, u.updated_at, s.id AS s_id, s.user_id AS s_user_id, \
-    s.aal::text AS s_aal, s.not_after AS s_not_after, s.refreshed_at AS s_refreshed_at, \
+    s.aal::text AS s_aal, s.not_after AS s_not_after, \
+    s.refreshed_at::timestamptz AS s_refreshed_at, \
     s.user_agent AS s_user_agent, host(s.ip) AS s_ip, s.created_at AS s_created_at, \
     s.updated_at AS s_updated_at, (SELECT authentication_method FROM auth.mfa_amr_claims a \
     WHERE a.session_id = s.id ORDER BY a.created_at LIMIT 1) AS s_amr_method, \
@@ -465,9 +474,12 @@ impl Store for PostgresStore {
             .bind(MIGRATION_LOCK_KEY)
             .execute(&mut *tx)
             .await?;
+        // saoma's own bookkeeping, apart from GoTrue's `auth.schema_migrations`. The schema is
+        // created only where missing: `CREATE SCHEMA IF NOT EXISTS` needs the CREATE privilege
+        // on the database even when the schema exists, which GoTrue's role may not have.
         Executor::execute(
             &mut *tx,
-            "CREATE SCHEMA IF NOT EXISTS auth; \
+            "DO $$ BEGIN IF to_regnamespace('auth') IS NULL THEN CREATE SCHEMA auth; END IF; END $$; \
              CREATE TABLE IF NOT EXISTS auth.saoma_migrations \
              (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
         )
@@ -943,41 +955,95 @@ impl Store for PostgresStore {
         policy: &RotationPolicy,
     ) -> StoreResult<Rotation> {
         let mut tx = self.begin().await?;
-        let outcome = rotate(&mut PgRotation(&mut tx), presented_hash, fresh, now, policy).await?;
+        let mut steps = PgRotation {
+            conn: &mut tx,
+            lookup: TokenLookup::Hash,
+        };
+        let outcome = rotate(&mut steps, presented_hash, fresh, now, policy).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn rotate_gotrue_refresh_token(
+        &self,
+        presented: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        if !could_be_from_gotrue(presented) {
+            return Ok(Rotation::NotFound);
+        }
+        let mut tx = self.begin().await?;
+        let mut steps = PgRotation {
+            conn: &mut tx,
+            lookup: TokenLookup::GoTruePlaintext,
+        };
+        let outcome = rotate(&mut steps, presented, fresh, now, policy).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 }
 
+/// How rotation finds the presented token.
+#[derive(Clone, Copy)]
+enum TokenLookup {
+    /// saoma's tokens, by the hash of the plaintext.
+    Hash,
+    /// GoTrue's, by the plaintext it stored. Only rows without saoma's nonce: a saoma row's
+    /// `token` is a hash, which must never work as a token.
+    GoTruePlaintext,
+}
+
+impl TokenLookup {
+    fn condition(self) -> &'static str {
+        match self {
+            TokenLookup::Hash => "token = $1",
+            TokenLookup::GoTruePlaintext => "token = $1 AND nonce IS NULL",
+        }
+    }
+}
+
 /// Rotation's statements inside one Postgres transaction.
-struct PgRotation<'a>(&'a mut PgConnection);
+struct PgRotation<'a> {
+    conn: &'a mut PgConnection,
+    lookup: TokenLookup,
+}
 
 #[async_trait]
 impl RotationSteps for PgRotation<'_> {
-    async fn lock_session_of(&mut self, token_hash: &str) -> StoreResult<Option<Session>> {
+    async fn lock_session_of(&mut self, key: &str) -> StoreResult<Option<Session>> {
         // Locking the session row serialises every rotation of one session across processes.
         sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM auth.sessions WHERE id = \
-             (SELECT session_id FROM auth.refresh_tokens WHERE token = $1) FOR UPDATE"
+             (SELECT session_id FROM auth.refresh_tokens WHERE {}) FOR UPDATE",
+            self.lookup.condition()
         ))
-        .bind(token_hash)
-        .fetch_optional(&mut *self.0)
+        .bind(key)
+        .fetch_optional(&mut *self.conn)
         .await?
         .as_ref()
         .map(session_from_row)
         .transpose()
     }
 
-    async fn token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-        sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE token = $1"
+    async fn token(&mut self, key: &str) -> StoreResult<Option<RefreshToken>> {
+        let token = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE {}",
+            self.lookup.condition()
         ))
-        .bind(token_hash)
-        .fetch_optional(&mut *self.0)
+        .bind(key)
+        .fetch_optional(&mut *self.conn)
         .await?
         .as_ref()
         .map(token_from_row)
-        .transpose()
+        .transpose()?;
+        Ok(match self.lookup {
+            TokenLookup::Hash => token,
+            // The index found the row; the decision rests on an exact, constant-time match
+            // (a column collation could compare more loosely than byte for byte).
+            TokenLookup::GoTruePlaintext => token.filter(|t| plaintext_matches(key, &t.token_hash)),
+        })
     }
 
     async fn active_token(&mut self, session_id: Uuid) -> StoreResult<Option<RefreshToken>> {
@@ -986,7 +1052,7 @@ impl RotationSteps for PgRotation<'_> {
              ORDER BY id DESC LIMIT 1"
         ))
         .bind(session_id)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(&mut *self.conn)
         .await?
         .as_ref()
         .map(token_from_row)
@@ -997,7 +1063,7 @@ impl RotationSteps for PgRotation<'_> {
         sqlx::query("UPDATE auth.refresh_tokens SET revoked = true, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(token_id)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -1009,14 +1075,14 @@ impl RotationSteps for PgRotation<'_> {
         parent: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        insert_token(self.0, fresh, session, Some(parent), now).await
+        insert_token(self.conn, fresh, session, Some(parent), now).await
     }
 
     async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query("UPDATE auth.sessions SET refreshed_at = $1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(session_id)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -1024,7 +1090,7 @@ impl RotationSteps for PgRotation<'_> {
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()> {
         sqlx::query("DELETE FROM auth.sessions WHERE id = $1")
             .bind(session_id)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }

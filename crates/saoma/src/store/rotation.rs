@@ -31,17 +31,19 @@ pub(super) trait RotationSteps: Send {
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()>;
 }
 
+/// `presented` is what the backend's steps look tokens up by: saoma's hash, or (Postgres, see
+/// `PostgresStore::rotate_gotrue_refresh_token`) the plaintext of a token GoTrue issued.
 pub(super) async fn rotate(
     steps: &mut impl RotationSteps,
-    presented_hash: &str,
+    presented: &str,
     fresh: &MintedToken,
     now: DateTime<Utc>,
     policy: &RotationPolicy,
 ) -> StoreResult<Rotation> {
-    let Some(session) = steps.lock_session_of(presented_hash).await? else {
+    let Some(session) = steps.lock_session_of(presented).await? else {
         return Ok(Rotation::NotFound);
     };
-    let Some(presented) = steps.token(presented_hash).await? else {
+    let Some(presented) = steps.token(presented).await? else {
         return Ok(Rotation::NotFound);
     };
     if session.is_expired(now) {
@@ -49,10 +51,17 @@ pub(super) async fn rotate(
     }
     let active = steps.active_token(session.id).await?;
     match decide(&presented, active.as_ref(), now, policy) {
-        Decision::ReturnActive => {
-            let nonce = active.map(|a| a.nonce).unwrap_or_default();
-            Ok(Rotation::Issued { session, nonce })
-        }
+        Decision::ReturnActive => match active {
+            Some(active) if !active.is_from_gotrue() => Ok(Rotation::Issued {
+                session,
+                nonce: active.nonce,
+            }),
+            // GoTrue's active token, whose answer the client lost: saoma hands out only tokens
+            // it can derive, so the active token gets a child instead. Its own holder, if any,
+            // then presents the parent of the active token and is given that child too.
+            Some(active) => issue_child(steps, &active, session, fresh, now).await,
+            None => Ok(Rotation::NotFound),
+        },
         Decision::Reject { end_session } => {
             if end_session {
                 steps.delete_session(session.id).await?;
@@ -62,23 +71,33 @@ pub(super) async fn rotate(
                 user_id: session.user_id,
             })
         }
-        Decision::IssueChild => {
-            if !presented.revoked {
-                steps.revoke(presented.id, now).await?;
-            }
-            steps
-                .insert_child(fresh, &session, &presented.token_hash, now)
-                .await?;
-            steps.touch_session(session.id, now).await?;
-            let session = Session {
-                refreshed_at: Some(now),
-                updated_at: now,
-                ..session
-            };
-            Ok(Rotation::Issued {
-                session,
-                nonce: fresh.nonce.clone(),
-            })
-        }
+        Decision::IssueChild => issue_child(steps, &presented, session, fresh, now).await,
     }
+}
+
+/// Revokes `parent` (if not already) and stores `fresh` as its child, the session's new active
+/// token. The child is always saoma's: a token GoTrue issued is rotated into saoma's form here.
+async fn issue_child(
+    steps: &mut impl RotationSteps,
+    parent: &RefreshToken,
+    session: Session,
+    fresh: &MintedToken,
+    now: DateTime<Utc>,
+) -> StoreResult<Rotation> {
+    if !parent.revoked {
+        steps.revoke(parent.id, now).await?;
+    }
+    steps
+        .insert_child(fresh, &session, &parent.token_hash, now)
+        .await?;
+    steps.touch_session(session.id, now).await?;
+    let session = Session {
+        refreshed_at: Some(now),
+        updated_at: now,
+        ..session
+    };
+    Ok(Rotation::Issued {
+        session,
+        nonce: fresh.nonce.clone(),
+    })
 }

@@ -8,6 +8,7 @@ mod db;
 mod helpers;
 
 mod admin;
+mod adopt_gotrue;
 mod bad_input;
 mod cancellation;
 mod db_faults;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::{
     audit,
     domain::audit::Action,
-    domain::{email, password, refresh::hash_token},
+    domain::{email, password},
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiQuery, Client, RawBody},
@@ -157,12 +157,7 @@ async fn refresh_grant(
     let fresh = state.refresh_key.mint();
     let outcome = state
         .store
-        .rotate_refresh_token(
-            &hash_token(presented.trim()),
-            &fresh,
-            now,
-            &state.rotation_policy(),
-        )
+        .present_refresh_token(presented.trim(), &fresh, now, &state.rotation_policy())
         .await?;
     let (session, nonce) = match outcome {
         Rotation::Issued { session, nonce } => (session, nonce),
