@@ -12,6 +12,7 @@ mod bad_input;
 mod health;
 mod jwt;
 mod logout;
+mod oauth_security;
 mod openapi;
 mod operations;
 mod password_grant;
