@@ -143,9 +143,18 @@ impl PendingLink {
         serde_json::to_string(self).map_err(ApiError::internal)
     }
 
+    /// A link flow without a readable profile (one completed by an older saoma) cannot be
+    /// finished: it answers as a flow that is gone.
     pub fn decode(stored: Option<&str>) -> ApiResult<Self> {
-        let stored = stored.ok_or_else(|| ApiError::internal("link flow without its profile"))?;
-        serde_json::from_str(stored).map_err(ApiError::internal)
+        stored
+            .and_then(|json| serde_json::from_str(json).ok())
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "flow_state_not_found",
+                    "invalid flow state, no valid flow state found",
+                )
+                .with_internal("link flow without a pending profile")
+            })
     }
 }
 
@@ -336,6 +345,30 @@ mod tests {
             user.app_metadata,
             json!({"provider": "wechat_qr", "providers": ["wechat_qr", "wechat_mini"]})
         );
+    }
+
+    #[test]
+    fn a_pending_link_round_trips_and_a_plain_token_is_no_pending_link() {
+        let mut identity_data = serde_json::Map::new();
+        identity_data.insert("openid".into(), json!("o1"));
+        let pending = PendingLink {
+            provider_token: "provider-token".into(),
+            profile: ProviderUser {
+                subject: "u1".into(),
+                link_key: Some("u1".into()),
+                identity_data: identity_data.clone(),
+                user_metadata: identity_data,
+                email: None,
+            },
+        };
+        let stored = pending.encode().expect("encode");
+        let back = PendingLink::decode(Some(&stored)).expect("decode");
+        assert_eq!(back.profile, pending.profile);
+        assert_eq!(back.provider_token, "provider-token");
+        for legacy in [Some("a-plain-provider-token"), None] {
+            let err = PendingLink::decode(legacy).err().expect("refused");
+            assert_eq!(err.code, "flow_state_not_found");
+        }
     }
 
     #[test]

@@ -173,29 +173,39 @@ impl<'a> UserView<'a> {
 }
 
 /// `user_metadata` as saoma presents it: the user's own keys, and [`IDENTITY_KEYS`] as the
-/// identity of the external provider the user signed in with last has them (absent when it
-/// does not, or when the user has no such identity). Borrowed when nothing differs, which is
-/// the usual case and keeps `GET /user` free of copies.
+/// identity of the external provider the user signed in with last has them. A key that
+/// identity lacks keeps its stored value only if another of the user's identities vouches for
+/// it (an email user's `sub`, as GoTrue stores it); otherwise it is left out. Borrowed when
+/// nothing differs, the usual case, which keeps `GET /user` free of copies.
 pub fn presented_user_metadata<'a>(stored: &'a Value, identities: &[Identity]) -> Cow<'a, Value> {
-    // Email identities are never copied into user_metadata, so they vouch for none of the keys.
-    let vouching = identities
-        .iter()
-        .filter(|i| i.provider != "email")
-        .max_by_key(|i| i.last_sign_in_at.unwrap_or(i.created_at));
-    let vouched = |key: &str| vouching.and_then(|i| i.identity_data.get(key));
     let Some(stored_map) = stored.as_object() else {
         return Cow::Borrowed(stored);
     };
+    // Email identities are not copied into user_metadata, so they never override it.
+    let latest_external = identities
+        .iter()
+        .filter(|i| i.provider != "email")
+        .max_by_key(|i| i.last_sign_in_at.unwrap_or(i.created_at));
+    let shown = |key: &str| -> Option<&Value> {
+        if let Some(value) = latest_external.and_then(|i| i.identity_data.get(key)) {
+            return Some(value);
+        }
+        let stored = stored_map.get(key)?;
+        identities
+            .iter()
+            .any(|i| i.identity_data.get(key) == Some(stored))
+            .then_some(stored)
+    };
     if IDENTITY_KEYS
         .iter()
-        .all(|key| stored_map.get(*key) == vouched(key))
+        .all(|key| stored_map.get(*key) == shown(key))
     {
         return Cow::Borrowed(stored);
     }
     let mut presented = stored_map.clone();
     for key in IDENTITY_KEYS {
-        match vouched(key) {
-            Some(value) => presented.insert((*key).to_owned(), value.clone()),
+        match shown(key).cloned() {
+            Some(value) => presented.insert((*key).to_owned(), value),
             None => presented.remove(*key),
         };
     }
@@ -272,6 +282,22 @@ mod tests {
         );
         let nobody = presented_user_metadata(&stored, &[]);
         assert_eq!(nobody.as_ref(), &json!({"nickname": "mine"}));
+    }
+
+    #[test]
+    fn an_email_users_own_sub_is_kept() {
+        let user_id = Uuid::new_v4();
+        let email = Identity::email(user_id, "a@example.com", Utc::now());
+        let stored = json!({"sub": user_id.to_string(), "email": "a@example.com"});
+        assert!(matches!(
+            presented_user_metadata(&stored, std::slice::from_ref(&email)),
+            Cow::Borrowed(_)
+        ));
+        let forged = json!({"sub": "someone-else"});
+        assert_eq!(
+            presented_user_metadata(&forged, &[email]).as_ref(),
+            &json!({})
+        );
     }
 
     #[test]
