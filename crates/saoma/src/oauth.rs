@@ -3,6 +3,7 @@
 //! profile fresh on every login. Also linking an identity to a signed-in user.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -84,6 +85,21 @@ pub async fn link_to(
     client: &Client,
 ) -> ApiResult<User> {
     let now = state.clock.now();
+    match linkable(state, &target, provider, profile).await? {
+        Some(identity) => refresh(state, identity, profile, now).await,
+        None => attach(state, target, provider, profile, client, now).await,
+    }
+}
+
+/// Whether `profile` at `provider` may be linked to `target`: refused when the identity, or a
+/// sibling of it, belongs to someone else. Returns `target`'s own identity if it has it already.
+/// Reads only, so that a link flow's callback can tell the browser early.
+pub async fn linkable(
+    state: &AppState,
+    target: &User,
+    provider: &str,
+    profile: &ProviderUser,
+) -> ApiResult<Option<Identity>> {
     let taken = || {
         ApiError::unprocessable(
             "identity_already_exists",
@@ -98,7 +114,7 @@ pub async fn link_to(
         if identity.user_id != target.id {
             return Err(taken());
         }
-        return refresh(state, identity, profile, now).await;
+        return Ok(Some(identity));
     }
     if sibling_owner(state, provider, profile)
         .await?
@@ -106,7 +122,40 @@ pub async fn link_to(
     {
         return Err(taken());
     }
-    attach(state, target, provider, profile, client, now).await
+    Ok(None)
+}
+
+/// What a link flow's callback learned from the provider, kept on the flow until the client
+/// that started the link exchanges its code with its PKCE verifier: only then is the identity
+/// attached, so that whoever else completes a link URL attaches nothing. The provider's code
+/// is single use, so the profile cannot be fetched again at the exchange.
+///
+/// flow_state has no column for a profile: it is stored as JSON in `provider_access_token`,
+/// with the provider's access token inside (a link flow's row only; it lives minutes).
+#[derive(Serialize, Deserialize)]
+pub struct PendingLink {
+    pub provider_token: String,
+    pub profile: ProviderUser,
+}
+
+impl PendingLink {
+    pub fn encode(&self) -> ApiResult<String> {
+        serde_json::to_string(self).map_err(ApiError::internal)
+    }
+
+    /// A link flow without a readable profile (one completed by an older saoma) cannot be
+    /// finished: it answers as a flow that is gone.
+    pub fn decode(stored: Option<&str>) -> ApiResult<Self> {
+        stored
+            .and_then(|json| serde_json::from_str(json).ok())
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "flow_state_not_found",
+                    "invalid flow state, no valid flow state found",
+                )
+                .with_internal("link flow without a pending profile")
+            })
+    }
 }
 
 /// Removes one of `user`'s identities, never the last one; returns the updated user.
@@ -296,6 +345,30 @@ mod tests {
             user.app_metadata,
             json!({"provider": "wechat_qr", "providers": ["wechat_qr", "wechat_mini"]})
         );
+    }
+
+    #[test]
+    fn a_pending_link_round_trips_and_a_plain_token_is_no_pending_link() {
+        let mut identity_data = serde_json::Map::new();
+        identity_data.insert("openid".into(), json!("o1"));
+        let pending = PendingLink {
+            provider_token: "provider-token".into(),
+            profile: ProviderUser {
+                subject: "u1".into(),
+                link_key: Some("u1".into()),
+                identity_data: identity_data.clone(),
+                user_metadata: identity_data,
+                email: None,
+            },
+        };
+        let stored = pending.encode().expect("encode");
+        let back = PendingLink::decode(Some(&stored)).expect("decode");
+        assert_eq!(back.profile, pending.profile);
+        assert_eq!(back.provider_token, "provider-token");
+        for legacy in [Some("a-plain-provider-token"), None] {
+            let err = PendingLink::decode(legacy).err().expect("refused");
+            assert_eq!(err.code, "flow_state_not_found");
+        }
     }
 
     #[test]

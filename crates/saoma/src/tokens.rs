@@ -5,7 +5,11 @@ use serde_json::{json, Value};
 
 use crate::{
     audit,
-    domain::{audit::Action, user::UserView, Identity, Session, User},
+    domain::{
+        audit::Action,
+        user::{presented_user_metadata, UserView},
+        Identity, Session, User,
+    },
     http::{
         error::{ApiError, ApiResult},
         extract::Client,
@@ -14,10 +18,12 @@ use crate::{
     state::AppState,
 };
 
-/// Signs an access token for `user` in `session`.
+/// Signs an access token for `user` in `session`; `identities` vouch for the provider
+/// identifiers in its `user_metadata` claim.
 pub fn access_token(
     state: &AppState,
     user: &User,
+    identities: &[Identity],
     session: &Session,
     now: DateTime<Utc>,
 ) -> ApiResult<(String, i64)> {
@@ -31,7 +37,7 @@ pub fn access_token(
         email: Some(user.email.clone().unwrap_or_default()),
         phone: Some(user.phone.clone().unwrap_or_default()),
         app_metadata: Some(user.app_metadata.clone()),
-        user_metadata: Some(user.user_metadata.clone()),
+        user_metadata: Some(presented_user_metadata(&user.user_metadata, identities).into_owned()),
         role: user.role.clone(),
         aal: Some(session.aal.clone()),
         amr: Some(vec![AmrEntry {
@@ -55,7 +61,7 @@ pub fn session_json(
     refresh_token: &str,
     now: DateTime<Utc>,
 ) -> ApiResult<Value> {
-    let (access_token, expires_at) = access_token(state, user, session, now)?;
+    let (access_token, expires_at) = access_token(state, user, identities, session, now)?;
     Ok(json!({
         "access_token": access_token,
         "token_type": "bearer",

@@ -1,9 +1,17 @@
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::Identity;
+
+/// Keys of `user_metadata` that say who the person is at a provider. A provider's profile is
+/// copied into `user_metadata` at sign-in (as GoTrue does), but the user can write
+/// `user_metadata` too (`PUT /user`, sign-up data), so whatever is stored under these keys,
+/// what saoma shows for them (user JSON, access-token claims) comes from the identities.
+pub const IDENTITY_KEYS: &[&str] = &["sub", "provider_id", "openid", "unionid"];
 
 /// A user row. `encrypted_password` never leaves the server: [`UserView`] is what is sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +95,7 @@ pub struct UserView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub app_metadata: &'a Value,
-    pub user_metadata: &'a Value,
+    pub user_metadata: Cow<'a, Value>,
     pub identities: Vec<IdentityView<'a>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -143,7 +151,7 @@ impl<'a> UserView<'a> {
             confirmed_at: user.confirmed_at(),
             last_sign_in_at: user.last_sign_in_at,
             app_metadata: &user.app_metadata,
-            user_metadata: &user.user_metadata,
+            user_metadata: presented_user_metadata(&user.user_metadata, identities),
             identities: identities.iter().map(IdentityView::new).collect(),
             created_at: user.created_at,
             updated_at: user.updated_at,
@@ -151,6 +159,46 @@ impl<'a> UserView<'a> {
             is_anonymous: user.is_anonymous,
         }
     }
+}
+
+/// `user_metadata` as saoma presents it: the user's own keys, and [`IDENTITY_KEYS`] as the
+/// identity of the external provider the user signed in with last has them. A key that
+/// identity lacks keeps its stored value only if another of the user's identities vouches for
+/// it (an email user's `sub`, as GoTrue stores it); otherwise it is left out. Borrowed when
+/// nothing differs, the usual case, which keeps `GET /user` free of copies.
+pub fn presented_user_metadata<'a>(stored: &'a Value, identities: &[Identity]) -> Cow<'a, Value> {
+    let Some(stored_map) = stored.as_object() else {
+        return Cow::Borrowed(stored);
+    };
+    // Email identities are not copied into user_metadata, so they never override it.
+    let latest_external = identities
+        .iter()
+        .filter(|i| i.provider != "email")
+        .max_by_key(|i| i.last_sign_in_at.unwrap_or(i.created_at));
+    let shown = |key: &str| -> Option<&Value> {
+        if let Some(value) = latest_external.and_then(|i| i.identity_data.get(key)) {
+            return Some(value);
+        }
+        let stored = stored_map.get(key)?;
+        identities
+            .iter()
+            .any(|i| i.identity_data.get(key) == Some(stored))
+            .then_some(stored)
+    };
+    if IDENTITY_KEYS
+        .iter()
+        .all(|key| stored_map.get(*key) == shown(key))
+    {
+        return Cow::Borrowed(stored);
+    }
+    let mut presented = stored_map.clone();
+    for key in IDENTITY_KEYS {
+        match shown(key).cloned() {
+            Some(value) => presented.insert((*key).to_owned(), value),
+            None => presented.remove(*key),
+        };
+    }
+    Cow::Owned(Value::Object(presented))
 }
 
 impl<'a> IdentityView<'a> {
@@ -180,6 +228,77 @@ mod tests {
         let patch = json!({"b": null, "c": 3});
         user.merge_user_metadata(patch.as_object().expect("object"));
         assert_eq!(user.user_metadata, json!({"a": 1, "c": 3}));
+    }
+
+    fn wechat_identity(user_id: Uuid, data: Value, signed_in: DateTime<Utc>) -> Identity {
+        Identity {
+            id: Uuid::new_v4(),
+            provider_id: data["sub"].as_str().unwrap_or_default().to_owned(),
+            provider: "wechat_qr".into(),
+            user_id,
+            identity_data: data,
+            email: None,
+            last_sign_in_at: Some(signed_in),
+            created_at: signed_in,
+            updated_at: signed_in,
+        }
+    }
+
+    #[test]
+    fn identity_keys_come_from_the_latest_external_identity() {
+        let now = Utc::now();
+        let stored =
+            json!({"nickname": "mine", "unionid": "forged", "openid": "forged", "sub": "x"});
+        let older = wechat_identity(
+            Uuid::nil(),
+            json!({"sub": "u-old", "provider_id": "u-old", "openid": "o-old", "unionid": "u-old"}),
+            now - chrono::Duration::days(1),
+        );
+        let latest = wechat_identity(
+            Uuid::nil(),
+            json!({"sub": "o-new", "provider_id": "o-new", "openid": "o-new"}),
+            now,
+        );
+        let email = Identity::email(
+            Uuid::nil(),
+            "a@example.com",
+            now + chrono::Duration::days(1),
+        );
+        let shown = presented_user_metadata(&stored, &[older, latest, email]);
+        assert_eq!(
+            shown.as_ref(),
+            &json!({"nickname": "mine", "openid": "o-new", "sub": "o-new", "provider_id": "o-new"})
+        );
+        let nobody = presented_user_metadata(&stored, &[]);
+        assert_eq!(nobody.as_ref(), &json!({"nickname": "mine"}));
+    }
+
+    #[test]
+    fn an_email_users_own_sub_is_kept() {
+        let user_id = Uuid::new_v4();
+        let email = Identity::email(user_id, "a@example.com", Utc::now());
+        let stored = json!({"sub": user_id.to_string(), "email": "a@example.com"});
+        assert!(matches!(
+            presented_user_metadata(&stored, std::slice::from_ref(&email)),
+            Cow::Borrowed(_)
+        ));
+        let forged = json!({"sub": "someone-else"});
+        assert_eq!(
+            presented_user_metadata(&forged, &[email]).as_ref(),
+            &json!({})
+        );
+    }
+
+    #[test]
+    fn metadata_that_agrees_with_the_identities_is_not_copied() {
+        let data = json!({"sub": "u1", "provider_id": "u1", "openid": "o1", "unionid": "u1"});
+        let identity = wechat_identity(Uuid::nil(), data.clone(), Utc::now());
+        let stored =
+            json!({"sub": "u1", "provider_id": "u1", "openid": "o1", "unionid": "u1", "x": 1});
+        assert!(matches!(
+            presented_user_metadata(&stored, &[identity]),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
@@ -26,8 +27,9 @@ impl std::fmt::Debug for ProviderTokens {
     }
 }
 
-/// Who signed in, as the provider tells it.
-#[derive(Debug, Clone, PartialEq)]
+/// Who signed in, as the provider tells it. Serialisable, to wait on a link flow until its
+/// code is exchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProviderUser {
     /// The identity's key (`identities.provider_id`): stable for this person at this provider.
     pub subject: String,

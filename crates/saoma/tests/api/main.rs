@@ -17,6 +17,7 @@ mod health;
 mod jwt;
 mod limits;
 mod logout;
+mod oauth_security;
 mod openapi;
 mod operations;
 mod password_grant;

@@ -22,7 +22,7 @@ use crate::{
         error::{ApiError, ApiResult},
         extract::{ApiForm, ApiQuery, Client},
     },
-    oauth,
+    oauth::{self, PendingLink},
     providers::{push_query, urlencode, ProviderError},
     state::SharedState,
     tokens,
@@ -47,6 +47,9 @@ const RESERVED_PARAMS: &[&str] = &[
     "state",
     "code_verifier",
 ];
+
+const LINK_NEEDS_PKCE: &str =
+    "Linking an identity requires the PKCE flow: send code_challenge and code_challenge_method";
 
 pub async fn authorize(
     State(state): State<SharedState>,
@@ -89,6 +92,11 @@ pub async fn start_flow(
     })?;
     let challenge = Challenge::parse(param("code_challenge"), param("code_challenge_method"))
         .map_err(ApiError::validation)?;
+    // Without PKCE, whoever completes a link URL would get the target's session: the verifier
+    // is what ties the link's completion to the client that started it.
+    if linking_target.is_some() && challenge.is_none() {
+        return Err(ApiError::validation(LINK_NEEDS_PKCE));
+    }
     let config = &state.config;
     let redirect_to = redirect::resolve(
         param("redirect_to"),
@@ -269,7 +277,16 @@ async fn finish(
         ));
     };
     if flow.auth_code_issued_at.is_some() {
-        return repeat(state, client, flow, code, now).await;
+        return repeat(flow, code, now);
+    }
+    // A link flow started before linking required PKCE: never completed.
+    if flow.linking_target_id.is_some() && flow.challenge.is_none() {
+        let _ = state.store.delete_flow(flow.id).await;
+        return Err(Failure::new(
+            "invalid_request",
+            "validation_failed",
+            LINK_NEEDS_PKCE,
+        ));
     }
     let provider = state.providers.get(&flow.provider_type).ok_or_else(|| {
         Failure::new(
@@ -279,7 +296,7 @@ async fn finish(
         )
     })?;
     let (provider_tokens, profile) = provider.exchange(code).await?;
-    let user = match flow.linking_target_id {
+    let (user, provider_access_token) = match flow.linking_target_id {
         Some(target_id) => {
             let target = state
                 .store
@@ -293,9 +310,19 @@ async fn finish(
                         "The user to link to no longer exists",
                     )
                 })?;
-            oauth::link_to(state, target, &flow.provider_type, &profile, client).await?
+            // Attached only at the code exchange, by the client holding the verifier; refusing
+            // a taken identity now tells the person in the browser at once.
+            oauth::linkable(state, &target, &flow.provider_type, &profile).await?;
+            let pending = PendingLink {
+                provider_token: provider_tokens.access_token.clone(),
+                profile,
+            };
+            (target, pending.encode()?)
         }
-        None => oauth::user_for(state, &flow.provider_type, &profile, client).await?,
+        None => {
+            let user = oauth::user_for(state, &flow.provider_type, &profile, client).await?;
+            (user, provider_tokens.access_token.clone())
+        }
     };
     if user.is_banned(now) {
         return Err(Failure::new(
@@ -308,7 +335,7 @@ async fn finish(
         user_id: Some(user.id),
         auth_code: flow.challenge.as_ref().map(|_| Uuid::new_v4().to_string()),
         auth_code_issued_at: Some(now),
-        provider_access_token: Some(provider_tokens.access_token.clone()),
+        provider_access_token: Some(provider_access_token),
         provider_refresh_token: provider_tokens.refresh_token.clone(),
         provider_code_hash: Some(hash_code(code)),
         ..flow.clone()
@@ -332,7 +359,7 @@ async fn finish(
                     "The login already finished",
                 )
             })?;
-        return repeat(state, client, &current, code, now).await;
+        return repeat(&current, code, now);
     }
     match &completed.auth_code {
         Some(auth_code) => Ok(with_query(&flow.redirect_to, &[("code", auth_code)])),
@@ -340,11 +367,14 @@ async fn finish(
     }
 }
 
-/// A second callback for a flow that already finished: WeChat's duplicate redirect gets the
-/// same outcome; anything else (another code) is refused.
-async fn repeat(
-    state: &SharedState,
-    client: &Client,
+/// A second callback for a flow that already finished. WeChat's duplicate redirect (same code,
+/// soon after) must not break the login that succeeded, but must not mint anything either:
+/// a PKCE flow gets the same auth code again (worthless without the verifier); an implicit
+/// flow gets the bare redirect target, because its session went out once, in the first
+/// redirect's fragment, and anyone who replays the callback URL (proxy logs, history) must not
+/// get another. No error goes in that redirect: supabase-js drops the session it stored from
+/// the first redirect when it sees one. Anything else (another code, later) is refused.
+fn repeat(
     flow: &FlowState,
     code: &str,
     now: chrono::DateTime<chrono::Utc>,
@@ -362,18 +392,7 @@ async fn repeat(
     }
     match &flow.auth_code {
         Some(auth_code) => Ok(with_query(&flow.redirect_to, &[("code", auth_code)])),
-        None => {
-            let user_id = flow.user_id.ok_or_else(|| {
-                Failure::new("server_error", "unexpected_failure", "Login lost its user")
-            })?;
-            let user = state
-                .store
-                .user_by_id(user_id)
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| Failure::new("access_denied", "user_not_found", "User not found"))?;
-            implicit_redirect(state, client, flow, &user).await
-        }
+        None => Ok(flow.redirect_to.clone()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `POST /token?grant_type=password|refresh_token`.
+//! `POST /token?grant_type=password|refresh_token|pkce|wechat_mini`.
 
 use axum::{extract::State, Json};
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use crate::{
         extract::{present, ApiQuery, Client, RawBody},
         handlers::wechat_mini,
     },
+    oauth::{self, PendingLink},
     rate_limit::{self, Bucket},
     state::SharedState,
     store::Rotation,
@@ -277,7 +278,11 @@ async fn pkce_grant(
     if !state.store.delete_flow(flow.id).await? {
         return Err(not_found());
     }
-    let user_id = flow.user_id.ok_or_else(not_found)?;
+    // A link flow's session is the link target's, as in GoTrue.
+    let user_id = flow
+        .linking_target_id
+        .or(flow.user_id)
+        .ok_or_else(not_found)?;
     let user = state
         .store
         .user_by_id(user_id)
@@ -286,8 +291,17 @@ async fn pkce_grant(
     if user.is_banned(now) {
         return Err(ApiError::bad_request("user_banned", "User is banned"));
     }
+    let (user, provider_token) = if flow.linking_target_id.is_some() {
+        // The verifier proved this is the client that started the link: attach only now.
+        let pending = PendingLink::decode(flow.provider_access_token.as_deref())?;
+        let user =
+            oauth::link_to(state, user, &flow.provider_type, &pending.profile, client).await?;
+        (user, Some(pending.provider_token))
+    } else {
+        (user, flow.provider_access_token)
+    };
     let mut session = tokens::start_session(state, &user, "oauth", client).await?;
-    if let Some(token) = flow.provider_access_token {
+    if let Some(token) = provider_token {
         session["provider_token"] = json!(token);
     }
     if let Some(token) = flow.provider_refresh_token {
