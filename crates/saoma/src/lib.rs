@@ -1,6 +1,7 @@
 //! saoma: a self-hosted authentication server that speaks Supabase Auth's (GoTrue's) wire
 //! protocol, with WeChat login as a first-class citizen.
 
+pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod clock;

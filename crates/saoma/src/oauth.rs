@@ -4,12 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    audit,
-    domain::{audit::Action, Identity, User},
+    accounts, audit,
+    domain::{audit::Action, Identity, User, UserChanges},
     http::{
         error::{ApiError, ApiResult},
         extract::Client,
@@ -46,11 +46,8 @@ pub async fn user_for(
     let mut user = User::new(Uuid::new_v4(), &state.config.jwt.aud, provider, now);
     user.user_metadata = Value::Object(profile.user_metadata.clone());
     let identity = new_identity(user.id, provider, profile, now);
-    match state
-        .store
-        .create_user(&user, std::slice::from_ref(&identity))
-        .await
-    {
+    let identities = std::slice::from_ref(&identity);
+    match accounts::create(state, &user, identities, provider, None, client).await {
         // Two callbacks for one new person raced: the other one created the account.
         Err(StoreError::Conflict(_)) => {
             let identity = state
@@ -61,17 +58,7 @@ pub async fn user_for(
             owner_of(state, &identity).await
         }
         Err(other) => Err(other.into()),
-        Ok(()) => {
-            audit::record(
-                state,
-                Action::UserSignedUp,
-                &user,
-                json!({ "provider": provider }),
-                client,
-            )
-            .await?;
-            Ok(user)
-        }
+        Ok(_) => Ok(user),
     }
 }
 
@@ -161,7 +148,7 @@ impl PendingLink {
 /// Removes one of `user`'s identities, never the last one; returns the updated user.
 pub async fn unlink(
     state: &AppState,
-    mut user: User,
+    user: User,
     identity_id: Uuid,
     client: &Client,
 ) -> ApiResult<User> {
@@ -185,9 +172,11 @@ pub async fn unlink(
         .filter(|i| i.id != identity_id)
         .map(|i| i.provider.as_str())
         .collect();
-    set_providers(&mut user, &remaining);
-    user.updated_at = now;
-    state.store.update_user(&user).await?;
+    let changes = UserChanges {
+        app_metadata: Some(providers_patch(&remaining)),
+        ..Default::default()
+    };
+    let user = changed(state, user.id, &changes, now).await?;
     let traits = json!({ "identity_id": identity_id });
     audit::record(state, Action::IdentityUnlinked, &user, traits, client).await?;
     Ok(user)
@@ -237,17 +226,31 @@ async fn refresh(
     identity.last_sign_in_at = Some(now);
     identity.updated_at = now;
     state.store.update_identity(&identity).await?;
-    let mut user = owner_of(state, &identity).await?;
-    user.merge_user_metadata(&profile.user_metadata);
-    user.updated_at = now;
-    state.store.update_user(&user).await?;
-    Ok(user)
+    let changes = UserChanges {
+        user_metadata: Some(profile.user_metadata.clone()),
+        ..Default::default()
+    };
+    changed(state, identity.user_id, &changes, now).await
+}
+
+/// Applies `changes` to the user `id` (see [`UserChanges`]); the user as written.
+async fn changed(
+    state: &AppState,
+    id: Uuid,
+    changes: &UserChanges,
+    now: DateTime<Utc>,
+) -> ApiResult<User> {
+    state
+        .store
+        .change_user(id, changes, now)
+        .await?
+        .ok_or_else(|| ApiError::unprocessable("user_not_found", "User not found"))
 }
 
 /// Adds a new identity to an existing user.
 async fn attach(
     state: &AppState,
-    mut user: User,
+    user: User,
     provider: &str,
     profile: &ProviderUser,
     client: &Client,
@@ -270,13 +273,13 @@ async fn attach(
         .into_iter()
         .map(|i| i.provider)
         .collect();
-    set_providers(
-        &mut user,
-        &providers.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    user.merge_user_metadata(&profile.user_metadata);
-    user.updated_at = now;
-    state.store.update_user(&user).await?;
+    let providers: Vec<&str> = providers.iter().map(String::as_str).collect();
+    let changes = UserChanges {
+        app_metadata: Some(providers_patch(&providers)),
+        user_metadata: Some(profile.user_metadata.clone()),
+        ..Default::default()
+    };
+    let user = changed(state, user.id, &changes, now).await?;
     audit::record(
         state,
         Action::IdentityLinked,
@@ -314,23 +317,21 @@ fn new_identity(
     }
 }
 
-/// GoTrue's `app_metadata.provider(s)`: the first identity's provider, and all of them.
-fn set_providers(user: &mut User, providers: &[&str]) {
+/// GoTrue's `app_metadata.provider(s)`: the first identity's provider, and all of them, as
+/// a change to merge into `app_metadata`.
+fn providers_patch(providers: &[&str]) -> Map<String, Value> {
     let mut unique: Vec<&str> = Vec::new();
     for provider in providers {
         if !unique.contains(provider) {
             unique.push(provider);
         }
     }
-    if !user.app_metadata.is_object() {
-        user.app_metadata = json!({});
+    let mut patch = Map::new();
+    if let Some(first) = unique.first() {
+        patch.insert("provider".into(), json!(first));
     }
-    if let Value::Object(meta) = &mut user.app_metadata {
-        if let Some(first) = unique.first() {
-            meta.insert("provider".into(), json!(first));
-        }
-        meta.insert("providers".into(), json!(unique));
-    }
+    patch.insert("providers".into(), json!(unique));
+    patch
 }
 
 #[cfg(test)]
@@ -339,10 +340,8 @@ mod tests {
 
     #[test]
     fn providers_list_keeps_order_without_duplicates() {
-        let mut user = User::new(Uuid::nil(), "authenticated", "wechat_qr", Utc::now());
-        set_providers(&mut user, &["wechat_qr", "wechat_mini", "wechat_qr"]);
         assert_eq!(
-            user.app_metadata,
+            Value::Object(providers_patch(&["wechat_qr", "wechat_mini", "wechat_qr"])),
             json!({"provider": "wechat_qr", "providers": ["wechat_qr", "wechat_mini"]})
         );
     }

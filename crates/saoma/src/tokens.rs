@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::{
-    audit,
     domain::{
-        audit::Action,
+        audit::{Action, AuditEntry},
+        refresh::MintedToken,
         user::{presented_user_metadata, UserView},
         Identity, Session, User,
     },
@@ -72,13 +72,18 @@ pub fn session_json(
     }))
 }
 
-/// Starts a new session for `user` (recording the login) and returns its session JSON.
-pub async fn start_session(
-    state: &AppState,
-    user: &User,
-    amr_method: &str,
-    client: &Client,
-) -> ApiResult<Value> {
+/// A session about to start, not yet stored: its row, its refresh token and the login's
+/// audit entry. Stored on its own ([`start_session`]) or with a new account in one
+/// transaction (sign-up).
+pub struct NewSession {
+    pub session: Session,
+    pub token: MintedToken,
+    pub audit: AuditEntry,
+    provider: String,
+}
+
+/// Prepares a session for `user`, signed in by `amr_method`.
+pub fn new_session(state: &AppState, user: &User, amr_method: &str, client: &Client) -> NewSession {
     let now = state.clock.now();
     let mut session = Session::new(user.id, amr_method, now);
     session.user_agent = client.user_agent.clone();
@@ -87,26 +92,55 @@ pub async fn start_session(
         .parse::<std::net::IpAddr>()
         .ok()
         .map(|ip| ip.to_string());
-    let token = state.refresh_key.mint();
-    state.store.create_session(&session, &token).await?;
+    let provider = user
+        .app_metadata
+        .get("provider")
+        .and_then(Value::as_str)
+        .unwrap_or(amr_method)
+        .to_owned();
+    let audit = AuditEntry::new(
+        Action::Login,
+        user,
+        json!({ "provider": provider }),
+        &client.ip,
+        now,
+    );
+    NewSession {
+        session,
+        token: state.refresh_key.mint(),
+        audit,
+        provider,
+    }
+}
+
+/// The answer for a session that has been stored.
+pub async fn issued(state: &AppState, user: &User, new: &NewSession) -> ApiResult<Value> {
+    let now = new.session.created_at;
     let user = User {
         last_sign_in_at: Some(now),
         ..user.clone()
     };
     let identities = state.store.identities_of(user.id).await?;
-    let provider = user
-        .app_metadata
-        .get("provider")
-        .and_then(Value::as_str)
-        .unwrap_or(amr_method);
-    audit::record(
+    state.metrics.login(&new.provider);
+    session_json(
         state,
-        Action::Login,
         &user,
-        json!({ "provider": provider }),
-        client,
+        &identities,
+        &new.session,
+        &new.token.plaintext,
+        now,
     )
-    .await?;
-    state.metrics.login(provider);
-    session_json(state, &user, &identities, &session, &token.plaintext, now)
+}
+
+/// Starts a new session for `user` (recording the login) and returns its session JSON.
+pub async fn start_session(
+    state: &AppState,
+    user: &User,
+    amr_method: &str,
+    client: &Client,
+) -> ApiResult<Value> {
+    let new = new_session(state, user, amr_method, client);
+    state.store.create_session(&new.session, &new.token).await?;
+    state.store.record_audit(&new.audit).await?;
+    issued(state, user, &new).await
 }

@@ -69,8 +69,7 @@ fn is_bcrypt(hash: &str) -> bool {
 /// A real hash of a random string at `cost` (as [`effective_cost`] makes it), made once per
 /// cost: checking against it takes as long as checking a stored hash of that cost.
 fn dummy_hash(cost: u32) -> &'static str {
-    const NONE: OnceLock<String> = OnceLock::new();
-    static DUMMIES: [OnceLock<String>; 32] = [NONE; 32];
+    static DUMMIES: [OnceLock<String>; 32] = [const { OnceLock::new() }; 32];
     let cost = effective_cost(cost);
     DUMMIES[cost as usize].get_or_init(|| {
         let secret: [u8; 16] = rand::random();

@@ -347,8 +347,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Arc<Principal>>>;
     /// Looks up by normalized email; soft-deleted users are not found.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    /// Writes every mutable column of `user`.
-    async fn update_user(&self, user: &User) -> StoreResult<()>;
     /// A page of users, oldest first, and how many there are in all (soft-deleted excluded).
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)>;
     /// Deletes the user and everything hanging off it.
@@ -395,8 +393,6 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_flow(&self, flow: &FlowState) -> StoreResult<bool>;
     /// Deletes a flow; `false` when it was already gone (so a code is used once only).
     async fn delete_flow(&self, id: Uuid) -> StoreResult<bool>;
-    /// Removes flows created before `cutoff`.
-    async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
     /// Housekeeping (see [`SweepPlan`]); on a database shared by several nodes only one
     /// sweeps at a time.
     async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept>;

@@ -329,66 +329,64 @@ async fn insert_token(
     Ok(())
 }
 
-async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
-    let inserted = sqlx::query(
-        "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, \
-         email_confirmed_at, confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, \
-         raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
-         VALUES ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(user.id)
-    .bind(&user.aud)
-    .bind(&user.role)
-    .bind(&user.email)
-    .bind(&user.encrypted_password)
-    .bind(user.email_confirmed_at)
-    .bind(user.confirmation_sent_at)
-    .bind(&user.phone)
-    .bind(user.phone_confirmed_at)
-    .bind(user.last_sign_in_at)
-    .bind(&user.app_metadata)
-    .bind(&user.user_metadata)
-    .bind(user.banned_until)
-    .bind(user.is_anonymous)
-    .bind(user.created_at)
-    .bind(user.updated_at)
-    .execute(conn)
-    .await;
-    match inserted {
+/// The user's own columns, in the order both statements below name them, bound to `query`.
+fn bind_user_columns<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    user: &'q User,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(&user.aud)
+        .bind(&user.role)
+        .bind(&user.email)
+        .bind(&user.encrypted_password)
+        .bind(user.email_confirmed_at)
+        .bind(user.confirmation_sent_at)
+        .bind(&user.phone)
+        .bind(user.phone_confirmed_at)
+        .bind(user.last_sign_in_at)
+        .bind(&user.app_metadata)
+        .bind(&user.user_metadata)
+        .bind(user.banned_until)
+        .bind(user.is_anonymous)
+        .bind(user.updated_at)
+}
+
+/// Unique-key clashes on the users table are the caller's `Conflict`, not a failure.
+fn user_conflict(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> StoreResult<()> {
+    match result {
         Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
         other => other.map(|_| ()).map_err(Into::into),
     }
 }
 
+async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
+    let query = sqlx::query(
+        "INSERT INTO auth.users (aud, role, email, encrypted_password, email_confirmed_at, \
+         confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
+         raw_user_meta_data, banned_until, is_anonymous, updated_at, id, created_at, instance_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         '00000000-0000-0000-0000-000000000000')",
+    );
+    let query = bind_user_columns(query, user)
+        .bind(user.id)
+        .bind(user.created_at);
+    user_conflict(query.execute(conn).await)
+}
+
+/// Writes the user's own columns (under the row lock taken by [`Store::change_user`]).
 async fn write_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
-    let updated = sqlx::query(
+    let query = sqlx::query(
         "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
          email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
          last_sign_in_at = $9, raw_app_meta_data = $10, raw_user_meta_data = $11, \
          banned_until = $12, is_anonymous = $13, updated_at = $14 WHERE id = $15",
+    );
+    user_conflict(
+        bind_user_columns(query, user)
+            .bind(user.id)
+            .execute(conn)
+            .await,
     )
-    .bind(&user.aud)
-    .bind(&user.role)
-    .bind(&user.email)
-    .bind(&user.encrypted_password)
-    .bind(user.email_confirmed_at)
-    .bind(user.confirmation_sent_at)
-    .bind(&user.phone)
-    .bind(user.phone_confirmed_at)
-    .bind(user.last_sign_in_at)
-    .bind(&user.app_metadata)
-    .bind(&user.user_metadata)
-    .bind(user.banned_until)
-    .bind(user.is_anonymous)
-    .bind(user.updated_at)
-    .bind(user.id)
-    .execute(conn)
-    .await;
-    match updated {
-        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
 }
 
 async fn insert_audit(conn: &mut PgConnection, entry: &AuditEntry) -> StoreResult<()> {
@@ -587,11 +585,6 @@ impl Store for PostgresStore {
         })
         .await?;
         row.as_ref().map(user_from_row).transpose()
-    }
-
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        write_user(&mut conn, user).await
     }
 
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
@@ -850,14 +843,6 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM auth.flow_state WHERE created_at < $1")
-            .bind(cutoff)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
     }
 
     async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept> {

@@ -375,65 +375,63 @@ async fn insert_token(
     Ok(())
 }
 
-async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, aud, role, email, encrypted_password, email_confirmed_at, \
-         confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
-         raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(user.id.to_string())
-    .bind(&user.aud)
-    .bind(&user.role)
-    .bind(&user.email)
-    .bind(&user.encrypted_password)
-    .bind(opt_ts(user.email_confirmed_at))
-    .bind(opt_ts(user.confirmation_sent_at))
-    .bind(&user.phone)
-    .bind(opt_ts(user.phone_confirmed_at))
-    .bind(opt_ts(user.last_sign_in_at))
-    .bind(user.app_metadata.to_string())
-    .bind(user.user_metadata.to_string())
-    .bind(opt_ts(user.banned_until))
-    .bind(user.is_anonymous)
-    .bind(ts(user.created_at))
-    .bind(ts(user.updated_at))
-    .execute(conn)
-    .await;
-    match inserted {
+/// The user's own columns, in the order both statements below name them, bound to `query`.
+fn bind_user_columns<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    user: &'q User,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    query
+        .bind(&user.aud)
+        .bind(&user.role)
+        .bind(&user.email)
+        .bind(&user.encrypted_password)
+        .bind(opt_ts(user.email_confirmed_at))
+        .bind(opt_ts(user.confirmation_sent_at))
+        .bind(&user.phone)
+        .bind(opt_ts(user.phone_confirmed_at))
+        .bind(opt_ts(user.last_sign_in_at))
+        .bind(user.app_metadata.to_string())
+        .bind(user.user_metadata.to_string())
+        .bind(opt_ts(user.banned_until))
+        .bind(user.is_anonymous)
+        .bind(ts(user.updated_at))
+}
+
+/// Unique-key clashes on the users table are the caller's `Conflict`, not a failure.
+fn user_conflict(result: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>) -> StoreResult<()> {
+    match result {
         Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
         other => other.map(|_| ()).map_err(Into::into),
     }
 }
 
+async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
+    let query = sqlx::query(
+        "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
+         confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
+         raw_user_meta_data, banned_until, is_anonymous, updated_at, id, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    let query = bind_user_columns(query, user)
+        .bind(user.id.to_string())
+        .bind(ts(user.created_at));
+    user_conflict(query.execute(conn).await)
+}
+
+/// Writes the user's own columns (under the write lock taken by [`Store::change_user`]).
 async fn write_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
-    let updated = sqlx::query(
+    let query = sqlx::query(
         "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
          email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
          last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
          is_anonymous = ?, updated_at = ? WHERE id = ?",
+    );
+    user_conflict(
+        bind_user_columns(query, user)
+            .bind(user.id.to_string())
+            .execute(conn)
+            .await,
     )
-    .bind(&user.aud)
-    .bind(&user.role)
-    .bind(&user.email)
-    .bind(&user.encrypted_password)
-    .bind(opt_ts(user.email_confirmed_at))
-    .bind(opt_ts(user.confirmation_sent_at))
-    .bind(&user.phone)
-    .bind(opt_ts(user.phone_confirmed_at))
-    .bind(opt_ts(user.last_sign_in_at))
-    .bind(user.app_metadata.to_string())
-    .bind(user.user_metadata.to_string())
-    .bind(opt_ts(user.banned_until))
-    .bind(user.is_anonymous)
-    .bind(ts(user.updated_at))
-    .bind(user.id.to_string())
-    .execute(conn)
-    .await;
-    match updated {
-        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
 }
 
 async fn insert_audit(conn: &mut sqlx::SqliteConnection, entry: &AuditEntry) -> StoreResult<()> {
@@ -633,11 +631,6 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(user_from_row).transpose()
-    }
-
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await?;
-        write_user(&mut conn, user).await
     }
 
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
@@ -867,14 +860,6 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn delete_flows_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM flow_state WHERE created_at < ?")
-            .bind(ts(cutoff))
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
     }
 
     async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept> {

@@ -193,9 +193,14 @@ async fn deleted_user_and_banned_user() {
         .expect("id")
         .parse()
         .expect("uuid");
-    let mut user = store.user_by_id(id).await.expect("query").expect("user");
-    user.banned_until = Some(chrono::Utc::now() + Duration::days(1));
-    store.update_user(&user).await.expect("ban");
+    let ban = saoma::domain::UserChanges {
+        banned_until: Some(Some(chrono::Utc::now() + Duration::days(1))),
+        ..Default::default()
+    };
+    store
+        .change_user(id, &ban, chrono::Utc::now())
+        .await
+        .expect("ban");
     let reply = app.get("/user", Some(access_token(&session))).await;
     assert_eq!(
         (reply.status, reply.code()),

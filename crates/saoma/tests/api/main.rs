@@ -14,6 +14,7 @@ mod cancellation;
 mod db_faults;
 mod edge;
 mod health;
+mod integrity;
 mod jwt;
 mod limits;
 mod logout;

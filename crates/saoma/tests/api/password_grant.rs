@@ -107,11 +107,17 @@ async fn migrated_gotrue_bcrypt_hash_signs_in() {
         .expect("id")
         .parse()
         .expect("uuid");
-    let mut user = store.user_by_id(id).await.expect("query").expect("user");
     // What GoTrue's Go bcrypt stores for "password123" (cost 10, `$2a$`).
-    user.encrypted_password =
-        Some("$2a$10$wPNyjB5L/Tunlj1yaNZjNuQD/EyzDdRfEc9v7D.6dmWj/hgwZ8SXG".into());
-    store.update_user(&user).await.expect("update");
+    let gotrue_hash = saoma::domain::UserChanges {
+        encrypted_password: Some(
+            "$2a$10$wPNyjB5L/Tunlj1yaNZjNuQD/EyzDdRfEc9v7D.6dmWj/hgwZ8SXG".into(),
+        ),
+        ..Default::default()
+    };
+    store
+        .change_user(id, &gotrue_hash, chrono::Utc::now())
+        .await
+        .expect("update");
     assert_eq!(
         app.sign_in(&email, "password123").await.status,
         StatusCode::OK

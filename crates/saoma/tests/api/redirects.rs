@@ -56,7 +56,6 @@ async fn control_characters_fall_back_to_the_site_url() {
     let world = spawn_wechat(APP_ID, None, |_| {}).await;
     for target in [
         format!("{SITE}/cb\r\nSet-Cookie: a=b"),
-        format!("{SITE}/cb\0x"),
         format!("{SITE}/c\nb"),
     ] {
         let back = login_redirect(&world, &target).await;
@@ -68,4 +67,17 @@ async fn control_characters_fall_back_to_the_site_url() {
         let session = world.exchange(&auth_code, VERIFIER).await;
         assert_eq!(session.status, StatusCode::OK, "{}", session.body);
     }
+    // A NUL is refused before anything is stored: no database keeps it.
+    let refused = world
+        .app
+        .get(
+            &format!(
+                "/auth/v1/authorize?provider=wechat_qr&redirect_to={SITE}/cb%00x&code_challenge={}&code_challenge_method=s256",
+                challenge()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.code(), "validation_failed");
 }

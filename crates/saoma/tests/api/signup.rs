@@ -82,13 +82,18 @@ async fn repeated_signup_of_a_confirmed_user_gets_a_decoy_without_autoconfirm() 
     let store = saoma::store::connect(&app.config.database_url)
         .await
         .expect("store");
-    let mut user = store
-        .user_by_id(state_user_id.parse().expect("uuid"))
+    let confirmed = saoma::domain::UserChanges {
+        email_confirmed_at: Some(Some(chrono::Utc::now())),
+        ..Default::default()
+    };
+    store
+        .change_user(
+            state_user_id.parse().expect("uuid"),
+            &confirmed,
+            chrono::Utc::now(),
+        )
         .await
-        .expect("query")
-        .expect("user");
-    user.email_confirmed_at = Some(chrono::Utc::now());
-    store.update_user(&user).await.expect("update");
+        .expect("update");
 
     let again = app
         .post("/signup", json!({"email": email, "password": PASSWORD}))
@@ -184,4 +189,22 @@ async fn signup_validation_errors() {
         (reply.status, reply.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "signup_disabled")
     );
+}
+
+#[tokio::test]
+async fn email_sign_ups_disabled_is_gotrues_422() {
+    let app = spawn_app_with(|config| config.external.email.enabled = false).await;
+    let reply = app
+        .post(
+            "/auth/v1/signup",
+            serde_json::json!({"email": unique_email(), "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "email_provider_disabled");
 }

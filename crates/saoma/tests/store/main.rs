@@ -127,15 +127,27 @@ conformance!(users_round_trip, |store: SharedStore| async move {
         vec![identity]
     );
 
-    let mut changed = alice.clone();
-    changed.user_metadata = json!({"nickname": "阿丽"});
-    changed.banned_until = Some(now() + Duration::days(1));
-    changed.is_anonymous = true;
-    changed.updated_at = now();
-    store.update_user(&changed).await.expect("update");
+    let at = now();
+    let changes = UserChanges {
+        user_metadata: json!({"nickname": "阿丽", "n": null}).as_object().cloned(),
+        banned_until: Some(Some(at + Duration::days(1))),
+        is_anonymous: Some(true),
+        ..Default::default()
+    };
+    let written = store
+        .change_user(alice.id, &changes, at)
+        .await
+        .expect("update")
+        .expect("alice");
+    let mut expected = alice.clone();
+    expected.user_metadata = json!({"full_name": "微信用户", "nickname": "阿丽"});
+    expected.banned_until = Some(at + Duration::days(1));
+    expected.is_anonymous = true;
+    expected.updated_at = at;
+    assert_eq!(written, expected);
     assert_eq!(
         store.user_by_id(alice.id).await.expect("by id"),
-        Some(changed)
+        Some(expected)
     );
 });
 
@@ -179,10 +191,12 @@ conformance!(
             "the user insert rolled back too"
         );
 
-        let mut taken = user(Some("owner@example.com"));
-        taken.id = first.id;
+        let taken = UserChanges {
+            email: Some(Some("owner@example.com".into())),
+            ..Default::default()
+        };
         assert!(matches!(
-            store.update_user(&taken).await,
+            store.change_user(first.id, &taken, now()).await,
             Err(StoreError::Conflict(_))
         ));
     }
@@ -629,10 +643,17 @@ async fn sqlite_token_check_sees_writes_from_other_connections() {
         let first = read().await.expect("read").expect("alice");
         assert_eq!(read().await.expect("again"), Some(first.clone()));
 
-        let mut banned = first.user.clone();
-        banned.banned_until = Some(now() + Duration::days(1));
-        banned.user_metadata = json!({"full_name": "改了"});
-        other.update_user(&banned).await.expect("ban elsewhere");
+        let at = now();
+        let ban = UserChanges {
+            banned_until: Some(Some(at + Duration::days(1))),
+            user_metadata: json!({"full_name": "改了"}).as_object().cloned(),
+            ..Default::default()
+        };
+        let banned = other
+            .change_user(alice.id, &ban, at)
+            .await
+            .expect("ban elsewhere")
+            .expect("alice");
         let seen = read().await.expect("read").expect("alice");
         assert_eq!(seen.user, banned, "read_cache={read_cache}");
         assert_eq!(seen.session, Some(session.clone()));

@@ -13,14 +13,18 @@ use uuid::Uuid;
 
 use crate::{
     audit,
-    domain::{audit::Action, duration::parse_ban, email, password, Identity, User},
+    domain::{
+        audit::{Action, AuditEntry},
+        duration::parse_ban,
+        email, password, Identity, User, UserChanges,
+    },
     http::{
         error::{ApiError, ApiResult},
         extract::{blank_as_none, present, Admin, ApiJson, ApiQuery, Client},
         handlers::user::{check_password_strength, user_json},
     },
     state::SharedState,
-    store::StoreError,
+    store::{NewAccount, StoreError},
 };
 
 /// `?page=&per_page=`; empty values (what auth-js's `listUsers()` sends) are the defaults.
@@ -159,19 +163,26 @@ pub async fn create_user(
         user.email = Some(address);
     }
     user.phone = phone.map(|p| p.trim_start_matches('+').to_owned());
-    apply(&state, &mut user, params, now).await?;
-    match state.store.create_user(&user, &identities).await {
-        Err(StoreError::Conflict(_)) => return Err(email_exists()),
-        other => other?,
-    }
-    audit::record(
-        &state,
+    changes(&state, &user, params, now)
+        .await?
+        .apply(&mut user, now);
+    let audit = [AuditEntry::new(
         Action::UserSignedUp,
         &user,
         json!({ "via": "admin" }),
-        &client,
-    )
-    .await?;
+        &client.ip,
+        now,
+    )];
+    let account = NewAccount {
+        user: &user,
+        identities: &identities,
+        session: None,
+        audit: &audit,
+    };
+    match state.store.create_account(&account).await {
+        Err(StoreError::Conflict(_)) => return Err(email_exists()),
+        other => other?,
+    }
     Ok(Json(user_json(&state, &user).await?))
 }
 
@@ -191,25 +202,28 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(params): ApiJson<AdminUserParams>,
 ) -> ApiResult<Json<Value>> {
-    let mut user = find(&state, &id).await?;
+    let current = find(&state, &id).await?;
     let now = state.clock.now();
+    let mut email = None;
     if let Some(address) = present(&params.email) {
         let address = email::normalize(address).map_err(ApiError::validation)?;
-        if user.email.as_deref() != Some(address.as_str()) {
+        if current.email.as_deref() != Some(address.as_str()) {
             if state.store.user_by_email(&address).await?.is_some() {
                 return Err(email_exists());
             }
-            user.email = Some(address);
+            email = Some(Some(address));
         }
     }
-    if let Some(phone) = present(&params.phone) {
-        user.phone = Some(phone.trim_start_matches('+').to_owned());
-    }
-    apply(&state, &mut user, params, now).await?;
-    match state.store.update_user(&user).await {
+    let phone = present(&params.phone).map(|p| Some(p.trim_start_matches('+').to_owned()));
+    let changes = UserChanges {
+        email,
+        phone,
+        ..changes(&state, &current, params, now).await?
+    };
+    let user = match state.store.change_user(current.id, &changes, now).await {
         Err(StoreError::Conflict(_)) => return Err(email_exists()),
-        other => other?,
-    }
+        other => other?.ok_or_else(|| ApiError::not_found("user_not_found", "User not found"))?,
+    };
     audit::record(
         &state,
         Action::UserModified,
@@ -265,13 +279,15 @@ pub async fn delete_user(
     Ok(Json(json!({})))
 }
 
-/// The fields an admin may set on create and update.
-async fn apply(
+/// The fields an admin sets on create and update, as changes to `current` (the user as read,
+/// or the new one): only what the request names is written.
+async fn changes(
     state: &SharedState,
-    user: &mut User,
+    current: &User,
     params: AdminUserParams,
     now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<()> {
+) -> ApiResult<UserChanges> {
+    let mut changes = UserChanges::default();
     match (params.password, params.password_hash) {
         (Some(_), Some(_)) => {
             return Err(ApiError::validation(
@@ -280,7 +296,7 @@ async fn apply(
         }
         (Some(password), None) => {
             check_password_strength(&state.config, &password)?;
-            user.encrypted_password = Some(
+            changes.encrypted_password = Some(
                 password::hash(password, state.config.password.bcrypt_cost)
                     .await
                     .map_err(ApiError::internal)?,
@@ -293,47 +309,32 @@ async fn apply(
                     "Invalid password hash: only bcrypt hashes are supported",
                 ));
             }
-            user.encrypted_password = Some(hash);
+            changes.encrypted_password = Some(hash);
         }
         (None, None) => {}
     }
-    match params.email_confirm {
-        Some(true) if user.email_confirmed_at.is_none() => user.email_confirmed_at = Some(now),
-        Some(false) => user.email_confirmed_at = None,
-        _ => {}
-    }
-    match params.phone_confirm {
-        Some(true) if user.phone_confirmed_at.is_none() => user.phone_confirmed_at = Some(now),
-        Some(false) => user.phone_confirmed_at = None,
-        _ => {}
-    }
-    if let Some(data) = &params.user_metadata {
-        user.merge_user_metadata(data);
-    }
-    if let Some(data) = params.app_metadata {
-        if let Value::Object(meta) = &mut user.app_metadata {
-            for (key, value) in data {
-                if value.is_null() {
-                    meta.remove(&key);
-                } else {
-                    meta.insert(key, value);
-                }
-            }
-        }
-    }
-    if let Some(role) = params.role.filter(|r| !r.is_empty()) {
-        user.role = role;
-    }
+    changes.email_confirmed_at = match params.email_confirm {
+        Some(true) if current.email_confirmed_at.is_none() => Some(Some(now)),
+        Some(false) => Some(None),
+        _ => None,
+    };
+    changes.phone_confirmed_at = match params.phone_confirm {
+        Some(true) if current.phone_confirmed_at.is_none() => Some(Some(now)),
+        Some(false) => Some(None),
+        _ => None,
+    };
+    changes.user_metadata = params.user_metadata;
+    changes.app_metadata = params.app_metadata;
+    changes.role = params.role.filter(|r| !r.is_empty());
     if let Some(ban) = params.ban_duration {
-        user.banned_until = match parse_ban(&ban).map_err(ApiError::validation)? {
+        changes.banned_until = Some(match parse_ban(&ban).map_err(ApiError::validation)? {
             Some(duration) => Some(now.checked_add_signed(duration).ok_or_else(|| {
                 ApiError::validation(format!("ban duration out of range: {ban:?}"))
             })?),
             None => None,
-        };
+        });
     }
-    user.updated_at = now;
-    Ok(())
+    Ok(changes)
 }
 
 async fn find(state: &SharedState, id: &str) -> ApiResult<User> {

@@ -105,11 +105,6 @@ pub async fn start_flow(
     );
 
     let now = state.clock.now();
-    // Opportunistic clean-up keeps the table small without a background job.
-    state
-        .store
-        .delete_flows_before(now - chrono::Duration::hours(1))
-        .await?;
     let mut flow = FlowState::new(provider.name(), redirect_to, challenge, now);
     flow.linking_target_id = linking_target;
     state.store.create_flow(&flow).await?;

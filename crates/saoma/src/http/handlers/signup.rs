@@ -6,8 +6,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    audit,
-    domain::audit::Action,
+    accounts,
     domain::{email, password, user::UserView, Identity, User},
     http::{
         error::{ApiError, ApiResult},
@@ -78,17 +77,10 @@ async fn anonymous(
     user.app_metadata = json!({});
     user.is_anonymous = true;
     user.user_metadata = metadata;
-    state.store.create_user(&user, &[]).await?;
-    audit::record(
-        state,
-        Action::UserSignedUp,
-        &user,
-        json!({ "provider": "anonymous" }),
-        client,
-    )
-    .await?;
-    let session = tokens::start_session(state, &user, "anonymous", client).await?;
-    Ok(Json(session).into_response())
+    let session = accounts::create(state, &user, &[], "anonymous", Some("anonymous"), client)
+        .await?
+        .ok_or_else(|| ApiError::internal("anonymous sign-up without a session"))?;
+    Ok(Json(tokens::issued(state, &user, &session).await?).into_response())
 }
 
 async fn with_email(
@@ -106,7 +98,8 @@ async fn with_email(
     }
     check_password_strength(config, &password)?;
     if !config.external.email.enabled {
-        return Err(ApiError::bad_request(
+        // 422 as GoTrue answers it, like the other `email_provider_disabled` answers.
+        return Err(ApiError::unprocessable(
             "email_provider_disabled",
             "Email signups are disabled",
         ));
@@ -134,11 +127,9 @@ async fn with_email(
         }
     }
     let identity = Identity::email(user.id, &address, now);
-    match state
-        .store
-        .create_user(&user, std::slice::from_ref(&identity))
-        .await
-    {
+    let sign_in = config.mailer.autoconfirm.then_some("password");
+    let identities = std::slice::from_ref(&identity);
+    match accounts::create(state, &user, identities, "email", sign_in, client).await {
         // Lost a race with a concurrent sign-up for the same address.
         Err(StoreError::Conflict(_)) => {
             let existing = state
@@ -146,23 +137,14 @@ async fn with_email(
                 .user_by_email(&address)
                 .await?
                 .ok_or_else(|| ApiError::internal("user vanished"))?;
-            return existing_account(state, &existing, user.user_metadata.clone()).await;
+            existing_account(state, &existing, user.user_metadata.clone()).await
         }
-        other => other?,
+        Err(other) => Err(other.into()),
+        Ok(Some(session)) => {
+            Ok(Json(tokens::issued(state, &user, &session).await?).into_response())
+        }
+        Ok(None) => Ok(Json(UserView::new(&user, identities)).into_response()),
     }
-    audit::record(
-        state,
-        Action::UserSignedUp,
-        &user,
-        json!({ "provider": "email" }),
-        client,
-    )
-    .await?;
-    if config.mailer.autoconfirm {
-        let session = tokens::start_session(state, &user, "password", client).await?;
-        return Ok(Json(session).into_response());
-    }
-    Ok(Json(UserView::new(&user, std::slice::from_ref(&identity))).into_response())
 }
 
 /// Answered before any rate limit: a client told "no sign-ups here" should not be told to

@@ -8,12 +8,13 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use uuid::Uuid;
 
 use crate::{
     audit,
     config::Config,
     domain::audit::Action,
-    domain::{email, password, session::LogoutScope, user::UserView, User},
+    domain::{email, password, session::LogoutScope, user::UserView, User, UserChanges},
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiJson, Authenticated, Client},
@@ -66,7 +67,10 @@ pub async fn update_user(
     rate_limit::check(&state, Bucket::Otp, &client).await?;
     let config = &state.config;
     let now = state.clock.now();
-    let mut user = auth.user().clone();
+    // What this request changes, and only that: the store applies it to the row as it is
+    // now, so a concurrent ban or password change is never written back over.
+    let user = auth.user();
+    let mut changes = UserChanges::default();
 
     if req.app_metadata.is_some() {
         return Err(ApiError::forbidden(
@@ -96,24 +100,23 @@ pub async fn update_user(
             ));
         }
         if state.store.user_by_email(address).await?.is_some() {
-            return Err(ApiError::unprocessable(
-                "email_exists",
-                "A user with this email address has already been registered",
-            ));
+            return Err(email_exists());
         }
-        user.email = Some(address.clone());
-        user.email_confirmed_at = Some(now);
+        changes.email = Some(Some(address.clone()));
+        changes.email_confirmed_at = Some(Some(now));
         if user.is_anonymous {
             // An anonymous user who adds an email becomes a permanent email user.
-            user.is_anonymous = false;
-            user.app_metadata = serde_json::json!({ "provider": "email", "providers": ["email"] });
+            changes.is_anonymous = Some(false);
+            changes.app_metadata = json!({ "provider": "email", "providers": ["email"] })
+                .as_object()
+                .cloned();
         }
     }
 
-    let mut password_changed = false;
+    let password_changed = req.password.is_some();
     if let Some(new_password) = req.password {
         check_password_strength(config, &new_password)?;
-        if user.is_anonymous && user.email.is_none() {
+        if user.is_anonymous && user.email.is_none() && new_email.is_none() {
             return Err(ApiError::unprocessable(
                 "validation_failed",
                 "Updating password of an anonymous user without an email or phone is not allowed",
@@ -132,40 +135,39 @@ pub async fn update_user(
                 "New password should be different from the old password.",
             ));
         }
-        user.encrypted_password = Some(
+        changes.encrypted_password = Some(
             password::hash(new_password, config.password.bcrypt_cost)
                 .await
                 .map_err(ApiError::internal)?,
         );
-        password_changed = true;
+        // A new password signs out every other device, as GoTrue does, in the same
+        // transaction as the change.
+        changes.end_sessions = Some(match auth.session_id() {
+            Some(current) => (LogoutScope::Others, current),
+            None => (LogoutScope::Global, Uuid::nil()),
+        });
     }
+    changes.user_metadata = req.data;
 
-    if let Some(data) = &req.data {
-        user.merge_user_metadata(data);
-    }
-    user.updated_at = now;
-    match state.store.update_user(&user).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::unprocessable(
-                "email_exists",
-                "A user with this email address has already been registered",
-            ))
-        }
-        other => other?,
-    }
-    if password_changed {
-        // A new password signs out every other device, as GoTrue does.
-        let scope = if auth.session().is_some() {
-            LogoutScope::Others
-        } else {
-            LogoutScope::Global
-        };
-        let current = auth.session_id().unwrap_or_default();
-        state.store.end_sessions(user.id, current, scope).await?;
-    }
+    let user = match state.store.change_user(user.id, &changes, now).await {
+        Err(StoreError::Conflict(_)) => return Err(email_exists()),
+        other => other?.ok_or_else(|| {
+            ApiError::forbidden(
+                "user_not_found",
+                "User from sub claim in JWT does not exist",
+            )
+        })?,
+    };
     let traits = json!({ "password_changed": password_changed });
     audit::record(&state, Action::UserModified, &user, traits, &client).await?;
     Ok(Json(user_json(&state, &user).await?))
+}
+
+fn email_exists() -> ApiError {
+    ApiError::unprocessable(
+        "email_exists",
+        "A user with this email address has already been registered",
+    )
 }
 
 /// 422 `weak_password` unless `password` meets the configured rules.

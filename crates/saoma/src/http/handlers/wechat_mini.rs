@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
+    domain::UserChanges,
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiQuery, Authenticated, Client},
@@ -118,18 +119,24 @@ pub async fn bind_phone(
     let wechat = wechat_client(&state.providers.wechat_mini, "wechat_mini")?;
     let number = wechat.phone_number(params.code()?).await?;
     let now = state.clock.now();
-    let mut user = auth.user().clone();
-    user.phone = Some(number);
-    user.phone_confirmed_at = Some(now);
-    user.updated_at = now;
-    match state.store.update_user(&user).await {
+    let changes = UserChanges {
+        phone: Some(Some(number)),
+        phone_confirmed_at: Some(Some(now)),
+        ..Default::default()
+    };
+    let user = match state.store.change_user(auth.user().id, &changes, now).await {
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::unprocessable(
                 "phone_exists",
                 "A user with this phone number has already been registered",
             ))
         }
-        other => other?,
-    }
+        other => other?.ok_or_else(|| {
+            ApiError::forbidden(
+                "user_not_found",
+                "User from sub claim in JWT does not exist",
+            )
+        })?,
+    };
     Ok(Json(user_json(&state, &user).await?))
 }
