@@ -41,12 +41,14 @@ impl Page {
     fn resolve(&self) -> ApiResult<(i64, i64, i64)> {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(50);
+        let out_of_range =
+            || ApiError::validation("page must be >= 1 and per_page between 1 and 1000");
         if page < 1 || !(1..=1000).contains(&per_page) {
-            return Err(ApiError::validation(
-                "page must be >= 1 and per_page between 1 and 1000",
-            ));
+            return Err(out_of_range());
         }
-        Ok((page, per_page, (page - 1) * per_page))
+        // A huge page number must not overflow into a negative OFFSET (or a panic).
+        let offset = (page - 1).checked_mul(per_page).ok_or_else(out_of_range)?;
+        Ok((page, per_page, offset))
     }
 }
 
