@@ -9,8 +9,20 @@
 
 use url::{Host, Position, Url};
 
+mod glob;
+
+pub use glob::glob_match;
+
+/// Longer targets are refused outright (the site URL is used instead): browsers, mobile apps
+/// and GoTrue clients never send more, and the checks below then stay cheap whatever the
+/// text is, before any rate limit applies.
+const MAX_REDIRECT_BYTES: usize = 2048;
+
 /// `true` when `redirect_to` may be used.
 pub fn is_allowed(redirect_to: &str, site_url: &str, allow_list: &[String]) -> bool {
+    if redirect_to.len() > MAX_REDIRECT_BYTES {
+        return false;
+    }
     let Some(target) = Target::parse(redirect_to) else {
         return false;
     };
@@ -196,83 +208,6 @@ fn pattern_host(pattern: &str) -> Option<&str> {
         Some((host, port)) if port.chars().all(|c| "0123456789*?[]{},-!^".contains(c)) => host,
         _ => authority,
     })
-}
-
-/// Glob matching as GoTrue's allow-list uses it (gobwas/glob with `.` and `/` as separators):
-/// `*` matches within one label or path segment, `**` anything, `?` one non-separator
-/// character, `[abc]` / `[!abc]` / `[a-z]` a class, `{a,b}` alternatives.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
-    matches_at(&pattern, &text)
-}
-
-fn is_separator(c: char) -> bool {
-    c == '.' || c == '/'
-}
-
-fn matches_at(p: &[char], t: &[char]) -> bool {
-    let Some(&first) = p.first() else {
-        return t.is_empty();
-    };
-    match first {
-        '*' if p.get(1) == Some(&'*') => (0..=t.len()).any(|i| matches_at(&p[2..], &t[i..])),
-        '*' => {
-            let limit = t.iter().position(|&c| is_separator(c)).unwrap_or(t.len());
-            (0..=limit).any(|i| matches_at(&p[1..], &t[i..]))
-        }
-        '?' => t.first().is_some_and(|&c| !is_separator(c)) && matches_at(&p[1..], &t[1..]),
-        '[' => match (class_end(p), t.first()) {
-            (Some(end), Some(&c)) => {
-                class_contains(&p[1..end], c) && matches_at(&p[end + 1..], &t[1..])
-            }
-            (None, Some(&c)) => c == '[' && matches_at(&p[1..], &t[1..]),
-            (_, None) => false,
-        },
-        '{' => match alternatives(p) {
-            Some((options, rest)) => options.iter().any(|option| {
-                let mut combined = option.clone();
-                combined.extend_from_slice(rest);
-                matches_at(&combined, t)
-            }),
-            None => t.first() == Some(&'{') && matches_at(&p[1..], &t[1..]),
-        },
-        '\\' if p.len() > 1 => t.first() == Some(&p[1]) && matches_at(&p[2..], &t[1..]),
-        literal => t.first() == Some(&literal) && matches_at(&p[1..], &t[1..]),
-    }
-}
-
-fn class_end(p: &[char]) -> Option<usize> {
-    p.iter().skip(2).position(|&c| c == ']').map(|i| i + 2)
-}
-
-fn class_contains(class: &[char], c: char) -> bool {
-    let (negate, class) = match class.first() {
-        Some('!') | Some('^') => (true, &class[1..]),
-        _ => (false, class),
-    };
-    let mut found = false;
-    let mut i = 0;
-    while i < class.len() {
-        if i + 2 < class.len() && class[i + 1] == '-' {
-            found |= class[i] <= c && c <= class[i + 2];
-            i += 3;
-        } else {
-            found |= class[i] == c;
-            i += 1;
-        }
-    }
-    found != negate
-}
-
-/// Splits `{a,b,c}rest` into the options and the rest (no nesting).
-fn alternatives(p: &[char]) -> Option<(Vec<Vec<char>>, &[char])> {
-    let close = p.iter().position(|&c| c == '}')?;
-    let options = p[1..close]
-        .split(|&c| c == ',')
-        .map(<[char]>::to_vec)
-        .collect();
-    Some((options, &p[close + 1..]))
 }
 
 #[cfg(test)]

@@ -476,3 +476,14 @@ fn whatever_is_accepted_goes_to_a_named_host() {
         "{accepted} accepted, {refused} refused"
     );
 }
+
+#[test]
+fn targets_over_2048_bytes_fall_back_to_the_site_url() {
+    let allow = allow();
+    for base in ["https://app.example.com/", "https://a.example.org/"] {
+        let longest = format!("{base}{}", "a".repeat(2048 - base.len()));
+        assert_eq!(resolve(Some(&longest), SITE, &allow), longest);
+        let too_long = format!("{longest}a");
+        assert_eq!(resolve(Some(&too_long), SITE, &allow), SITE);
+    }
+}
