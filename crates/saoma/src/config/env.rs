@@ -143,6 +143,16 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
         Kind::Int,
     ),
     (
+        "SAOMA_SERVER_WRITE_TIMEOUT",
+        &["server", "write_timeout"],
+        Kind::Int,
+    ),
+    (
+        "SAOMA_SERVER_SHUTDOWN_GRACE",
+        &["server", "shutdown_grace"],
+        Kind::Int,
+    ),
+    (
         "SAOMA_SERVER_MAX_CONNECTIONS",
         &["server", "max_connections"],
         Kind::Int,

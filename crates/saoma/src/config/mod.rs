@@ -278,6 +278,11 @@ pub struct ServerConfig {
     pub header_read_timeout: u64,
     /// Seconds a client has to send a request's body once its headers are in: 408 after.
     pub body_read_timeout: u64,
+    /// Seconds a response write may make no progress (a client that does not read) before the
+    /// connection is closed: without it such a client holds its connection slot forever.
+    pub write_timeout: u64,
+    /// Seconds graceful shutdown waits for in-flight connections before dropping them.
+    pub shutdown_grace: u64,
     /// Connections served at once; beyond it new ones wait (unaccepted, in the kernel's
     /// backlog) until one closes. Keep it below the open-files limit (`ulimit -n`).
     pub max_connections: usize,
@@ -292,6 +297,8 @@ impl Default for ServerConfig {
         Self {
             header_read_timeout: 10,
             body_read_timeout: 30,
+            write_timeout: 30,
+            shutdown_grace: 30,
             max_connections: 4096,
             max_header_bytes: 64 * 1024,
             max_uri_bytes: 16 * 1024,
@@ -428,9 +435,14 @@ impl Config {
 
     fn validate_server(&self) -> Result<(), ConfigError> {
         let server = &self.server;
-        if server.header_read_timeout == 0 || server.body_read_timeout == 0 {
+        if server.header_read_timeout == 0
+            || server.body_read_timeout == 0
+            || server.write_timeout == 0
+        {
             return Err(ConfigError::Invalid(
-                "server.header_read_timeout and server.body_read_timeout must be positive".into(),
+                "server.header_read_timeout, server.body_read_timeout and server.write_timeout \
+                 must be positive"
+                    .into(),
             ));
         }
         if server.max_connections == 0 {

@@ -2,9 +2,18 @@
 //! set. A client gets `header_read_timeout` to send its headers (hyper then closes the
 //! connection) and `body_read_timeout` to send its body (the extractors answer 408); at most
 //! `max_connections` connections are served at once, and beyond that new ones wait unaccepted
-//! in the kernel's backlog until one closes.
+//! in the kernel's backlog until one closes. A response that makes no progress for
+//! `write_timeout` (a client that does not read) ends its connection, and shutdown waits at
+//! most `shutdown_grace` for the open ones.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    io,
+    pin::Pin,
+    sync::Arc,
+    task::{ready, Context, Poll},
+    time::Duration,
+};
 
 use axum::{extract::ConnectInfo, http::Request, Router};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
@@ -12,7 +21,12 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{watch, Semaphore},
+    time::{Instant, Sleep},
+};
 use tower::ServiceExt;
 
 use super::extract::BodyReadTimeout;
@@ -28,6 +42,10 @@ const HYPER_MAX_HEADERS: usize = 200;
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// How long a response write may make no progress before the connection is closed.
+    pub write_timeout: Duration,
+    /// How long shutdown waits for in-flight connections before dropping them.
+    pub shutdown_grace: Duration,
     pub max_connections: usize,
     /// hyper's read buffer: a request head larger than this gets hyper's own (empty) 431.
     pub max_buf_size: usize,
@@ -38,6 +56,8 @@ impl Limits {
         Self {
             header_read_timeout: Duration::from_secs(server.header_read_timeout),
             body_read_timeout: Duration::from_secs(server.body_read_timeout),
+            write_timeout: Duration::from_secs(server.write_timeout),
+            shutdown_grace: Duration::from_secs(server.shutdown_grace),
             max_connections: server.max_connections,
             // Room for saoma's limits several times over, so that the envelope (not hyper)
             // is what answers a request head that exceeds them; hyper's minimum is 8 KiB.
@@ -47,7 +67,8 @@ impl Limits {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and waits
-/// for the open connections: in-flight requests finish, idle connections close.
+/// for the open connections: in-flight requests finish, idle connections close. Whatever is
+/// still open after `shutdown_grace` is dropped.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -62,6 +83,9 @@ pub async fn serve(
         .max_buf_size(limits.max_buf_size)
         .max_headers(HYPER_MAX_HEADERS);
     let body_timeout = BodyReadTimeout(limits.body_read_timeout);
+    // Dropped when `serve` returns: every connection task still running then drops its
+    // connection, rather than outliving the server.
+    let (_drop_connections, server_returned) = watch::channel(());
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -92,15 +116,124 @@ pub async fn serve(
             request.extensions_mut().insert(body_timeout);
             router.clone().oneshot(request)
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
+        let connection = graceful.watch(http.serve_connection(io, service));
+        let mut server_returned = server_returned.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                // Timeouts and clients that went away: worth a debug line, not more.
-                tracing::debug!(error = %e, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    // Timeouts and clients that went away: worth a debug line, not more.
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                // Only ever `Err`: the sender is never used, only dropped.
+                _ = server_returned.changed() => {}
             }
             drop(permit);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace = ?limits.shutdown_grace,
+            "connections still open after the shutdown grace period are dropped"
+        );
+    }
+}
+
+/// A TCP stream whose writes fail with `TimedOut` once one has made no progress for
+/// `timeout`: a client that stops reading fills its receive window and the kernel's send
+/// buffer, after which hyper would wait on the write (and hold the connection slot) forever.
+/// The error makes hyper close the connection.
+struct WriteTimeout {
+    stream: TcpStream,
+    timeout: Duration,
+    /// Armed when a write first finds the socket full; disarmed by any progress.
+    stall: Pin<Box<Sleep>>,
+    stalled: bool,
+}
+
+impl WriteTimeout {
+    fn new(stream: TcpStream, timeout: Duration) -> Self {
+        Self {
+            stream,
+            timeout,
+            stall: Box::pin(tokio::time::sleep(timeout)),
+            stalled: false,
+        }
+    }
+
+    /// A write's outcome: one that went through disarms the timer.
+    fn wrote(
+        &mut self,
+        polled: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        if polled.is_ready() {
+            self.stalled = false;
+            return polled;
+        }
+        self.wait(cx)
+    }
+
+    /// The socket is full: arms the timer (unless it already runs) and fails once it is out.
+    fn wait<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        if !self.stalled {
+            self.stalled = true;
+            self.stall.as_mut().reset(Instant::now() + self.timeout);
+        }
+        ready!(self.stall.as_mut().poll(cx));
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client has not read the response",
+        )))
+    }
+}
+
+impl AsyncRead for WriteTimeout {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteTimeout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.wrote(polled, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.wrote(polled, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A flush moves no bytes of its own (a TCP stream's never waits): it can only fail.
+        match Pin::new(&mut self.stream).poll_flush(cx) {
+            Poll::Pending => self.wait(cx),
+            done => done,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }

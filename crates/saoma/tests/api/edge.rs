@@ -1,14 +1,18 @@
-//! The connection edge: slow clients are cut off, connections are bounded, oversized heads
+//! The connection edge: slow clients (sending or reading) are cut off, connections are
+//! bounded, shutdown does not wait on them forever, oversized heads
 //! and bodies get GoTrue's error format (and `Connection: close` where the body is left
 //! unread), and metrics stay off the API port.
 
-use std::time::{Duration, Instant};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpSocket, TcpStream},
 };
 
 use crate::helpers::*;
@@ -16,6 +20,23 @@ use crate::helpers::*;
 async fn connect(app: &TestApp) -> TcpStream {
     let address = app.address.trim_start_matches("http://");
     TcpStream::connect(address).await.expect("connect")
+}
+
+/// A client that pipelines requests for a large response (the OpenAPI document, ~100 KB)
+/// and never reads them, with a small receive buffer: the server's writes soon make no
+/// progress, as with a slow-read attack.
+async fn connect_without_reading(app: &TestApp) -> TcpStream {
+    let address: SocketAddr = app
+        .address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let mut stream = socket.connect(address).await.expect("connect");
+    let requests = "GET /openapi.json HTTP/1.1\r\nHost: saoma\r\n\r\n".repeat(300);
+    stream.write_all(requests.as_bytes()).await.expect("write");
+    stream
 }
 
 /// Everything the server sends until it closes the connection; an `Err` with what came if it
@@ -89,6 +110,41 @@ async fn connections_beyond_the_limit_wait_for_a_free_one() {
         .expect("join")
         .expect("request");
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_its_responses_is_disconnected() {
+    let app = spawn_app_with(|c| {
+        c.server.write_timeout = 1;
+        c.server.max_connections = 1;
+    })
+    .await;
+    let mut stalled = connect_without_reading(&app).await;
+    let started = Instant::now();
+    // The only slot is the stalled client's until the write timeout closes its connection.
+    let reply = tokio::time::timeout(Duration::from_secs(8), app.get("/health", None))
+        .await
+        .expect("a new client is served once the stalled one is disconnected");
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    let closed = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    assert!(closed.is_ok(), "the stalled connection is still open");
+}
+
+#[tokio::test]
+async fn shutdown_stops_waiting_for_a_client_that_does_not_read() {
+    // The write timeout (30 s by default) is not what ends this connection.
+    let app = spawn_app_with(|c| c.server.shutdown_grace = 1).await;
+    let mut stalled = connect_without_reading(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(8), app.stop())
+        .await
+        .expect("run_until returns within the shutdown grace");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // The connection given up on is closed, not left running.
+    let closed = read_until_closed(&mut stalled, Duration::from_secs(5)).await;
+    assert!(closed.is_ok(), "the stalled connection is still open");
 }
 
 #[tokio::test]
