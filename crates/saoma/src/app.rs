@@ -85,7 +85,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let _sweeper = sweeper::spawn(self.state.clone(), SWEEP_EVERY);
         let limits = serve::Limits::from_config(&self.state.config.server);
-        // The metrics listener stops when the API's does.
+        // The metrics listener stops when the API's is told to.
         let (api_stopped, metrics_stop) = tokio::sync::watch::channel(());
         let metrics = self.metrics_listener.map(|listener| {
             let router = http::metrics_router(self.state.clone());
@@ -102,8 +102,12 @@ impl Application {
         if let Some((path, extra)) = self.extra {
             router = axum::Router::new().nest(&path, extra).merge(router);
         }
+        // Both listeners start their graceful shutdown at the same moment.
+        let shutdown = async move {
+            shutdown.await;
+            drop(api_stopped);
+        };
         serve::serve(self.listener, router, limits, shutdown).await;
-        drop(api_stopped);
         if let Some(metrics) = metrics {
             metrics.await?;
         }
