@@ -16,6 +16,23 @@ async fn put_user(app: &TestApp, token: &str, body: Value) -> Reply {
         .await
 }
 
+/// Eight `PUT /user {data: {k<i>: i}}` in flight at once, as the holder of `token`.
+fn concurrent_metadata_updates(
+    app: &TestApp,
+    token: &str,
+) -> Vec<tokio::task::JoinHandle<StatusCode>> {
+    (0..8)
+        .map(|i| {
+            let request = app
+                .client
+                .put(app.url("/auth/v1/user"))
+                .bearer_auth(token)
+                .json(&json!({"data": {format!("k{i}"): i}}));
+            tokio::spawn(async move { request.send().await.expect("send").status() })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn an_admin_ban_holds_against_concurrent_profile_updates() {
     let app = spawn_app().await;
@@ -24,21 +41,7 @@ async fn an_admin_ban_holds_against_concurrent_profile_updates() {
         let session = app.sign_up(&unique_email()).await;
         let (id, token) = (user_id(&session), access_token(&session).to_owned());
         // The user's own updates start first, so each reads the row before the ban...
-        let mut updates = Vec::new();
-        for i in 0..8 {
-            let (app_address, token) = (app.address.clone(), token.clone());
-            let client = app.client.clone();
-            updates.push(tokio::spawn(async move {
-                client
-                    .put(format!("{app_address}/auth/v1/user"))
-                    .bearer_auth(token)
-                    .json(&json!({"data": {format!("k{i}"): i}}))
-                    .send()
-                    .await
-                    .expect("send")
-                    .status()
-            }));
-        }
+        let updates = concurrent_metadata_updates(&app, &token);
         // ...and the ban lands among them.
         let ban = app
             .request(
@@ -79,20 +82,7 @@ async fn a_new_password_holds_against_concurrent_metadata_updates() {
         let session = app.sign_up(&email).await;
         let token = access_token(&session).to_owned();
         let new_password = format!("a new password, round {round}");
-        let mut updates = Vec::new();
-        for i in 0..8 {
-            let (address, token, client) = (app.address.clone(), token.clone(), app.client.clone());
-            updates.push(tokio::spawn(async move {
-                client
-                    .put(format!("{address}/auth/v1/user"))
-                    .bearer_auth(token)
-                    .json(&json!({"data": {format!("k{i}"): i}}))
-                    .send()
-                    .await
-                    .expect("send")
-                    .status()
-            }));
-        }
+        let updates = concurrent_metadata_updates(&app, &token);
         let changed = put_user(&app, &token, json!({"password": new_password})).await;
         assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
         for update in updates {
