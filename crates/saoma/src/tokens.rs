@@ -114,18 +114,22 @@ pub fn new_session(state: &AppState, user: &User, amr_method: &str, client: &Cli
 }
 
 /// The answer for a session that has been stored.
-pub async fn issued(state: &AppState, user: &User, new: &NewSession) -> ApiResult<Value> {
+pub fn issued(
+    state: &AppState,
+    user: &User,
+    identities: &[Identity],
+    new: &NewSession,
+) -> ApiResult<Value> {
     let now = new.session.created_at;
     let user = User {
         last_sign_in_at: Some(now),
         ..user.clone()
     };
-    let identities = state.store.identities_of(user.id).await?;
     state.metrics.login(&new.provider);
     session_json(
         state,
         &user,
-        &identities,
+        identities,
         &new.session,
         &new.token.plaintext,
         now,
@@ -142,5 +146,6 @@ pub async fn start_session(
     let new = new_session(state, user, amr_method, client);
     state.store.create_session(&new.session, &new.token).await?;
     state.store.record_audit(&new.audit).await?;
-    issued(state, user, &new).await
+    let identities = state.store.identities_of(user.id).await?;
+    issued(state, user, &identities, &new)
 }

@@ -2,7 +2,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::Identity;
@@ -67,12 +67,6 @@ impl User {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    /// Merges `data` into `user_metadata` the way GoTrue's `PUT /user` does:
-    /// keys set to `null` are removed, others overwrite.
-    pub fn merge_user_metadata(&mut self, data: &Map<String, Value>) {
-        super::user_changes::merge(&mut self.user_metadata, data);
     }
 }
 
@@ -220,15 +214,6 @@ impl<'a> IdentityView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metadata_merge_removes_nulls_and_overwrites() {
-        let mut user = User::new(Uuid::nil(), "authenticated", "email", Utc::now());
-        user.user_metadata = json!({"a": 1, "b": 2});
-        let patch = json!({"b": null, "c": 3});
-        user.merge_user_metadata(patch.as_object().expect("object"));
-        assert_eq!(user.user_metadata, json!({"a": 1, "c": 3}));
-    }
 
     fn wechat_identity(user_id: Uuid, data: Value, signed_in: DateTime<Utc>) -> Identity {
         Identity {

@@ -88,6 +88,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn metadata_merge_removes_nulls_and_overwrites() {
+        let mut metadata = json!({"a": 1, "b": 2});
+        let patch = json!({"b": null, "c": 3});
+        merge(&mut metadata, patch.as_object().expect("object"));
+        assert_eq!(metadata, json!({"a": 1, "c": 3}));
+    }
+
+    #[test]
     fn only_named_columns_change() {
         let now = Utc::now();
         let mut user = User::new(Uuid::nil(), "authenticated", "email", now);

@@ -224,6 +224,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// GoTrue's answer when the user a valid token names no longer exists.
+pub fn user_from_token_gone() -> ApiError {
+    ApiError::forbidden(
+        "user_not_found",
+        "User from sub claim in JWT does not exist",
+    )
+}
+
 /// The signed-in caller: a valid access token whose user and session still exist.
 pub struct Authenticated {
     pub claims: Claims,
@@ -310,12 +318,7 @@ impl FromRequestParts<SharedState> for Authenticated {
             .store
             .principal(user_id, session_id)
             .await?
-            .ok_or_else(|| {
-                ApiError::forbidden(
-                    "user_not_found",
-                    "User from sub claim in JWT does not exist",
-                )
-            })?;
+            .ok_or_else(user_from_token_gone)?;
         if session_id.is_some() && principal.session.is_none() {
             return Err(ApiError::forbidden(
                 "session_not_found",

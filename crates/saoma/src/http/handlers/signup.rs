@@ -80,7 +80,7 @@ async fn anonymous(
     let session = accounts::create(state, &user, &[], "anonymous", Some("anonymous"), client)
         .await?
         .ok_or_else(|| ApiError::internal("anonymous sign-up without a session"))?;
-    Ok(Json(tokens::issued(state, &user, &session).await?).into_response())
+    Ok(Json(tokens::issued(state, &user, &[], &session)?).into_response())
 }
 
 async fn with_email(
@@ -141,7 +141,7 @@ async fn with_email(
         }
         Err(other) => Err(other.into()),
         Ok(Some(session)) => {
-            Ok(Json(tokens::issued(state, &user, &session).await?).into_response())
+            Ok(Json(tokens::issued(state, &user, identities, &session)?).into_response())
         }
         Ok(None) => Ok(Json(UserView::new(&user, identities)).into_response()),
     }

@@ -17,7 +17,7 @@ use crate::{
     domain::{email, password, session::LogoutScope, user::UserView, User, UserChanges},
     http::{
         error::{ApiError, ApiResult},
-        extract::{present, ApiJson, Authenticated, Client},
+        extract::{present, user_from_token_gone, ApiJson, Authenticated, Client},
     },
     rate_limit::{self, Bucket},
     state::SharedState,
@@ -151,12 +151,7 @@ pub async fn update_user(
 
     let user = match state.store.change_user(user.id, &changes, now).await {
         Err(StoreError::Conflict(_)) => return Err(email_exists()),
-        other => other?.ok_or_else(|| {
-            ApiError::forbidden(
-                "user_not_found",
-                "User from sub claim in JWT does not exist",
-            )
-        })?,
+        other => other?.ok_or_else(user_from_token_gone)?,
     };
     let traits = json!({ "password_changed": password_changed });
     audit::record(&state, Action::UserModified, &user, traits, &client).await?;

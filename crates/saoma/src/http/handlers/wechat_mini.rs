@@ -12,7 +12,7 @@ use crate::{
     domain::UserChanges,
     http::{
         error::{ApiError, ApiResult},
-        extract::{present, ApiQuery, Authenticated, Client},
+        extract::{present, user_from_token_gone, ApiQuery, Authenticated, Client},
         handlers::user::user_json,
     },
     oauth,
@@ -131,12 +131,7 @@ pub async fn bind_phone(
                 "A user with this phone number has already been registered",
             ))
         }
-        other => other?.ok_or_else(|| {
-            ApiError::forbidden(
-                "user_not_found",
-                "User from sub claim in JWT does not exist",
-            )
-        })?,
+        other => other?.ok_or_else(user_from_token_gone)?,
     };
     Ok(Json(user_json(&state, &user).await?))
 }
