@@ -185,7 +185,7 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
     require_secret(&config)?;
     let started = std::time::Instant::now();
     tracing::info!(config = ?config, "starting");
-    if let Some(warning) = saoma::rate_limit::off_warning(&config.rate_limit) {
+    if let Some(warning) = saoma::auth::rate_limit::off_warning(&config.rate_limit) {
         tracing::warn!("{warning}");
     }
     let mut application = Application::build(config, Arc::new(SystemClock))

@@ -1,6 +1,8 @@
 //! One API error type, rendered in GoTrue's wire format.
 //!
-//! Handlers return [`ApiError`]; its `IntoResponse` writes the 2024-01-01 shape and stashes
+//! Handlers return [`ApiError`]; the services' [`AuthError`] becomes one through the table in
+//! `auth::error` (the HTTP layer's own refusals, such as bad JWTs or oversized bodies, are
+//! built here directly). Its `IntoResponse` writes the 2024-01-01 shape and stashes
 //! the error in the response extensions, so [`render_for_api_version`] can rewrite it into the
 //! legacy shape when the request did not ask for the new API version. Internal causes are
 //! logged, never sent.
@@ -13,7 +15,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{providers::ProviderError, store::StoreError};
+use crate::{auth::AuthError, providers::ProviderError, store::StoreError};
 
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("x-supabase-api-version");
 pub const ERROR_CODE_HEADER: HeaderName = HeaderName::from_static("x-sb-error-code");
@@ -28,8 +30,6 @@ pub struct ApiError {
     pub message: String,
     /// What actually went wrong, for the log only.
     pub internal: Option<String>,
-    /// OAuth-style errors render as `{error, error_description}` whatever the API version.
-    pub oauth: bool,
     /// An extra top-level key of the body, e.g. `weak_password: {reasons}`.
     pub extra: Option<(&'static str, serde_json::Value)>,
 }
@@ -43,7 +43,6 @@ impl ApiError {
             code,
             message: message.into(),
             internal: None,
-            oauth: false,
             extra: None,
         }
     }
@@ -76,25 +75,10 @@ impl ApiError {
         let mut err = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "unexpected_failure",
-            "Unexpected failure, please check server logs for more information",
+            crate::auth::error::UNEXPECTED_MESSAGE,
         );
         err.internal = Some(cause.to_string());
         err
-    }
-
-    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            oauth: true,
-            ..Self::bad_request(code, description)
-        }
-    }
-
-    /// GoTrue's 422 for a password that fails the strength rules.
-    pub fn weak_password(message: impl Into<String>, reasons: &[&str]) -> Self {
-        Self {
-            extra: Some(("weak_password", json!({ "reasons": reasons }))),
-            ..Self::unprocessable("weak_password", message)
-        }
     }
 
     /// The same error, answered 503 (for health checks: the node is up but cannot serve).
@@ -109,16 +93,10 @@ impl ApiError {
     }
 
     fn body_2024(&self) -> serde_json::Value {
-        if self.oauth {
-            return json!({ "error": self.code, "error_description": self.message });
-        }
         self.with_extra(json!({ "code": self.code, "message": self.message }))
     }
 
     fn body_legacy(&self) -> serde_json::Value {
-        if self.oauth {
-            return json!({ "error": self.code, "error_description": self.message });
-        }
         self.with_extra(
             json!({ "code": self.status.as_u16(), "error_code": self.code, "msg": self.message }),
         )
@@ -146,41 +124,27 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Conflict(what) => {
-                ApiError::unprocessable("conflict", format!("{what} already exists"))
-            }
-            // Not a bug: the database is restarting, unreachable or busy. A 503 is what
-            // supabase-js treats as retryable.
-            unavailable if unavailable.is_unavailable() => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                "The database is unavailable, please try again",
-            )
-            .with_internal(unavailable),
-            other => ApiError::internal(other),
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        let wire = err.wire();
+        let mut api = ApiError::new(wire.status, wire.code, err.public_message());
+        api.internal = err.log_detail();
+        if let AuthError::WeakPassword { reasons, .. } = &err {
+            api.extra = Some(("weak_password", json!({ "reasons": reasons })));
         }
+        api
     }
 }
 
-/// WeChat's errors, as API errors: a bad code is the caller's, a busy WeChat is retryable.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        AuthError::from(err).into()
+    }
+}
+
 impl From<ProviderError> for ApiError {
     fn from(err: ProviderError) -> Self {
-        match err {
-            ProviderError::InvalidCode(message) => {
-                ApiError::bad_request("invalid_credentials", message)
-            }
-            ProviderError::Unavailable(message) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider_unavailable",
-                message,
-            ),
-            ProviderError::Misconfigured(message) | ProviderError::Protocol(message) => {
-                ApiError::internal(message)
-            }
-        }
+        AuthError::from(err).into()
     }
 }
 
@@ -248,7 +212,10 @@ mod tests {
 
     #[test]
     fn weak_password_carries_reasons_in_both_shapes() {
-        let err = ApiError::weak_password("Password should be at least 6 characters.", &["length"]);
+        let err = ApiError::from(AuthError::WeakPassword {
+            message: "Password should be at least 6 characters.".into(),
+            reasons: vec!["length"],
+        });
         assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(
             err.body_2024()["weak_password"],

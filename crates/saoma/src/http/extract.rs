@@ -11,7 +11,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{error::ApiError, storable};
+pub use crate::auth::{present, Client};
 use crate::{
+    auth::AuthError,
     domain::{Session, User},
     jwt::{Claims, JwtError},
     state::SharedState,
@@ -131,12 +133,6 @@ fn body_too_large() -> ApiError {
     )
 }
 
-/// A request field with its whitespace trimmed, or `None` when missing or blank (clients send
-/// `""` for fields they do not use).
-pub fn present(field: &Option<String>) -> Option<&str> {
-    field.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
 /// For `#[serde(deserialize_with)]` on optional query parameters that clients send empty when
 /// unset (auth-js's `listUsers()` sends `?page=&per_page=`): blank is `None`.
 pub fn blank_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
@@ -226,10 +222,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// GoTrue's answer when the user a valid token names no longer exists.
 pub fn user_from_token_gone() -> ApiError {
-    ApiError::forbidden(
-        "user_not_found",
-        "User from sub claim in JWT does not exist",
-    )
+    AuthError::TokenUserGone.into()
 }
 
 /// The signed-in caller: a valid access token whose user and session still exist.
@@ -326,7 +319,7 @@ impl FromRequestParts<SharedState> for Authenticated {
             ));
         }
         if principal.user.is_banned(state.clock.now()) {
-            return Err(ApiError::forbidden("user_banned", "User is banned"));
+            return Err(AuthError::TokenUserBanned.into());
         }
         Ok(Self {
             claims,
@@ -334,16 +327,6 @@ impl FromRequestParts<SharedState> for Authenticated {
             token,
         })
     }
-}
-
-/// Who is calling, for sessions, the audit log and rate limits: the client IP and the
-/// User-Agent. Behind a proxy (`rate_limit.header` set) the IP is the address your proxies
-/// appended to that header ([`forwarded_ip`]); otherwise, or when the header holds no usable
-/// address, it is the peer address.
-#[derive(Debug, Clone, Default)]
-pub struct Client {
-    pub ip: String,
-    pub user_agent: Option<String>,
 }
 
 impl FromRequestParts<SharedState> for Client {

@@ -3,7 +3,6 @@
 
 use axum::{
     extract::{Path, State},
-    http::HeaderMap,
     response::Response,
     Json,
 };
@@ -11,21 +10,18 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
+    auth::{external, AuthError},
     http::{
-        error::{ApiError, ApiResult},
+        error::ApiResult,
         extract::{ApiQuery, Authenticated, Client},
         handlers::oauth::start_flow,
     },
-    oauth,
     state::SharedState,
 };
 
-fn require_manual_linking(state: &SharedState) -> ApiResult<()> {
+fn require_manual_linking(state: &SharedState) -> Result<(), AuthError> {
     if !state.config.security.manual_linking_enabled {
-        return Err(ApiError::not_found(
-            "manual_linking_disabled",
-            "Manual linking is disabled",
-        ));
+        return Err(AuthError::ManualLinkingDisabled);
     }
     Ok(())
 }
@@ -33,11 +29,11 @@ fn require_manual_linking(state: &SharedState) -> ApiResult<()> {
 pub async fn link(
     State(state): State<SharedState>,
     auth: Authenticated,
-    headers: HeaderMap,
+    client: Client,
     ApiQuery(params): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     require_manual_linking(&state)?;
-    start_flow(&state, &headers, &params, Some(auth.user().id)).await
+    start_flow(&state, &client, &params, Some(auth.user().id)).await
 }
 
 pub async fn unlink(
@@ -47,8 +43,7 @@ pub async fn unlink(
     Path(identity_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     require_manual_linking(&state)?;
-    let identity_id = Uuid::parse_str(&identity_id)
-        .map_err(|_| ApiError::unprocessable("identity_not_found", "Identity doesn't exist"))?;
-    oauth::unlink(&state, auth.user().clone(), identity_id, &client).await?;
+    let identity_id = Uuid::parse_str(&identity_id).map_err(|_| AuthError::IdentityNotFound)?;
+    external::unlink(&state, auth.user().clone(), identity_id, &client).await?;
     Ok(Json(json!({})))
 }

@@ -2,11 +2,9 @@
 
 use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::{
-    audit,
-    domain::audit::Action,
+    auth::user,
     domain::session::LogoutScope,
     http::{
         error::{ApiError, ApiResult},
@@ -33,16 +31,6 @@ pub async fn logout(
             query.scope.as_deref().unwrap_or_default()
         ))
     })?;
-    // A token without a session (e.g. from the admin API) can only mean "everywhere".
-    let (scope, current) = match auth.session_id() {
-        Some(id) => (scope, id),
-        None => (LogoutScope::Global, uuid::Uuid::nil()),
-    };
-    state
-        .store
-        .end_sessions(auth.user().id, current, scope)
-        .await?;
-    let traits = json!({ "scope": format!("{scope:?}").to_lowercase() });
-    audit::record(&state, Action::Logout, auth.user(), traits, &client).await?;
+    user::sign_out(&state, auth.user(), auth.session_id(), scope, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,15 +4,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::{
+    auth::{AuthError, AuthResult, Client},
     domain::{
         audit::{Action, AuditEntry},
         refresh::MintedToken,
         user::{presented_user_metadata, UserView},
         Identity, Session, User,
-    },
-    http::{
-        error::{ApiError, ApiResult},
-        extract::Client,
     },
     jwt::{AmrEntry, Claims},
     state::AppState,
@@ -26,7 +23,7 @@ pub fn access_token(
     identities: &[Identity],
     session: &Session,
     now: DateTime<Utc>,
-) -> ApiResult<(String, i64)> {
+) -> AuthResult<(String, i64)> {
     let expires_at = now.timestamp() + state.config.jwt.exp;
     let claims = Claims {
         iss: Some(state.issuer.clone()),
@@ -48,7 +45,7 @@ pub fn access_token(
         session_id: Some(session.id.to_string()),
         is_anonymous: Some(user.is_anonymous),
     };
-    let token = state.keys.sign(&claims).map_err(ApiError::internal)?;
+    let token = state.keys.sign(&claims).map_err(AuthError::internal)?;
     Ok((token, expires_at))
 }
 
@@ -60,7 +57,7 @@ pub fn session_json(
     session: &Session,
     refresh_token: &str,
     now: DateTime<Utc>,
-) -> ApiResult<Value> {
+) -> AuthResult<Value> {
     let (access_token, expires_at) = access_token(state, user, identities, session, now)?;
     Ok(json!({
         "access_token": access_token,
@@ -119,7 +116,7 @@ pub fn issued(
     user: &User,
     identities: &[Identity],
     new: &NewSession,
-) -> ApiResult<Value> {
+) -> AuthResult<Value> {
     let now = new.session.created_at;
     let user = User {
         last_sign_in_at: Some(now),
@@ -142,7 +139,7 @@ pub async fn start_session(
     user: &User,
     amr_method: &str,
     client: &Client,
-) -> ApiResult<Value> {
+) -> AuthResult<Value> {
     let new = new_session(state, user, amr_method, client);
     state.store.create_session(&new.session, &new.token).await?;
     state.store.record_audit(&new.audit).await?;

@@ -6,8 +6,8 @@
 //! share a bucket, so there are no limits at all and start-up says so.
 
 use crate::{
+    auth::{AuthError, AuthResult, Client},
     config::RateLimitConfig,
-    http::{error::ApiError, extract::Client},
     state::AppState,
 };
 
@@ -49,8 +49,8 @@ impl Bucket {
     }
 }
 
-/// Takes one token from the caller's bucket, or answers 429 `over_request_rate_limit`.
-pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> Result<(), ApiError> {
+/// Takes one token from the caller's bucket, or refuses with [`AuthError::RateLimited`].
+pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> AuthResult<()> {
     if !applies(&state.config.rate_limit) {
         return Ok(());
     }
@@ -65,11 +65,7 @@ pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> Result<
         return Ok(());
     }
     state.metrics.rate_limited();
-    Err(ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "over_request_rate_limit",
-        "Request rate limit reached",
-    ))
+    Err(AuthError::RateLimited)
 }
 
 /// Whether IP-keyed limits are in force: switched on, and told where the client's address is.

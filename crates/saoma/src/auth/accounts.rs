@@ -6,14 +6,14 @@
 use serde_json::json;
 
 use crate::{
+    auth::tokens::{self, NewSession},
+    auth::Client,
     domain::{
         audit::{Action, AuditEntry},
         Identity, User,
     },
-    http::extract::Client,
     state::AppState,
     store::{NewAccount, StoreResult},
-    tokens::{self, NewSession},
 };
 
 /// Stores the account; `sign_in` is the session's method (`password`, `anonymous`...) when

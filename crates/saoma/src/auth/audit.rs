@@ -3,11 +3,11 @@
 use serde_json::Value;
 
 use crate::{
+    auth::{AuthResult, Client},
     domain::{
         audit::{Action, AuditEntry},
         User,
     },
-    http::{error::ApiResult, extract::Client},
     state::AppState,
 };
 
@@ -19,7 +19,7 @@ pub async fn record(
     actor: &User,
     traits: Value,
     client: &Client,
-) -> ApiResult<()> {
+) -> AuthResult<()> {
     let entry = AuditEntry::new(action, actor, traits, &client.ip, state.clock.now());
     state.store.record_audit(&entry).await?;
     Ok(())

@@ -8,57 +8,72 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    accounts, audit,
+    auth::{accounts, audit, tokens::NewSession, AuthError, AuthResult, Client},
     domain::{audit::Action, Identity, User, UserChanges},
-    http::{
-        error::{ApiError, ApiResult},
-        extract::Client,
-    },
     providers::ProviderUser,
     state::AppState,
     store::StoreError,
 };
 
-/// The user behind `profile` at `provider`, created on first sign-in.
+/// A person's account as an external sign-in found or created it.
+pub struct ExternalUser {
+    pub user: User,
+    /// The identities a new account was created with (empty for an existing account).
+    pub identities: Vec<Identity>,
+    /// The first session, stored with a new account when the caller asked for one.
+    pub session: Option<NewSession>,
+}
+
+/// The user behind `profile` at `provider`, created on first sign-in. A new account is
+/// stored with its first session (`sign_in`, the session's method) in one transaction, so a
+/// failure cannot leave an account behind that the browser was told nothing about.
 pub async fn user_for(
     state: &AppState,
     provider: &str,
     profile: &ProviderUser,
     client: &Client,
-) -> ApiResult<User> {
+    sign_in: Option<&str>,
+) -> AuthResult<ExternalUser> {
     let now = state.clock.now();
+    let existing = |user| ExternalUser {
+        user,
+        identities: Vec::new(),
+        session: None,
+    };
     if let Some(identity) = state
         .store
         .identity_by_provider(provider, &profile.subject)
         .await?
     {
-        return refresh(state, identity, profile, now).await;
+        return refresh(state, identity, profile, now).await.map(existing);
     }
     if let Some(owner) = sibling_owner(state, provider, profile).await? {
-        return attach(state, owner, provider, profile, client, now).await;
+        return attach(state, owner, provider, profile, client, now)
+            .await
+            .map(existing);
     }
     if state.config.disable_signup {
-        return Err(ApiError::unprocessable(
-            "signup_disabled",
-            "Signups not allowed for this instance",
-        ));
+        return Err(AuthError::SignupDisabled);
     }
     let mut user = User::new(Uuid::new_v4(), &state.config.jwt.aud, provider, now);
     user.user_metadata = Value::Object(profile.user_metadata.clone());
-    let identity = new_identity(user.id, provider, profile, now);
-    let identities = std::slice::from_ref(&identity);
-    match accounts::create(state, &user, identities, provider, None, client).await {
+    let identities = vec![new_identity(user.id, provider, profile, now)];
+    match accounts::create(state, &user, &identities, provider, sign_in, client).await {
         // Two callbacks for one new person raced: the other one created the account.
         Err(StoreError::Conflict(_)) => {
             let identity = state
                 .store
                 .identity_by_provider(provider, &profile.subject)
                 .await?
-                .ok_or_else(|| ApiError::internal("identity conflict without identity"))?;
-            owner_of(state, &identity).await
+                .ok_or_else(|| AuthError::internal("identity conflict without identity"))?;
+            owner_of(state, &identity).await.map(existing)
         }
         Err(other) => Err(other.into()),
-        Ok(_) => Ok(user),
+        Ok(session) => Ok(ExternalUser {
+            user,
+            identities,
+            session,
+        }),
     }
 }
 
@@ -70,7 +85,7 @@ pub async fn link_to(
     provider: &str,
     profile: &ProviderUser,
     client: &Client,
-) -> ApiResult<User> {
+) -> AuthResult<User> {
     let now = state.clock.now();
     match linkable(state, &target, provider, profile).await? {
         Some(identity) => refresh(state, identity, profile, now).await,
@@ -86,20 +101,14 @@ pub async fn linkable(
     target: &User,
     provider: &str,
     profile: &ProviderUser,
-) -> ApiResult<Option<Identity>> {
-    let taken = || {
-        ApiError::unprocessable(
-            "identity_already_exists",
-            "Identity is already linked to another user",
-        )
-    };
+) -> AuthResult<Option<Identity>> {
     if let Some(identity) = state
         .store
         .identity_by_provider(provider, &profile.subject)
         .await?
     {
         if identity.user_id != target.id {
-            return Err(taken());
+            return Err(AuthError::IdentityAlreadyExists);
         }
         return Ok(Some(identity));
     }
@@ -107,7 +116,7 @@ pub async fn linkable(
         .await?
         .is_some_and(|owner| owner.id != target.id)
     {
-        return Err(taken());
+        return Err(AuthError::IdentityAlreadyExists);
     }
     Ok(None)
 }
@@ -126,22 +135,16 @@ pub struct PendingLink {
 }
 
 impl PendingLink {
-    pub fn encode(&self) -> ApiResult<String> {
-        serde_json::to_string(self).map_err(ApiError::internal)
+    pub fn encode(&self) -> AuthResult<String> {
+        serde_json::to_string(self).map_err(AuthError::internal)
     }
 
     /// A link flow without a readable profile (one completed by an older saoma) cannot be
     /// finished: it answers as a flow that is gone.
-    pub fn decode(stored: Option<&str>) -> ApiResult<Self> {
+    pub fn decode(stored: Option<&str>) -> AuthResult<Self> {
         stored
             .and_then(|json| serde_json::from_str(json).ok())
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "flow_state_not_found",
-                    "invalid flow state, no valid flow state found",
-                )
-                .with_internal("link flow without a pending profile")
-            })
+            .ok_or(AuthError::FlowStateNotFound)
     }
 }
 
@@ -151,20 +154,14 @@ pub async fn unlink(
     user: User,
     identity_id: Uuid,
     client: &Client,
-) -> ApiResult<User> {
+) -> AuthResult<User> {
     let now = state.clock.now();
     let identities = state.store.identities_of(user.id).await?;
     if !identities.iter().any(|i| i.id == identity_id) {
-        return Err(ApiError::unprocessable(
-            "identity_not_found",
-            "Identity doesn't exist",
-        ));
+        return Err(AuthError::IdentityNotFound);
     }
     if identities.len() <= 1 {
-        return Err(ApiError::unprocessable(
-            "single_identity_not_deletable",
-            "User must have at least 1 identity after unlinking",
-        ));
+        return Err(AuthError::SingleIdentityNotDeletable);
     }
     state.store.delete_identity(user.id, identity_id).await?;
     let remaining: Vec<&str> = identities
@@ -192,7 +189,7 @@ async fn sibling_owner(
     state: &AppState,
     provider: &str,
     profile: &ProviderUser,
-) -> ApiResult<Option<User>> {
+) -> AuthResult<Option<User>> {
     let Some(key) = &profile.link_key else {
         return Ok(None);
     };
@@ -206,12 +203,12 @@ async fn sibling_owner(
     }
 }
 
-async fn owner_of(state: &AppState, identity: &Identity) -> ApiResult<User> {
+async fn owner_of(state: &AppState, identity: &Identity) -> AuthResult<User> {
     state
         .store
         .user_by_id(identity.user_id)
         .await?
-        .ok_or_else(|| ApiError::internal(format!("identity {} has no user", identity.id)))
+        .ok_or_else(|| AuthError::internal(format!("identity {} has no user", identity.id)))
 }
 
 /// A known identity signed in again: nicknames and avatars change, so the profile is copied
@@ -221,7 +218,7 @@ async fn refresh(
     mut identity: Identity,
     profile: &ProviderUser,
     now: DateTime<Utc>,
-) -> ApiResult<User> {
+) -> AuthResult<User> {
     identity.identity_data = merged(&identity.identity_data, profile);
     identity.last_sign_in_at = Some(now);
     identity.updated_at = now;
@@ -239,12 +236,12 @@ async fn changed(
     id: Uuid,
     changes: &UserChanges,
     now: DateTime<Utc>,
-) -> ApiResult<User> {
+) -> AuthResult<User> {
     state
         .store
         .change_user(id, changes, now)
         .await?
-        .ok_or_else(|| ApiError::unprocessable("user_not_found", "User not found"))
+        .ok_or(AuthError::UserNotFound)
 }
 
 /// Adds a new identity to an existing user.
@@ -255,15 +252,10 @@ async fn attach(
     profile: &ProviderUser,
     client: &Client,
     now: DateTime<Utc>,
-) -> ApiResult<User> {
+) -> AuthResult<User> {
     let identity = new_identity(user.id, provider, profile, now);
     match state.store.add_identity(&identity).await {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::unprocessable(
-                "identity_already_exists",
-                "Identity is already linked to another user",
-            ))
-        }
+        Err(StoreError::Conflict(_)) => return Err(AuthError::IdentityAlreadyExists),
         other => other?,
     }
     let providers: Vec<String> = state
@@ -366,7 +358,7 @@ mod tests {
         assert_eq!(back.provider_token, "provider-token");
         for legacy in [Some("a-plain-provider-token"), None] {
             let err = PendingLink::decode(legacy).err().expect("refused");
-            assert_eq!(err.code, "flow_state_not_found");
+            assert!(matches!(err, AuthError::FlowStateNotFound));
         }
     }
 

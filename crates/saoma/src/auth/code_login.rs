@@ -1,0 +1,67 @@
+//! WeChat logins that arrive as a bare code, from a mini-program (`wx.login()`) or a mobile
+//! app (the WeChat SDK), and what a signed-in mini-program user can bind with one.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{
+    auth::{external, sign_in, user, AuthError, AuthResult, Client},
+    domain::{User, UserChanges},
+    providers::wechat::WeChatClient,
+    state::AppState,
+    store::StoreError,
+};
+
+const MINI: &str = "wechat_mini";
+const APP: &str = "wechat_app";
+
+fn enabled(client: &Option<Arc<WeChatClient>>, provider: &str) -> AuthResult<Arc<WeChatClient>> {
+    client
+        .clone()
+        .ok_or_else(|| AuthError::ProviderDisabled(provider.to_owned()))
+}
+
+/// A mini-program's `wx.login()` code: the user behind it, signed in.
+pub async fn mini_program(state: &AppState, client: &Client, code: &str) -> AuthResult<Value> {
+    let wechat = enabled(&state.providers.wechat_mini, MINI)?;
+    let profile = wechat.mini_program_profile(code).await?;
+    sign_in::external(state, MINI, &profile, client).await
+}
+
+/// A mobile app's WeChat SDK code: the user behind it, signed in.
+pub async fn mobile_app(state: &AppState, client: &Client, code: &str) -> AuthResult<Value> {
+    let wechat = enabled(&state.providers.wechat_app, APP)?;
+    let (_, profile) = wechat.oauth_profile(code).await?;
+    sign_in::external(state, APP, &profile, client).await
+}
+
+/// Binds the mini-program identity behind `code` to the signed-in `user`.
+pub async fn bind_account(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    code: &str,
+) -> AuthResult<Value> {
+    let wechat = enabled(&state.providers.wechat_mini, MINI)?;
+    let profile = wechat.mini_program_profile(code).await?;
+    let user = external::link_to(state, user.clone(), MINI, &profile, client).await?;
+    user::user_json(state, &user).await
+}
+
+/// Sets the signed-in user's phone from a `getPhoneNumber` code: WeChat has verified it.
+pub async fn bind_phone(state: &AppState, user: &User, code: &str) -> AuthResult<Value> {
+    let wechat = enabled(&state.providers.wechat_mini, MINI)?;
+    let number = wechat.phone_number(code).await?;
+    let now = state.clock.now();
+    let changes = UserChanges {
+        phone: Some(Some(number)),
+        phone_confirmed_at: Some(Some(now)),
+        ..Default::default()
+    };
+    let user = match state.store.change_user(user.id, &changes, now).await {
+        Err(StoreError::Conflict(_)) => return Err(AuthError::PhoneExists),
+        other => other?.ok_or(AuthError::TokenUserGone)?,
+    };
+    user::user_json(state, &user).await
+}

@@ -1,0 +1,63 @@
+//! `grant_type=refresh_token`: a refresh token for a new access token (and, with rotation,
+//! a new refresh token), as GoTrue decides it (see `domain::refresh`).
+
+use serde_json::{json, Value};
+
+use crate::{
+    auth::{audit, tokens, AuthError, AuthResult, Client},
+    domain::audit::Action,
+    state::AppState,
+    store::Rotation,
+};
+
+pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> AuthResult<Value> {
+    let presented = presented.trim();
+    if presented.is_empty() {
+        return Err(AuthError::validation("Refresh token is not valid"));
+    }
+    let now = state.clock.now();
+    let fresh = state.refresh_key.mint();
+    let outcome = state
+        .store
+        .present_refresh_token(presented, &fresh, now, &state.rotation_policy())
+        .await?;
+    let (session, nonce) = match outcome {
+        Rotation::Issued { session, nonce } => (session, nonce),
+        Rotation::NotFound => return Err(AuthError::RefreshTokenNotFound),
+        Rotation::SessionExpired => return Err(AuthError::SessionExpired),
+        Rotation::Reused {
+            session_ended,
+            user_id,
+        } => {
+            state.metrics.refresh_token_reused();
+            if session_ended {
+                tracing::info!("refresh token reused outside the reuse interval; session ended");
+            }
+            if let Some(user) = state.store.user_by_id(user_id).await? {
+                let traits =
+                    json!({ "reason": "refresh token reused", "session_ended": session_ended });
+                audit::record(state, Action::TokenRevoked, &user, traits, client).await?;
+            }
+            return Err(AuthError::RefreshTokenAlreadyUsed);
+        }
+    };
+    let user = state
+        .store
+        .user_by_id(session.user_id)
+        .await?
+        .ok_or(AuthError::RefreshTokenNotFound)?;
+    if user.is_banned(now) {
+        return Err(AuthError::RefreshUserBanned);
+    }
+    let identities = state.store.identities_of(user.id).await?;
+    let plaintext = state.refresh_key.reveal(&nonce);
+    audit::record(
+        state,
+        Action::TokenRefreshed,
+        &user,
+        json!({ "session_id": session.id }),
+        client,
+    )
+    .await?;
+    tokens::session_json(state, &user, &identities, &session, &plaintext, now)
+}

@@ -1,0 +1,158 @@
+//! The signed-in user changing their own account (`PUT /user`), and GoTrue's user JSON.
+
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::{
+    auth::{
+        audit,
+        rate_limit::{self, Bucket},
+        AuthError, AuthResult, Client,
+    },
+    config::Config,
+    domain::{
+        audit::Action, email, password, session::LogoutScope, user::UserView, User, UserChanges,
+    },
+    state::AppState,
+    store::StoreError,
+};
+
+/// What `PUT /user` may ask for; blank text fields are `None`.
+#[derive(Debug, Default)]
+pub struct UserUpdate {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub phone: Option<String>,
+    pub data: Option<Map<String, Value>>,
+    /// Refused: only admins change `app_metadata`.
+    pub app_metadata: Option<Value>,
+}
+
+/// The user JSON GoTrue answers with, identities included.
+pub async fn user_json(state: &AppState, user: &User) -> AuthResult<Value> {
+    let identities = state.store.identities_of(user.id).await?;
+    serde_json::to_value(UserView::new(user, &identities)).map_err(AuthError::internal)
+}
+
+/// Applies `update` to `user` (signed in with `session_id`), answering the user as written.
+pub async fn update(
+    state: &AppState,
+    user: &User,
+    session_id: Option<Uuid>,
+    client: &Client,
+    update: UserUpdate,
+) -> AuthResult<Value> {
+    rate_limit::check(state, Bucket::Otp, client).await?;
+    let config = &state.config;
+    let now = state.clock.now();
+    // What this request changes, and only that: the store applies it to the row as it is
+    // now, so a concurrent ban or password change is never written back over.
+    let mut changes = UserChanges::default();
+
+    if update.app_metadata.is_some() {
+        return Err(AuthError::NotAdmin(
+            "Updating app_metadata requires admin privileges",
+        ));
+    }
+    if update.phone.is_some() {
+        return Err(AuthError::PhoneProviderDisabled(
+            "Phone logins are disabled",
+        ));
+    }
+    let new_email = match update.email.as_deref() {
+        Some(raw) => Some(email::normalize(raw).map_err(AuthError::validation)?),
+        None => None,
+    }
+    .filter(|address| user.email.as_deref() != Some(address.as_str()));
+
+    if let Some(address) = &new_email {
+        // Without a mailer an address can only be taken over unverified when sign-ups are
+        // confirmed at once anyway; otherwise say so rather than pretend a mail went out.
+        if !config.mailer.autoconfirm {
+            return Err(AuthError::EmailProviderDisabled(
+                "Changing the email address needs email confirmation, which this server does not send",
+            ));
+        }
+        if state.store.user_by_email(address).await?.is_some() {
+            return Err(AuthError::EmailExists);
+        }
+        changes.email = Some(Some(address.clone()));
+        changes.email_confirmed_at = Some(Some(now));
+        if user.is_anonymous {
+            // An anonymous user who adds an email becomes a permanent email user.
+            changes.is_anonymous = Some(false);
+            changes.app_metadata = json!({ "provider": "email", "providers": ["email"] })
+                .as_object()
+                .cloned();
+        }
+    }
+
+    let password_changed = update.password.is_some();
+    if let Some(new_password) = update.password {
+        check_password_strength(config, &new_password)?;
+        if user.is_anonymous && user.email.is_none() && new_email.is_none() {
+            return Err(AuthError::validation(
+                "Updating password of an anonymous user without an email or phone is not allowed",
+            ));
+        }
+        let same = password::verify(
+            new_password.clone(),
+            user.encrypted_password.clone(),
+            config.password.bcrypt_cost,
+        )
+        .await
+        .map_err(AuthError::internal)?;
+        if same {
+            return Err(AuthError::SamePassword);
+        }
+        changes.encrypted_password = Some(
+            password::hash(new_password, config.password.bcrypt_cost)
+                .await
+                .map_err(AuthError::internal)?,
+        );
+        // A new password signs out every other device, as GoTrue does, in the same
+        // transaction as the change.
+        changes.end_sessions = Some(match session_id {
+            Some(current) => (LogoutScope::Others, current),
+            None => (LogoutScope::Global, Uuid::nil()),
+        });
+    }
+    changes.user_metadata = update.data;
+
+    let user = match state.store.change_user(user.id, &changes, now).await {
+        Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
+        other => other?.ok_or(AuthError::TokenUserGone)?,
+    };
+    let traits = json!({ "password_changed": password_changed });
+    audit::record(state, Action::UserModified, &user, traits, client).await?;
+    user_json(state, &user).await
+}
+
+/// Refuses a password that fails the configured rules, with GoTrue's reasons.
+pub fn check_password_strength(config: &Config, password: &str) -> AuthResult<()> {
+    match password::weakness(password, config.password.min_length) {
+        Some(weak) => Err(AuthError::WeakPassword {
+            message: weak.message,
+            reasons: weak.reasons,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Ends the sessions `scope` names, relative to the caller's `session_id`.
+pub async fn sign_out(
+    state: &AppState,
+    user: &User,
+    session_id: Option<Uuid>,
+    scope: LogoutScope,
+    client: &Client,
+) -> AuthResult<()> {
+    // A token without a session (e.g. from the admin API) can only mean "everywhere".
+    let (scope, current) = match session_id {
+        Some(id) => (scope, id),
+        None => (LogoutScope::Global, Uuid::nil()),
+    };
+    state.store.end_sessions(user.id, current, scope).await?;
+    let traits = json!({ "scope": format!("{scope:?}").to_lowercase() });
+    audit::record(state, Action::Logout, user, traits, client).await
+}
