@@ -137,7 +137,7 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         let app = simulator.config().app(appid)?;
         wechat.enabled = true;
         wechat.app_id = app.appid.clone();
-        wechat.secret = app.secret.clone();
+        wechat.secret = app.secret.clone().into();
         wechat.open_base_url = simulator_url.clone();
         wechat.api_base_url = simulator_url.clone();
     }
