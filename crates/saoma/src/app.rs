@@ -6,12 +6,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    clock::SharedClock,
+    clock::{SharedClock, SystemClock},
     config::Config,
     domain::refresh::RefreshTokenKey,
     http::{self, serve},
     jwt::JwtKeys,
-    providers::Providers,
+    providers::{Outbound, Providers},
     state::{AppState, SharedState},
     store, sweeper,
 };
@@ -27,14 +27,74 @@ pub struct Application {
     extra: Option<(String, axum::Router)>,
 }
 
+/// Everything an [`Application`] is built from: the configuration, and what tests replace
+/// (time, where outbound HTTP goes). The mailer and the SMS sender will be injected here too,
+/// as fields beside `outbound`, when saoma sends email and SMS.
+pub struct ApplicationBuilder {
+    config: Config,
+    clock: SharedClock,
+    outbound: Outbound,
+    listener: Option<TcpListener>,
+}
+
+impl ApplicationBuilder {
+    /// The clock every expiry and timestamp reads (default: the system's).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Base URLs that replace the providers' configured ones (default: none).
+    pub fn outbound(mut self, outbound: Outbound) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    /// Serves on a listener bound beforehand (when the configuration needs to know the port,
+    /// e.g. for the external URL) instead of binding `host:port`.
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Binds the listener (port 0 picks a free one), connects the store, applies migrations
+    /// and builds the providers.
+    pub async fn build(self) -> anyhow::Result<Application> {
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => {
+                let address = format!("{}:{}", self.config.host, self.config.port);
+                TcpListener::bind(&address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?
+            }
+        };
+        let metrics_listener = bind_metrics(&self.config).await?;
+        let state = build_state_with(self.config, self.clock, &self.outbound).await?;
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+            extra: None,
+        })
+    }
+}
+
 impl Application {
+    /// Starts building an application from `config`, with the system clock and the
+    /// configured base URLs unless told otherwise.
+    pub fn builder(config: Config) -> ApplicationBuilder {
+        ApplicationBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            outbound: Outbound::default(),
+            listener: None,
+        }
+    }
+
     /// Connects the store, applies migrations and binds the listener (port 0 picks a free one).
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let address = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("binding {address}"))?;
-        Self::with_listener(config, clock, listener).await
+        Self::builder(config).clock(clock).build().await
     }
 
     /// Serves on a listener bound beforehand (when the configuration needs to know the port,
@@ -44,14 +104,11 @@ impl Application {
         clock: SharedClock,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let metrics_listener = bind_metrics(&config).await?;
-        let state = build_state(config, clock).await?;
-        Ok(Self {
-            listener,
-            metrics_listener,
-            state,
-            extra: None,
-        })
+        Self::builder(config)
+            .clock(clock)
+            .listener(listener)
+            .build()
+            .await
     }
 
     /// Serves another router beside the API (the WeChat simulator in `saoma dev`).
@@ -143,7 +200,18 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
     Ok(Some(listener))
 }
 
+/// The shared state, providers reaching their configured base URLs.
 pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<SharedState> {
+    build_state_with(config, clock, &Outbound::default()).await
+}
+
+async fn build_state_with(
+    config: Config,
+    clock: SharedClock,
+    outbound: &Outbound,
+) -> anyhow::Result<SharedState> {
+    // Before the database: a provider misconfigured is reported at once, not after the wait.
+    let providers = Providers::build(&config, outbound)?;
     let signing_pem = match &config.jwt.signing_key_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -167,7 +235,6 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<S
     store.migrate().await.context("applying migrations")?;
     let refresh_key = RefreshTokenKey::derive(config.jwt.secret.as_bytes());
     let issuer = config.issuer();
-    let providers = Providers::from_config(&config)?;
     Ok(Arc::new(AppState {
         config,
         store,

@@ -1,8 +1,8 @@
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{collections::BTreeMap, path::PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use saoma::{app, clock::SystemClock, config, jwt::JwtKeys, keys, Application, Config};
+use saoma::{app, config, jwt::JwtKeys, keys, Application, Config};
 use saoma_wechat_sim::{SimConfig, Simulator};
 
 /// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers
@@ -137,7 +137,7 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         let app = simulator.config().app(appid)?;
         wechat.enabled = true;
         wechat.app_id = app.appid.clone();
-        wechat.secret = app.secret.clone();
+        wechat.secret = app.secret.clone().into();
         wechat.open_base_url = simulator_url.clone();
         wechat.api_base_url = simulator_url.clone();
     }
@@ -188,7 +188,8 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
     if let Some(warning) = saoma::auth::rate_limit::off_warning(&config.rate_limit) {
         tracing::warn!("{warning}");
     }
-    let mut application = Application::build(config, Arc::new(SystemClock))
+    let mut application = Application::builder(config)
+        .build()
         .await
         .context("starting saoma")?;
     let state = application.state();

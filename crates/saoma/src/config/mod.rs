@@ -6,8 +6,10 @@ use std::{collections::BTreeMap, path::Path};
 use serde::{Deserialize, Serialize};
 
 mod env;
+mod secret;
 
 pub use env::{unknown_env_names, unsupported_gotrue_names, WECHAT_PROVIDERS};
+pub use secret::Secret;
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -81,7 +83,11 @@ pub struct PasswordConfig {
     pub bcrypt_cost: u32,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
+/// The login methods. Each external provider has its section here (`[external.<name>]`, read
+/// from `SAOMA_EXTERNAL_<NAME>_*` too) and its line in the providers' registry
+/// (`providers::registry`), which builds it when enabled. A section name that is not here is
+/// a configuration error (`deny_unknown_fields`), never a provider silently left out.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Default, Debug)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExternalConfig {
     pub email: ProviderToggle,
@@ -107,15 +113,27 @@ impl ExternalConfig {
             _ => None,
         }
     }
+
+    /// The WeChat app configured for `provider`, to change it (tests, `saoma dev`).
+    pub fn wechat_mut(&mut self, provider: &str) -> Option<&mut WeChatAppConfig> {
+        match provider {
+            "wechat_qr" => Some(&mut self.wechat_qr),
+            "wechat_mp" => Some(&mut self.wechat_mp),
+            "wechat_mini" => Some(&mut self.wechat_mini),
+            "wechat_app" => Some(&mut self.wechat_app),
+            _ => None,
+        }
+    }
 }
 
 /// One WeChat app's credentials and where to reach WeChat.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Debug)]
 #[serde(default, deny_unknown_fields)]
 pub struct WeChatAppConfig {
     pub enabled: bool,
     pub app_id: String,
-    pub secret: String,
+    /// The AppSecret: redacted whenever the configuration is printed.
+    pub secret: Secret,
     /// The callback WeChat redirects to; defaults to `external_url` + `/callback`. Its host is
     /// what you register as the app's 授权回调域.
     pub redirect_uri: Option<String>,
@@ -131,7 +149,7 @@ impl Default for WeChatAppConfig {
         Self {
             enabled: false,
             app_id: String::new(),
-            secret: String::new(),
+            secret: Secret::default(),
             redirect_uri: None,
             open_base_url: WECHAT_OPEN_BASE_URL.into(),
             api_base_url: WECHAT_API_BASE_URL.into(),
@@ -533,10 +551,7 @@ impl std::fmt::Debug for Config {
                 &self.security.refresh_token_reuse_interval,
             )
             .field("mailer.autoconfirm", &self.mailer.autoconfirm)
-            .field(
-                "external.anonymous_users",
-                &self.external.anonymous_users.enabled,
-            )
+            .field("external", &self.external)
             .field("server", &self.server)
             .field("metrics", &self.metrics)
             .finish_non_exhaustive()
@@ -598,6 +613,26 @@ mod tests {
         let file = dir.path().join("saoma.toml");
         std::fs::write(&file, "prot = 1\n").expect("write");
         assert!(Config::load(Some(&file), &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn an_unknown_provider_is_an_error_not_a_silent_omission() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("saoma.toml");
+        std::fs::write(
+            &file,
+            "[external.github]\nenabled = true\napp_id = \"x\"\nsecret = \"y\"\n",
+        )
+        .expect("write");
+        let refused = Config::load(Some(&file), &BTreeMap::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(refused.contains("github"), "{refused}");
+        assert_eq!(
+            unknown_env_names(&env(&[("SAOMA_EXTERNAL_GITHUB_ENABLED", "true")])),
+            vec!["SAOMA_EXTERNAL_GITHUB_ENABLED".to_string()]
+        );
     }
 
     #[test]
@@ -709,10 +744,13 @@ mod tests {
         let mut config = Config::default();
         config.jwt.secret = "topsecretvalue".into();
         config.database_url = "postgres://app:hunter2@db/auth".into();
+        config.external.wechat_qr.app_id = "wx-visible-app-id".into();
         config.external.wechat_qr.secret = "wechat-app-secret".into();
         let printed = format!("{config:?}");
         for secret in ["topsecretvalue", "hunter2", "wechat-app-secret"] {
             assert!(!printed.contains(secret), "{printed}");
         }
+        // The providers' sections are printed (an operator sees what is set up), bar secrets.
+        assert!(printed.contains("wx-visible-app-id"), "{printed}");
     }
 }

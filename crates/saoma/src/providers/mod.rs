@@ -1,18 +1,17 @@
 //! External identity providers. One trait fits WeChat's non-standard OAuth (appid/secret in
 //! the query, `#wechat_redirect`, errors as HTTP 200 + errcode) and ordinary OAuth2/OIDC
 //! providers alike: build the authorize URL, then turn a callback code into tokens and a user.
-
-use std::{collections::BTreeMap, sync::Arc};
+//! Logins without a browser (a code from an SDK) and phone-number lookups are traits of their
+//! own; the registry ([`Providers`]) builds each enabled provider from configuration.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::Config;
-
+mod registry;
 pub mod wechat;
 
-use wechat::{WeChatWeb, WebKind};
+pub use registry::{Capabilities, Outbound, Providers, Setup};
 
 /// Tokens from the provider, handed to the app as `provider_token` / `provider_refresh_token`.
 #[derive(Clone, PartialEq)]
@@ -72,63 +71,28 @@ pub trait OAuthProvider: Send + Sync {
     ) -> String;
     /// Exchanges the callback's code for tokens and the user's profile.
     async fn exchange(&self, code: &str) -> Result<(ProviderTokens, ProviderUser), ProviderError>;
+    /// The provider that should take over when the browser is another app's own (told by its
+    /// `User-Agent`) and this provider's flow cannot work there; used only when it is enabled.
+    fn in_app_browser_alternative(&self, _user_agent: &str) -> Option<&'static str> {
+        None
+    }
 }
 
-/// The enabled providers, by name, and WeChat's non-browser logins.
-#[derive(Clone, Default)]
-pub struct Providers {
-    web: BTreeMap<&'static str, Arc<dyn OAuthProvider>>,
-    /// `wechat_mini`: mini-program codes.
-    pub wechat_mini: Option<Arc<wechat::WeChatClient>>,
-    /// `wechat_app`: mobile-app codes.
-    pub wechat_app: Option<Arc<wechat::WeChatClient>>,
+/// A login without a browser: the provider's client SDK hands the app a code, which the app
+/// sends to saoma (WeChat's mini-programs and mobile apps).
+#[async_trait]
+pub trait CodeLogin: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Who the code's user is.
+    async fn profile(&self, code: &str) -> Result<ProviderUser, ProviderError>;
 }
 
-impl Providers {
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let mut providers = Self::default();
-        let external = &config.external;
-        for (app, kind) in [
-            (&external.wechat_qr, WebKind::Qr),
-            (&external.wechat_mp, WebKind::OfficialAccount),
-        ] {
-            if app.enabled {
-                providers.insert(Arc::new(WeChatWeb::new(
-                    kind,
-                    app,
-                    config.wechat_redirect_uri(app),
-                )?));
-            }
-        }
-        if external.wechat_mini.enabled {
-            providers.wechat_mini =
-                Some(Arc::new(wechat::WeChatClient::new(&external.wechat_mini)?));
-        }
-        if external.wechat_app.enabled {
-            providers.wechat_app = Some(Arc::new(wechat::WeChatClient::new(&external.wechat_app)?));
-        }
-        Ok(providers)
-    }
-
-    pub fn insert(&mut self, provider: Arc<dyn OAuthProvider>) {
-        self.web.insert(provider.name(), provider);
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Arc<dyn OAuthProvider>> {
-        self.web.get(name)
-    }
-
-    /// Every enabled provider's name, for `/settings`.
-    pub fn enabled(&self) -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = self.web.keys().copied().collect();
-        if self.wechat_mini.is_some() {
-            names.push("wechat_mini");
-        }
-        if self.wechat_app.is_some() {
-            names.push("wechat_app");
-        }
-        names
-    }
+/// A phone number the provider has verified, handed over with the user's consent as a code.
+#[async_trait]
+pub trait PhoneNumbers: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The number as GoTrue stores phones: country code and number, digits only.
+    async fn phone_number(&self, code: &str) -> Result<String, ProviderError>;
 }
 
 /// Appends `key=value` pairs, URL-encoded, to a query string under construction.

@@ -81,7 +81,9 @@ pub async fn spawn_app_on(db: TestDb, configure: impl FnOnce(&mut Config)) -> Te
     config.database_url = db.url.clone();
     configure(&mut config);
     let clock = ManualClock::new(Utc::now());
-    let app = Application::build(config.clone(), clock.clone())
+    let app = Application::builder(config.clone())
+        .clock(clock.clone())
+        .build()
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -4,7 +4,7 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::Utc;
 use reqwest::StatusCode;
-use saoma::{clock::ManualClock, Application, Config};
+use saoma::{clock::ManualClock, providers::Outbound, Application, Config};
 use saoma_wechat_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
 
@@ -61,7 +61,6 @@ pub async fn spawn_wechat(
     config.external_url = address.clone();
     config.site_url = SITE.into();
     config.uri_allow_list = vec![format!("{SITE}/**")];
-    config.wechat_simulator_allowed = true;
     let apps = [
         (&mut config.external.wechat_qr, app_id),
         (&mut config.external.wechat_mp, "wx_sim_mp"),
@@ -72,12 +71,15 @@ pub async fn spawn_wechat(
         wechat.enabled = true;
         wechat.app_id = app_id.into();
         wechat.secret = secret_of(app_id).into();
-        wechat.open_base_url = sim_url.clone();
-        wechat.api_base_url = sim_url.clone();
     }
     configure(&mut config);
     let clock = ManualClock::new(Utc::now());
-    let application = Application::with_listener(config.clone(), clock.clone(), listener)
+    // The configuration keeps WeChat's own URLs: the simulator is wired in, not configured.
+    let application = Application::builder(config.clone())
+        .clock(clock.clone())
+        .outbound(Outbound::wechat_at(&sim_url))
+        .listener(listener)
+        .build()
         .await
         .expect("build");
     let app = TestApp::serve(application, address, clock, config, db);

@@ -13,6 +13,9 @@ use serde_json::{json, Map, Value};
 use super::{push_query, OAuthProvider, ProviderError, ProviderTokens, ProviderUser};
 use crate::config::WeChatAppConfig;
 
+pub mod code_login;
+pub mod setup;
+
 /// Calls WeChat's server API with one app's credentials.
 pub struct WeChatClient {
     app_id: String,
@@ -105,7 +108,7 @@ impl WeChatClient {
             .build()?;
         Ok(Self {
             app_id: config.app_id.clone(),
-            secret: config.secret.clone(),
+            secret: config.secret.expose().to_owned(),
             api_base_url: config.api_base_url.trim_end_matches('/').to_owned(),
             http,
             app_token: tokio::sync::Mutex::new(None),
@@ -433,6 +436,12 @@ impl OAuthProvider for WeChatWeb {
 
     async fn exchange(&self, code: &str) -> Result<(ProviderTokens, ProviderUser), ProviderError> {
         self.client.oauth_profile(code).await
+    }
+
+    /// A QR code cannot be scanned by the phone that shows it: inside WeChat's browser the
+    /// 公众号 login signs the user in instead.
+    fn in_app_browser_alternative(&self, user_agent: &str) -> Option<&'static str> {
+        (self.kind == WebKind::Qr && user_agent.contains("MicroMessenger")).then_some("wechat_mp")
     }
 }
 
