@@ -1,14 +1,12 @@
 //! WeChat logins that arrive as a bare code, from a mini-program (`wx.login()`) or a mobile
 //! app (the WeChat SDK), and what a signed-in mini-program user can bind with one.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::{
     auth::{external, sign_in, user, AuthError, AuthResult, Client},
     domain::{User, UserChanges},
-    providers::wechat::WeChatClient,
+    providers::{CodeLogin, PhoneNumbers},
     state::AppState,
     store::StoreError,
 };
@@ -16,23 +14,23 @@ use crate::{
 const MINI: &str = "wechat_mini";
 const APP: &str = "wechat_app";
 
-fn enabled(client: &Option<Arc<WeChatClient>>, provider: &str) -> AuthResult<Arc<WeChatClient>> {
-    client
-        .clone()
+fn code_login<'a>(state: &'a AppState, provider: &str) -> AuthResult<&'a dyn CodeLogin> {
+    state
+        .providers
+        .code_login(provider)
+        .map(|login| login.as_ref())
         .ok_or_else(|| AuthError::ProviderDisabled(provider.to_owned()))
 }
 
 /// A mini-program's `wx.login()` code: the user behind it, signed in.
 pub async fn mini_program(state: &AppState, client: &Client, code: &str) -> AuthResult<Value> {
-    let wechat = enabled(&state.providers.wechat_mini, MINI)?;
-    let profile = wechat.mini_program_profile(code).await?;
+    let profile = code_login(state, MINI)?.profile(code).await?;
     sign_in::external(state, MINI, &profile, client).await
 }
 
 /// A mobile app's WeChat SDK code: the user behind it, signed in.
 pub async fn mobile_app(state: &AppState, client: &Client, code: &str) -> AuthResult<Value> {
-    let wechat = enabled(&state.providers.wechat_app, APP)?;
-    let (_, profile) = wechat.oauth_profile(code).await?;
+    let profile = code_login(state, APP)?.profile(code).await?;
     sign_in::external(state, APP, &profile, client).await
 }
 
@@ -43,16 +41,19 @@ pub async fn bind_account(
     user: &User,
     code: &str,
 ) -> AuthResult<Value> {
-    let wechat = enabled(&state.providers.wechat_mini, MINI)?;
-    let profile = wechat.mini_program_profile(code).await?;
+    let profile = code_login(state, MINI)?.profile(code).await?;
     let user = external::link_to(state, user.clone(), MINI, &profile, client).await?;
     user::user_json(state, &user).await
 }
 
 /// Sets the signed-in user's phone from a `getPhoneNumber` code: WeChat has verified it.
 pub async fn bind_phone(state: &AppState, user: &User, code: &str) -> AuthResult<Value> {
-    let wechat = enabled(&state.providers.wechat_mini, MINI)?;
-    let number = wechat.phone_number(code).await?;
+    let numbers: &dyn PhoneNumbers = state
+        .providers
+        .phone_numbers(MINI)
+        .map(|numbers| numbers.as_ref())
+        .ok_or_else(|| AuthError::ProviderDisabled(MINI.to_owned()))?;
+    let number = numbers.phone_number(code).await?;
     let now = state.clock.now();
     let changes = UserChanges {
         phone: Some(Some(number)),

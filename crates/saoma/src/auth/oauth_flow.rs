@@ -60,20 +60,17 @@ pub async fn start(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let mut provider_name = param("provider").unwrap_or_default();
-    // Inside WeChat's own browser a QR code cannot be scanned: use the 公众号 login instead.
-    let in_wechat = client
-        .user_agent
-        .as_deref()
-        .is_some_and(|ua| ua.contains("MicroMessenger"));
-    if provider_name == "wechat_qr" && in_wechat && state.providers.get("wechat_mp").is_some() {
-        provider_name = "wechat_mp";
-    }
-    let provider = state.providers.get(provider_name).ok_or_else(|| {
-        AuthError::validation(format!(
-            "Unsupported provider: provider {provider_name:?} could not be found or is not enabled"
-        ))
-    })?;
+    let provider_name = param("provider").unwrap_or_default();
+    // The provider decides whether this browser needs another one (inside WeChat a QR code
+    // cannot be scanned: its 公众号 login takes over).
+    let provider = state
+        .providers
+        .for_browser(provider_name, client.user_agent.as_deref())
+        .ok_or_else(|| {
+            AuthError::validation(format!(
+                "Unsupported provider: provider {provider_name:?} could not be found or is not enabled"
+            ))
+        })?;
     let challenge = Challenge::parse(param("code_challenge"), param("code_challenge_method"))
         .map_err(AuthError::validation)?;
     // Without PKCE, whoever completes a link URL would get the target's session: the verifier

@@ -75,12 +75,6 @@ pub struct Providers {
     code_login: BTreeMap<&'static str, Arc<dyn CodeLogin>>,
     phone_numbers: BTreeMap<&'static str, Arc<dyn PhoneNumbers>>,
     enabled: Vec<&'static str>,
-    // kept until handlers switch: they use `code_login` / `phone_numbers` after.
-    #[doc(hidden)]
-    pub wechat_mini: Option<Arc<wechat::WeChatClient>>,
-    // kept until handlers switch
-    #[doc(hidden)]
-    pub wechat_app: Option<Arc<wechat::WeChatClient>>,
 }
 
 impl Providers {
@@ -91,21 +85,7 @@ impl Providers {
 
     /// Builds every enabled provider, with `outbound`'s base URLs replacing configured ones.
     pub fn build(config: &Config, outbound: &Outbound) -> anyhow::Result<Self> {
-        let mut providers = build_from(REGISTRY, config, outbound)?;
-        // kept until handlers switch
-        for (name, slot) in [
-            ("wechat_mini", &mut providers.wechat_mini),
-            ("wechat_app", &mut providers.wechat_app),
-        ] {
-            if let Some(app) = wechat::setup::app_config(&Setup {
-                name,
-                config,
-                outbound,
-            }) {
-                *slot = Some(Arc::new(wechat::WeChatClient::new(&app)?));
-            }
-        }
-        Ok(providers)
+        build_from(REGISTRY, config, outbound)
     }
 
     /// Adds a browser provider under its own name (tests add fakes this way).
