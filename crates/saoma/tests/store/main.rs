@@ -215,7 +215,7 @@ conformance!(
             .expect("query")
             .expect("session");
         assert_eq!(stored, session);
-        assert_eq!(stored.amr_method, "password");
+        assert_eq!(stored.amr[0].method, "password");
         let reloaded = store
             .user_by_id(alice.id)
             .await
