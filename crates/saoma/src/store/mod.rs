@@ -169,7 +169,7 @@ pub type SharedStore = Arc<dyn Store>;
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// SQLite only: answer token checks from memory until the database changes (see
-    /// `sqlite_reads`). Postgres is shared by several nodes and is always asked.
+    /// `sqlite::reads`). Postgres is shared by several nodes and is always asked.
     pub sqlite_read_cache: bool,
 }
 
