@@ -37,11 +37,19 @@ pub fn access_token(
         user_metadata: Some(presented_user_metadata(&user.user_metadata, identities).into_owned()),
         role: user.role.clone(),
         aal: Some(session.aal.clone()),
-        amr: Some(vec![AmrEntry {
-            method: session.amr_method.clone(),
-            timestamp: session.created_at.timestamp(),
-            provider: None,
-        }]),
+        // Newest first, as GoTrue sorts them.
+        amr: Some(
+            session
+                .amr
+                .iter()
+                .rev()
+                .map(|claim| AmrEntry {
+                    method: claim.method.clone(),
+                    timestamp: claim.at.timestamp(),
+                    provider: None,
+                })
+                .collect(),
+        ),
         session_id: Some(session.id.to_string()),
         is_anonymous: Some(user.is_anonymous),
     };

@@ -11,13 +11,15 @@ pub struct Session {
     pub refreshed_at: Option<DateTime<Utc>>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
-    /// How the user authenticated (`password`, `anonymous`, `oauth`, ...), for the `amr` claim.
-    pub amr_method: String,
+    /// Every way the user authenticated in this session (`password`, `anonymous`, `oauth`,
+    /// ...), oldest first: the `amr` claim. Never empty once read from the store.
+    pub amr: Vec<AmrClaim>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Session {
+    /// A new session, signed in by `amr_method`.
     pub fn new(user_id: Uuid, amr_method: &str, now: DateTime<Utc>) -> Self {
         Self {
             id: Uuid::new_v4(),
@@ -27,7 +29,10 @@ impl Session {
             refreshed_at: None,
             user_agent: None,
             ip: None,
-            amr_method: amr_method.to_owned(),
+            amr: vec![AmrClaim {
+                method: amr_method.to_owned(),
+                at: now,
+            }],
             created_at: now,
             updated_at: now,
         }
@@ -36,6 +41,15 @@ impl Session {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.not_after.is_some_and(|limit| now >= limit)
     }
+}
+
+/// One way the user authenticated in a session (GoTrue's `mfa_amr_claims` row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmrClaim {
+    pub method: String,
+    /// When the method was last used in this session (GoTrue's `updated_at`: the `amr`
+    /// entry's timestamp).
+    pub at: DateTime<Utc>,
 }
 
 /// Which sessions `POST /logout` ends.

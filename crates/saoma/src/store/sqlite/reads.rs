@@ -10,7 +10,7 @@ use std::{
     },
 };
 
-use super::{Principal, PrincipalKey, StoreResult};
+use super::super::{Principal, PrincipalKey, StoreResult};
 use crate::sync::lock;
 
 /// Inline readers: enough for every tokio worker of a small machine plus a spare.

@@ -20,9 +20,10 @@ use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
+use super::super::{Principal, PrincipalKey, StoreError, StoreResult};
 use super::{
-    postgres::{principal_from_row, PRINCIPALS_SQL, PRINCIPAL_SQL},
-    Principal, PrincipalKey, StoreError, StoreResult,
+    columns::{PRINCIPALS_SQL, PRINCIPAL_SQL},
+    decode::principal_from_row,
 };
 
 /// Reader tasks, each with one connection: half the cores, at most 4. More readers than the

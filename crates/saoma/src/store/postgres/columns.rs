@@ -1,0 +1,95 @@
+//! Every column list Postgres statements select, in one place: each row type's decoder in
+//! `decode` reads exactly these names.
+
+/// `$t` and each column, comma-separated (`$t`: `""` or a table alias with its dot).
+macro_rules! qualified {
+    ($t:literal; $first:ident $(, $rest:ident)*) => {
+        concat!($t, stringify!($first) $(, ", ", $t, stringify!($rest))*)
+    };
+}
+
+/// A user's columns, each qualified by `$t`.
+macro_rules! user_columns {
+    ($t:literal) => {
+        qualified!($t; id, aud, role, email, encrypted_password, email_confirmed_at,
+            confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data,
+            raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at)
+    };
+}
+
+/// An identity's columns (unqualified).
+macro_rules! identity_columns {
+    () => {
+        "id, provider_id, provider, user_id, identity_data, email, last_sign_in_at, \
+        created_at, updated_at"
+    };
+}
+
+/// A session's columns of table `$t` (with its dot), named with the prefix `$a` (see
+/// `row_shapes::SessionColumns`); its AMR claims as one JSON array, ordered by when each
+/// method was last used, oldest first. `refreshed_at` is cast because GoTrue's column is a
+/// `timestamp` without time zone (in UTC, as saoma's connections run): on a database saoma
+/// adopted it would not decode otherwise.
+#[rustfmt::skip]
+macro_rules! session_columns {
+    ($t:literal, $a:literal) => {
+        concat!(
+            $t, "id AS ", $a, "id, ", $t, "user_id AS ", $a, "user_id, ",
+            $t, "aal::text AS ", $a, "aal, ", $t, "not_after AS ", $a, "not_after, ",
+            $t, "refreshed_at::timestamptz AS ", $a, "refreshed_at, ",
+            $t, "user_agent AS ", $a, "user_agent, host(", $t, "ip) AS ", $a, "ip, ",
+            $t, "created_at AS ", $a, "created_at, ", $t, "updated_at AS ", $a, "updated_at, ",
+            "(SELECT json_agg(json_build_object('method', a.authentication_method, \
+            'at', a.updated_at) ORDER BY a.updated_at, a.id)::text FROM auth.mfa_amr_claims a \
+            WHERE a.session_id = ", $t, "id) AS ", $a, "amr"
+        )
+    };
+}
+
+pub(super) const USER_COLUMNS: &str = user_columns!("");
+pub(super) const IDENTITY_COLUMNS: &str = identity_columns!();
+pub(super) const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
+pub(super) const TOKEN_COLUMNS: &str =
+    "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
+pub(super) const FLOW_COLUMNS: &str =
+    "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, \
+    code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
+    auth_code_issued_at, referrer, provider_code_hash, linking_target_id";
+pub(super) const AUDIT_COLUMNS: &str = "id, payload::jsonb AS payload, created_at, ip_address";
+
+/// What the token check (`UserStore::principal`) selects: the user, the session (columns as
+/// in `SessionColumns::JOINED`) and the identities as a JSON array.
+macro_rules! principal_columns {
+    () => {
+        concat!(
+            user_columns!("u."),
+            ", ",
+            session_columns!("s.", "s_"),
+            ", (SELECT json_agg(i ORDER BY i.created_at, i.id)::text FROM (SELECT ",
+            identity_columns!(),
+            " FROM auth.identities WHERE user_id = u.id) i) AS identities"
+        )
+    };
+}
+
+/// The token check for one (user, session), in one round trip.
+pub const PRINCIPAL_SQL: &str = concat!(
+    "SELECT ",
+    principal_columns!(),
+    " FROM auth.users u LEFT JOIN auth.sessions s ON s.id = $2 AND s.user_id = u.id \
+    WHERE u.id = $1 AND u.deleted_at IS NULL"
+);
+
+/// The token check for several (user, session) pairs read together: `$1` the users, `$2` the
+/// sessions (null for none), the same length; each row names its pair's 1-based position in
+/// `ord`, pairs without a live user have no row. Each pair is looked up by its own index
+/// scans (the lateral subquery): a join over the whole array would let a planner with stale
+/// statistics scan the users table for every batch.
+pub const PRINCIPALS_SQL: &str = concat!(
+    "SELECT k.ord, p.* \
+    FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(user_id, session_id, ord) \
+    CROSS JOIN LATERAL (SELECT ",
+    principal_columns!(),
+    " FROM auth.users u LEFT JOIN auth.sessions s ON s.id = k.session_id AND s.user_id = u.id \
+    WHERE u.id = k.user_id AND u.deleted_at IS NULL) p"
+);

@@ -1,0 +1,33 @@
+use async_trait::async_trait;
+
+use super::PostgresStore;
+use crate::store::{retry_read, RateLimitStore, StoreResult};
+
+/// One statement, so that concurrent requests cannot both take the last token.
+const TAKE_TOKEN_SQL: &str = "INSERT INTO auth.saoma_rate_limits AS r (key, tokens, updated_at) \
+    VALUES ($1, $2 - 1, $3) ON CONFLICT (key) DO UPDATE SET \
+    tokens = LEAST($2, r.tokens + GREATEST(0, $3 - r.updated_at) * $4) - 1, updated_at = $3 \
+    WHERE LEAST($2, r.tokens + GREATEST(0, $3 - r.updated_at) * $4) >= 1 RETURNING tokens";
+
+#[async_trait]
+impl RateLimitStore for PostgresStore {
+    async fn take_rate_limit_token(
+        &self,
+        key: &str,
+        capacity: f64,
+        refill: f64,
+        now: f64,
+    ) -> StoreResult<bool> {
+        let left: Option<f64> = retry_read(|| async {
+            Ok(sqlx::query_scalar(TAKE_TOKEN_SQL)
+                .bind(key)
+                .bind(capacity)
+                .bind(now)
+                .bind(refill)
+                .fetch_optional(&self.pool)
+                .await?)
+        })
+        .await?;
+        Ok(left.is_some())
+    }
+}

@@ -1,0 +1,94 @@
+//! Sessions, their AMR claims and their refresh tokens.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::StoreResult;
+use crate::domain::{
+    refresh::{MintedToken, RotationPolicy},
+    session::LogoutScope,
+    Session,
+};
+
+/// The result of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// No such token (or its session is gone).
+    NotFound,
+    /// The session has passed its `not_after`.
+    SessionExpired,
+    /// Reused outside the reuse window; `session_ended` when the session was ended for it.
+    Reused { session_ended: bool, user_id: Uuid },
+    /// A token to hand to the client: either the freshly minted one or, for a client that lost
+    /// its last answer, the active token's nonce.
+    Issued { session: Session, nonce: String },
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a session with its first refresh token and AMR claims, and stamps the user's
+    /// last sign-in.
+    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()>;
+    /// The session with every AMR claim, oldest first.
+    async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>>;
+    /// Records that the user authenticated again in this session by `method` (e.g. a later
+    /// verification), as GoTrue does: a method already recorded only moves to `at`. `false`
+    /// when there is no such session.
+    async fn record_amr_claim(
+        &self,
+        session_id: Uuid,
+        method: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Ends sessions of `user_id` relative to `current` (see [`LogoutScope`]); returns how many.
+    async fn end_sessions(
+        &self,
+        user_id: Uuid,
+        current: Uuid,
+        scope: LogoutScope,
+    ) -> StoreResult<u64>;
+
+    /// Presents a refresh token (by hash) atomically: decides with
+    /// [`crate::domain::refresh::decide`] under a row lock and applies the decision.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation>;
+
+    /// Presents a refresh token GoTrue issued before saoma took over its database (GoTrue keeps
+    /// them in plain text; saoma's own rows never match), with the same rules as
+    /// [`SessionStore::rotate_refresh_token`]; the child is saoma's. Only a Postgres that
+    /// GoTrue used can hold such tokens: elsewhere there are none.
+    async fn rotate_gotrue_refresh_token(
+        &self,
+        _presented: &str,
+        _fresh: &MintedToken,
+        _now: DateTime<Utc>,
+        _policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        Ok(Rotation::NotFound)
+    }
+
+    /// Presents a refresh token as the client sent it: saoma's (looked up by hash), else one
+    /// GoTrue issued, so that switching servers logs nobody out.
+    async fn present_refresh_token(
+        &self,
+        presented: &str,
+        fresh: &MintedToken,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+    ) -> StoreResult<Rotation> {
+        let hash = crate::domain::refresh::hash_token(presented);
+        match self.rotate_refresh_token(&hash, fresh, now, policy).await? {
+            Rotation::NotFound => {
+                self.rotate_gotrue_refresh_token(presented, fresh, now, policy)
+                    .await
+            }
+            found => Ok(found),
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Sessions, their AMR claims and their refresh tokens.
+
+use super::*;
+use saoma::domain::session::AmrClaim;
+
+conformance!(
+    sessions_and_sign_in_stamp,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, _) = session_for(&store, &alice, &key).await;
+        let stored = store
+            .session_by_id(session.id)
+            .await
+            .expect("query")
+            .expect("session");
+        assert_eq!(stored, session);
+        assert_eq!(
+            stored.amr,
+            vec![AmrClaim {
+                method: "password".into(),
+                at: session.created_at,
+            }]
+        );
+        let reloaded = store
+            .user_by_id(alice.id)
+            .await
+            .expect("query")
+            .expect("user");
+        assert_eq!(reloaded.last_sign_in_at, Some(session.created_at));
+    }
+);
+
+conformance!(
+    rotation_follows_gotrue_rules,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, t1) = session_for(&store, &alice, &key).await;
+        let t0 = now();
+
+        let unknown = store
+            .rotate_refresh_token("nope", &key.mint(), t0, &POLICY)
+            .await
+            .expect("rotate");
+        assert_eq!(unknown, Rotation::NotFound);
+
+        let t2 = key.mint();
+        let Rotation::Issued { session: s, nonce } = store
+            .rotate_refresh_token(&t1, &t2, t0, &POLICY)
+            .await
+            .expect("rotate")
+        else {
+            panic!("live token must rotate");
+        };
+        assert_eq!((s.id, nonce.as_str()), (session.id, t2.nonce.as_str()));
+        assert_eq!(s.refreshed_at, Some(t0));
+
+        // The parent of the active token returns the active token, an hour later too.
+        let later = t0 + Duration::hours(1);
+        let again = store
+            .rotate_refresh_token(&t1, &key.mint(), later, &POLICY)
+            .await
+            .expect("rotate");
+        assert!(matches!(again, Rotation::Issued { nonce, .. } if nonce == t2.nonce));
+
+        let t3 = key.mint();
+        store
+            .rotate_refresh_token(&t2.token_hash, &t3, t0, &POLICY)
+            .await
+            .expect("rotate");
+        // t1 is now two rotations old: inside the window it gets a child...
+        let child = key.mint();
+        let inside = store
+            .rotate_refresh_token(&t1, &child, t0 + Duration::seconds(10), &POLICY)
+            .await
+            .expect("rotate");
+        assert!(matches!(inside, Rotation::Issued { nonce, .. } if nonce == child.nonce));
+        // ...and t2 (revoked, not the parent of the newest token) outside the window ends the session.
+        let outside = store
+            .rotate_refresh_token(
+                &t2.token_hash,
+                &key.mint(),
+                t0 + Duration::seconds(11),
+                &POLICY,
+            )
+            .await
+            .expect("rotate");
+        assert_eq!(
+            outside,
+            Rotation::Reused {
+                session_ended: true,
+                user_id: alice.id,
+            }
+        );
+        assert_eq!(store.session_by_id(session.id).await.expect("query"), None);
+        let gone = store
+            .rotate_refresh_token(&t3.token_hash, &key.mint(), t0, &POLICY)
+            .await
+            .expect("rotate");
+        assert_eq!(gone, Rotation::NotFound);
+    }
+);
+
+conformance!(
+    rotation_without_family_revocation,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, t1) = session_for(&store, &alice, &key).await;
+        let lenient = RotationPolicy {
+            rotation_enabled: false,
+            ..POLICY
+        };
+        let t0 = now();
+        let t2 = key.mint();
+        store
+            .rotate_refresh_token(&t1, &t2, t0, &lenient)
+            .await
+            .expect("rotate");
+        store
+            .rotate_refresh_token(&t2.token_hash, &key.mint(), t0, &lenient)
+            .await
+            .expect("rotate");
+        let reused = store
+            .rotate_refresh_token(&t1, &key.mint(), t0 + Duration::minutes(1), &lenient)
+            .await
+            .expect("rotate");
+        assert_eq!(
+            reused,
+            Rotation::Reused {
+                session_ended: false,
+                user_id: alice.id,
+            }
+        );
+        assert!(store
+            .session_by_id(session.id)
+            .await
+            .expect("query")
+            .is_some());
+    }
+);
+
+conformance!(
+    expired_sessions_do_not_refresh,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let mut session = Session::new(alice.id, "password", now());
+        session.not_after = Some(now() + Duration::minutes(5));
+        let token = key.mint();
+        store
+            .create_session(&session, &token)
+            .await
+            .expect("session");
+        let late = store
+            .rotate_refresh_token(
+                &token.token_hash,
+                &key.mint(),
+                now() + Duration::minutes(6),
+                &POLICY,
+            )
+            .await
+            .expect("rotate");
+        assert_eq!(late, Rotation::SessionExpired);
+    }
+);
+
+conformance!(ending_sessions_by_scope, |store: SharedStore| async move {
+    let alice = user(Some("alice@example.com"));
+    let bob = user(Some("bob@example.com"));
+    store.create_user(&alice, &[]).await.expect("alice");
+    store.create_user(&bob, &[]).await.expect("bob");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let (a1, _) = session_for(&store, &alice, &key).await;
+    let (a2, _) = session_for(&store, &alice, &key).await;
+    let (a3, _) = session_for(&store, &alice, &key).await;
+    let (b1, _) = session_for(&store, &bob, &key).await;
+
+    assert_eq!(
+        store
+            .end_sessions(alice.id, a1.id, LogoutScope::Others)
+            .await
+            .expect("others"),
+        2
+    );
+    assert!(store.session_by_id(a1.id).await.expect("q").is_some());
+    assert!(
+        store.session_by_id(a2.id).await.expect("q").is_none()
+            && store.session_by_id(a3.id).await.expect("q").is_none()
+    );
+    // Another user's session id ends nothing of alice's, and vice versa.
+    assert_eq!(
+        store
+            .end_sessions(alice.id, b1.id, LogoutScope::Local)
+            .await
+            .expect("local"),
+        0
+    );
+    assert_eq!(
+        store
+            .end_sessions(alice.id, a1.id, LogoutScope::Local)
+            .await
+            .expect("local"),
+        1
+    );
+    assert_eq!(
+        store
+            .end_sessions(bob.id, Uuid::nil(), LogoutScope::Global)
+            .await
+            .expect("global"),
+        1
+    );
+});
+
+conformance!(
+    every_amr_method_is_kept_in_order,
+    |store: SharedStore| async move {
+        let (alice, session) = alice_with_a_session(&store).await;
+        let claim = |method: &str, at| AmrClaim {
+            method: method.into(),
+            at,
+        };
+        let later = session.created_at + Duration::minutes(5);
+        assert!(store
+            .record_amr_claim(session.id, "otp", later)
+            .await
+            .expect("otp"));
+        let both = vec![claim("password", session.created_at), claim("otp", later)];
+        let stored = store
+            .session_by_id(session.id)
+            .await
+            .expect("q")
+            .expect("s");
+        assert_eq!(stored.amr, both);
+        // The token check reads the same claims.
+        let principal = store
+            .principal(alice.id, Some(session.id))
+            .await
+            .expect("read")
+            .expect("alice");
+        assert_eq!(
+            principal.session.as_ref().map(|s| s.amr.clone()),
+            Some(both)
+        );
+
+        // A method used again moves to its new time, and so to the end (GoTrue keeps one
+        // claim per method).
+        let again = later + Duration::minutes(5);
+        assert!(store
+            .record_amr_claim(session.id, "password", again)
+            .await
+            .expect("password again"));
+        let stored = store
+            .session_by_id(session.id)
+            .await
+            .expect("q")
+            .expect("s");
+        assert_eq!(
+            stored.amr,
+            vec![claim("otp", later), claim("password", again)]
+        );
+
+        // Rotation answers the session with every claim too.
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (_, token) = session_for(&store, &alice, &key).await;
+        let Rotation::Issued {
+            session: rotated, ..
+        } = store
+            .rotate_refresh_token(&token, &key.mint(), now(), &POLICY)
+            .await
+            .expect("rotate")
+        else {
+            panic!("live token must rotate");
+        };
+        assert_eq!(rotated.amr.len(), 1, "another session's claims are its own");
+
+        assert!(!store
+            .record_amr_claim(Uuid::new_v4(), "otp", later)
+            .await
+            .expect("no session"));
+    }
+);
+
+conformance!(
+    a_token_is_presented_as_the_client_sent_it,
+    |store: SharedStore| async move {
+        let (alice, _) = alice_with_a_session(&store).await;
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let session = Session::new(alice.id, "password", now());
+        let token = key.mint();
+        store
+            .create_session(&session, &token)
+            .await
+            .expect("session");
+        let fresh = key.mint();
+        let issued = store
+            .present_refresh_token(&token.plaintext, &fresh, now(), &POLICY)
+            .await
+            .expect("present");
+        assert!(
+            matches!(&issued, Rotation::Issued { session: s, nonce } if s.id == session.id && *nonce == fresh.nonce),
+            "{issued:?}"
+        );
+        // What the store keeps is not a token.
+        assert_eq!(
+            store
+                .present_refresh_token(&fresh.token_hash, &key.mint(), now(), &POLICY)
+                .await
+                .expect("present"),
+            Rotation::NotFound
+        );
+    }
+);
+
+conformance!(
+    a_stored_hash_is_never_a_gotrue_token,
+    |store: SharedStore| async move {
+        // saoma's rows keep a hash where GoTrue's keep the token: presented as one of
+        // GoTrue's plain tokens, the hash must not match its own row.
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("alice");
+        let (_, hash) = session_for(&store, &alice, &key).await;
+        assert_eq!(
+            store
+                .rotate_gotrue_refresh_token(&hash, &key.mint(), now(), &POLICY)
+                .await
+                .expect("rotate"),
+            Rotation::NotFound
+        );
+    }
+);
+
+/// Postgres only (the only backend GoTrue ran on): a token GoTrue issued and kept in plain
+/// text rotates into one of saoma's.
+#[tokio::test]
+async fn postgres_rotates_a_token_gotrue_issued() {
+    if db::pg_admin_url().is_none() {
+        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres conformance checks");
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let (alice, session) = alice_with_a_session(&store).await;
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
+    // GoTrue's row: the token itself, no nonce; the session's newest token.
+    let gotrue_token = "gotrue-plain-token1";
+    sqlx::query(
+        "INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, \
+         updated_at, session_id) VALUES ('00000000-0000-0000-0000-000000000000', $1, $2, \
+         false, $3, $3, $4)",
+    )
+    .bind(gotrue_token)
+    .bind(alice.id.to_string())
+    .bind(now())
+    .bind(session.id)
+    .execute(&pool)
+    .await
+    .expect("GoTrue's token");
+
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let fresh = key.mint();
+    let issued = store
+        .rotate_gotrue_refresh_token(gotrue_token, &fresh, now(), &POLICY)
+        .await
+        .expect("rotate");
+    assert!(
+        matches!(&issued, Rotation::Issued { session: s, nonce } if s.id == session.id && *nonce == fresh.nonce),
+        "{issued:?}"
+    );
+    // The child is saoma's: found by its hash from now on.
+    let next = store
+        .present_refresh_token(&fresh.plaintext, &key.mint(), now(), &POLICY)
+        .await
+        .expect("present");
+    assert!(matches!(next, Rotation::Issued { .. }), "{next:?}");
+    assert_eq!(
+        store
+            .rotate_gotrue_refresh_token("gotrue-unknown-token", &key.mint(), now(), &POLICY)
+            .await
+            .expect("rotate"),
+        Rotation::NotFound
+    );
+}
