@@ -8,6 +8,9 @@
 //! The token check's statement is saoma's own constant; the others are copied from
 //! crates/saoma/src/store/{sqlite,postgres}.rs: keep them in step when those change.
 
+// The session columns saoma's rotation reads (AMR claims included), so the refresh floor
+// reads a session exactly as saoma does.
+use saoma::store::{POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS, SQLITE_SESSION_COLUMNS};
 use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
@@ -29,12 +32,6 @@ const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_dat
     last_sign_in_at, created_at, updated_at";
 const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
-const SQLITE_SESSION_COLUMNS: &str = "id, user_id, aal, not_after, refreshed_at, user_agent, ip, \
-    created_at, updated_at, (SELECT authentication_method FROM mfa_amr_claims a \
-    WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
-const PG_SESSION_COLUMNS: &str = "id, user_id, aal::text AS aal, not_after, refreshed_at, \
-    user_agent, host(ip) AS ip, created_at, updated_at, (SELECT authentication_method \
-    FROM auth.mfa_amr_claims a WHERE a.session_id = sessions.id ORDER BY a.created_at LIMIT 1) AS amr_method";
 const SQLITE_FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, code_challenge, \
     provider_type, provider_access_token, provider_refresh_token, created_at, auth_code_issued_at, \
     referrer, provider_code_hash, linking_target_id";

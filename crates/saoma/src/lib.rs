@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod keys;
 pub mod metrics;
 pub mod providers;
+pub mod sms;
 pub mod state;
 pub mod store;
 pub mod sweeper;

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use axum::http::StatusCode;
 
-use crate::{providers::ProviderError, store::StoreError};
+use crate::{providers::ProviderError, sms::SmsError, store::StoreError};
 
 pub type AuthResult<T> = Result<T, AuthError>;
 
@@ -15,6 +15,9 @@ pub enum AuthError {
     /// The request is malformed or breaks a rule of the API.
     #[error("{0}")]
     Validation(Cow<'static, str>),
+    /// A well-formed request that cannot be done as asked (GoTrue's 422 `validation_failed`).
+    #[error("{0}")]
+    Unprocessable(&'static str),
     /// A new password fails the configured rules; `reasons` are GoTrue's (`length`...).
     #[error("{message}")]
     WeakPassword {
@@ -111,6 +114,9 @@ pub enum AuthError {
     /// A provider's answer, outside a browser login (see [`AuthError::BadOAuthCallback`]).
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// A text message could not be sent.
+    #[error(transparent)]
+    Sms(#[from] SmsError),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug or a broken invariant: answered 500, the cause only logged.
@@ -132,6 +138,7 @@ impl AuthError {
         use AuthError::*;
         let (status, code, oauth) = match self {
             Validation(_) => (400, "validation_failed", INVALID_REQUEST),
+            Unprocessable(_) => (422, "validation_failed", INVALID_REQUEST),
             WeakPassword { .. } => (422, "weak_password", INVALID_REQUEST),
             SamePassword => (422, "same_password", INVALID_REQUEST),
             RateLimited => (429, "over_request_rate_limit", INVALID_REQUEST),
@@ -171,6 +178,10 @@ impl AuthError {
             }
             Provider(ProviderError::Unavailable(_)) => (503, "provider_unavailable", SERVER_ERROR),
             Provider(_) | Internal(_) => (500, UNEXPECTED, SERVER_ERROR),
+            Sms(SmsError::TooFrequent(_)) => (429, "over_sms_send_rate_limit", INVALID_REQUEST),
+            Sms(SmsError::InvalidNumber(_)) => (400, "validation_failed", INVALID_REQUEST),
+            Sms(SmsError::Unavailable(_)) => (503, "sms_send_failed", SERVER_ERROR),
+            Sms(SmsError::Misconfigured(_)) => (500, "sms_send_failed", SERVER_ERROR),
             Store(StoreError::Conflict(_)) => (422, "conflict", ACCESS_DENIED),
             Store(err) if err.is_unavailable() => (503, "database_unavailable", SERVER_ERROR),
             Store(_) => (500, UNEXPECTED, SERVER_ERROR),
@@ -188,6 +199,12 @@ impl AuthError {
         match self {
             Self::Provider(ProviderError::Misconfigured(_) | ProviderError::Protocol(_))
             | Self::Internal(_) => Cow::Borrowed(UNEXPECTED_MESSAGE),
+            Self::Sms(SmsError::Misconfigured(_)) => {
+                Cow::Borrowed("Error sending SMS: the gateway refused this server's settings")
+            }
+            Self::Sms(SmsError::Unavailable(_)) => {
+                Cow::Borrowed("Error sending SMS: the gateway is unavailable, please try again")
+            }
             Self::Store(StoreError::Conflict(what)) => Cow::Owned(format!("{what} already exists")),
             Self::Store(err) if err.is_unavailable() => {
                 Cow::Borrowed("The database is unavailable, please try again")
@@ -202,6 +219,7 @@ impl AuthError {
         match self {
             Self::Provider(ProviderError::Misconfigured(_) | ProviderError::Protocol(_))
             | Self::Internal(_)
+            | Self::Sms(SmsError::Misconfigured(_) | SmsError::Unavailable(_))
             | Self::Store(_) => Some(self.to_string()),
             _ => None,
         }

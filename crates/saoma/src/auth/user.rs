@@ -91,7 +91,7 @@ pub async fn update(
     if let Some(new_password) = update.password {
         check_password_strength(config, &new_password)?;
         if user.is_anonymous && user.email.is_none() && new_email.is_none() {
-            return Err(AuthError::validation(
+            return Err(AuthError::Unprocessable(
                 "Updating password of an anonymous user without an email or phone is not allowed",
             ));
         }

@@ -29,6 +29,7 @@ pub use postgres::PostgresStore;
 /// The token check's statement in each dialect, public so that the benchmark's database floor
 /// issues exactly what saoma issues.
 pub use postgres::PRINCIPAL_SQL as POSTGRES_PRINCIPAL_SQL;
+pub use postgres::SESSION_COLUMNS as POSTGRES_SESSION_COLUMNS;
 pub use postgres::TOKEN_CHECK_APPLICATION_NAME as POSTGRES_TOKEN_CHECK_APPLICATION_NAME;
 pub use principal::Principal;
 pub(crate) use principal::PrincipalKey;
@@ -36,6 +37,7 @@ pub use rate_limits::RateLimitStore;
 pub use sessions::{Rotation, SessionStore};
 pub use sqlite::SqliteStore;
 pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;
+pub use sqlite::SESSION_COLUMNS as SQLITE_SESSION_COLUMNS;
 pub use users::{NewAccount, UserStore};
 
 /// Every store trait, for code that calls the store through a concrete type rather than

@@ -19,6 +19,12 @@ fn every_refusal_has_gotrues_status_and_code() {
             "invalid_request",
         ),
         (
+            Unprocessable("no email"),
+            422,
+            "validation_failed",
+            "invalid_request",
+        ),
+        (
             WeakPassword {
                 message: "short".into(),
                 reasons: vec!["length"],

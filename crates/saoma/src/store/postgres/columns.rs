@@ -48,7 +48,8 @@ macro_rules! session_columns {
 
 pub(super) const USER_COLUMNS: &str = user_columns!("");
 pub(super) const IDENTITY_COLUMNS: &str = identity_columns!();
-pub(super) const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
+/// Public so that the benchmark's refresh floor reads a session as saoma does.
+pub const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
 pub(super) const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 pub(super) const FLOW_COLUMNS: &str =

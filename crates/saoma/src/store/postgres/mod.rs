@@ -22,7 +22,7 @@ mod reads;
 mod sessions;
 mod users;
 
-pub use columns::PRINCIPAL_SQL;
+pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 pub use reads::APPLICATION_NAME as TOKEN_CHECK_APPLICATION_NAME;
 
 #[derive(Debug, Clone)]

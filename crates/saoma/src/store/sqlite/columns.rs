@@ -39,7 +39,8 @@ macro_rules! session_columns {
 pub(super) const USER_COLUMNS: &str = user_columns!("");
 pub(super) const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, \
     email, last_sign_in_at, created_at, updated_at";
-pub(super) const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
+/// Public so that the benchmark's refresh floor reads a session as saoma does.
+pub const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
 pub(super) const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 pub(super) const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, \

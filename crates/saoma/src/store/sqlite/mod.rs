@@ -25,7 +25,7 @@ mod reads;
 mod sessions;
 mod users;
 
-pub use columns::PRINCIPAL_SQL;
+pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
