@@ -7,9 +7,14 @@ use serde::{Deserialize, Serialize};
 
 mod env;
 mod secret;
+mod sms;
 
 pub use env::{unknown_env_names, unsupported_gotrue_names, WECHAT_PROVIDERS};
 pub use secret::Secret;
+pub use sms::{
+    AliyunSmsConfig, SmsConfig, SmsHookConfig, TencentSmsConfig, ALIYUN_SMS_BASE_URL,
+    TENCENT_SMS_BASE_URL,
+};
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -37,6 +42,7 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub security: SecurityConfig,
     pub mailer: MailerConfig,
+    pub sms: SmsConfig,
     pub password: PasswordConfig,
     pub rate_limit: RateLimitConfig,
     pub external: ExternalConfig,
@@ -191,6 +197,7 @@ impl Default for Config {
             jwt: JwtConfig::default(),
             security: SecurityConfig::default(),
             mailer: MailerConfig::default(),
+            sms: SmsConfig::default(),
             password: PasswordConfig::default(),
             rate_limit: RateLimitConfig::default(),
             server: ServerConfig::default(),
@@ -551,6 +558,7 @@ impl std::fmt::Debug for Config {
                 &self.security.refresh_token_reuse_interval,
             )
             .field("mailer.autoconfirm", &self.mailer.autoconfirm)
+            .field("sms", &self.sms)
             .field("external", &self.external)
             .field("server", &self.server)
             .field("metrics", &self.metrics)
