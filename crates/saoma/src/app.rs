@@ -12,6 +12,7 @@ use crate::{
     http::{self, serve},
     jwt::JwtKeys,
     providers::{Outbound, Providers},
+    sms::SharedSmsSender,
     state::{AppState, SharedState},
     store, sweeper,
 };
@@ -34,6 +35,7 @@ pub struct ApplicationBuilder {
     config: Config,
     clock: SharedClock,
     outbound: Outbound,
+    sms: Option<SharedSmsSender>,
     listener: Option<TcpListener>,
 }
 
@@ -47,6 +49,13 @@ impl ApplicationBuilder {
     /// Base URLs that replace the providers' configured ones (default: none).
     pub fn outbound(mut self, outbound: Outbound) -> Self {
         self.outbound = outbound;
+        self
+    }
+
+    /// The SMS gateway phone sign-in sends codes through (default: the one `sms.provider`
+    /// configures).
+    pub fn sms_sender(mut self, sender: SharedSmsSender) -> Self {
+        self.sms = Some(sender);
         self
     }
 
@@ -70,7 +79,7 @@ impl ApplicationBuilder {
             }
         };
         let metrics_listener = bind_metrics(&self.config).await?;
-        let state = build_state_with(self.config, self.clock, &self.outbound).await?;
+        let state = build_state_with(self.config, self.clock, &self.outbound, self.sms).await?;
         Ok(Application {
             listener,
             metrics_listener,
@@ -88,6 +97,7 @@ impl Application {
             config,
             clock: Arc::new(SystemClock),
             outbound: Outbound::default(),
+            sms: None,
             listener: None,
         }
     }
@@ -202,16 +212,21 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
 
 /// The shared state, providers reaching their configured base URLs.
 pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<SharedState> {
-    build_state_with(config, clock, &Outbound::default()).await
+    build_state_with(config, clock, &Outbound::default(), None).await
 }
 
 async fn build_state_with(
     config: Config,
     clock: SharedClock,
     outbound: &Outbound,
+    sms: Option<SharedSmsSender>,
 ) -> anyhow::Result<SharedState> {
     // Before the database: a provider misconfigured is reported at once, not after the wait.
     let providers = Providers::build(&config, outbound)?;
+    let sms = match sms {
+        Some(sender) => Some(sender),
+        None => crate::sms::from_config(&config.sms)?,
+    };
     let signing_pem = match &config.jwt.signing_key_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -243,6 +258,7 @@ async fn build_state_with(
         clock,
         issuer,
         providers,
+        sms,
         metrics: Default::default(),
     }))
 }

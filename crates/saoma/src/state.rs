@@ -11,6 +11,7 @@ use crate::{
     jwt::JwtKeys,
     metrics::Metrics,
     providers::Providers,
+    sms::SharedSmsSender,
     store::SharedStore,
 };
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub refresh_key: RefreshTokenKey,
     pub clock: SharedClock,
     pub providers: Providers,
+    /// The gateway phone sign-in's codes go through; `None` when none is configured.
+    pub sms: Option<SharedSmsSender>,
     pub metrics: Metrics,
     /// The `iss` claim, computed once.
     pub issuer: String,

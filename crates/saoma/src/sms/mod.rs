@@ -42,3 +42,11 @@ pub trait SmsSender: Send + Sync {
 }
 
 pub type SharedSmsSender = Arc<dyn SmsSender>;
+
+/// The gateway `config.provider` names; `None` when none is configured.
+pub fn from_config(config: &crate::config::SmsConfig) -> anyhow::Result<Option<SharedSmsSender>> {
+    match config.provider.as_str() {
+        "" => Ok(None),
+        other => anyhow::bail!("sms.provider {other:?} is not supported"),
+    }
+}
