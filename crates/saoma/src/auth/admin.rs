@@ -117,17 +117,23 @@ pub async fn update_user(
         }
     }
     let phone = present(&attributes.phone).map(|p| Some(p.trim_start_matches('+').to_owned()));
+    let traits = json!({ "via": "admin" });
     let changes = UserChanges {
         email,
         phone,
+        audit: Some(audit::entry(
+            state,
+            Action::UserModified,
+            &current,
+            traits,
+            client,
+        )),
         ..changes(state, &current, attributes, now).await?
     };
     let user = match state.store.change_user(current.id, &changes, now).await {
         Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
         other => other?.ok_or(AuthError::UserNotFound)?,
     };
-    let traits = json!({ "via": "admin" });
-    audit::record(state, Action::UserModified, &user, traits, client).await?;
     user::user_json(state, &user).await
 }
 

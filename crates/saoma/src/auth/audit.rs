@@ -20,7 +20,19 @@ pub async fn record(
     traits: Value,
     client: &Client,
 ) -> AuthResult<()> {
-    let entry = AuditEntry::new(action, actor, traits, &client.ip, state.clock.now());
+    let entry = entry(state, action, actor, traits, client);
     state.store.record_audit(&entry).await?;
     Ok(())
+}
+
+/// The entry for `action` by `actor` now, to write with the change it records (see
+/// `UserChanges::audit`).
+pub fn entry(
+    state: &AppState,
+    action: Action,
+    actor: &User,
+    traits: Value,
+    client: &Client,
+) -> AuditEntry {
+    AuditEntry::new(action, actor, traits, &client.ip, state.clock.now())
 }

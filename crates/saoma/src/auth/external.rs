@@ -4,12 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
     auth::{accounts, audit, tokens::NewSession, AuthError, AuthResult, Client},
-    domain::{audit::Action, Identity, User, UserChanges},
+    domain::{audit::Action, user_changes::IdentityChange, Identity, User, UserChanges},
     providers::ProviderUser,
     state::AppState,
     store::StoreError,
@@ -155,28 +155,28 @@ pub async fn unlink(
     identity_id: Uuid,
     client: &Client,
 ) -> AuthResult<User> {
-    let now = state.clock.now();
     let identities = state.store.identities_of(user.id).await?;
     if !identities.iter().any(|i| i.id == identity_id) {
         return Err(AuthError::IdentityNotFound);
     }
-    if identities.len() <= 1 {
-        return Err(AuthError::SingleIdentityNotDeletable);
-    }
-    state.store.delete_identity(user.id, identity_id).await?;
-    let remaining: Vec<&str> = identities
-        .iter()
-        .filter(|i| i.id != identity_id)
-        .map(|i| i.provider.as_str())
-        .collect();
     let changes = UserChanges {
-        app_metadata: Some(providers_patch(&remaining)),
+        identity: Some(IdentityChange::Unlink(identity_id)),
+        audit: Some(audit::entry(
+            state,
+            Action::IdentityUnlinked,
+            &user,
+            json!({ "identity_id": identity_id }),
+            client,
+        )),
         ..Default::default()
     };
-    let user = changed(state, user.id, &changes, now).await?;
-    let traits = json!({ "identity_id": identity_id });
-    audit::record(state, Action::IdentityUnlinked, &user, traits, client).await?;
-    Ok(user)
+    match changed(state, user.id, &changes).await {
+        // Decided under the user's lock: a concurrent unlink took the one before last.
+        Err(AuthError::Store(StoreError::Conflict(_))) => {
+            Err(AuthError::SingleIdentityNotDeletable)
+        }
+        other => other,
+    }
 }
 
 /// Providers whose identities name one person by a shared key (WeChat apps by unionid).
@@ -227,19 +227,14 @@ async fn refresh(
         user_metadata: Some(profile.user_metadata.clone()),
         ..Default::default()
     };
-    changed(state, identity.user_id, &changes, now).await
+    changed(state, identity.user_id, &changes).await
 }
 
 /// Applies `changes` to the user `id` (see [`UserChanges`]); the user as written.
-async fn changed(
-    state: &AppState,
-    id: Uuid,
-    changes: &UserChanges,
-    now: DateTime<Utc>,
-) -> AuthResult<User> {
+async fn changed(state: &AppState, id: Uuid, changes: &UserChanges) -> AuthResult<User> {
     state
         .store
-        .change_user(id, changes, now)
+        .change_user(id, changes, state.clock.now())
         .await?
         .ok_or(AuthError::UserNotFound)
 }
@@ -253,34 +248,25 @@ async fn attach(
     client: &Client,
     now: DateTime<Utc>,
 ) -> AuthResult<User> {
-    let identity = new_identity(user.id, provider, profile, now);
-    match state.store.add_identity(&identity).await {
-        Err(StoreError::Conflict(_)) => return Err(AuthError::IdentityAlreadyExists),
-        other => other?,
-    }
-    let providers: Vec<String> = state
-        .store
-        .identities_of(user.id)
-        .await?
-        .into_iter()
-        .map(|i| i.provider)
-        .collect();
-    let providers: Vec<&str> = providers.iter().map(String::as_str).collect();
+    // The identity, the providers list and the audit entry commit together.
     let changes = UserChanges {
-        app_metadata: Some(providers_patch(&providers)),
+        identity: Some(IdentityChange::Link(new_identity(
+            user.id, provider, profile, now,
+        ))),
         user_metadata: Some(profile.user_metadata.clone()),
+        audit: Some(audit::entry(
+            state,
+            Action::IdentityLinked,
+            &user,
+            json!({ "provider": provider }),
+            client,
+        )),
         ..Default::default()
     };
-    let user = changed(state, user.id, &changes, now).await?;
-    audit::record(
-        state,
-        Action::IdentityLinked,
-        &user,
-        json!({ "provider": provider }),
-        client,
-    )
-    .await?;
-    Ok(user)
+    match changed(state, user.id, &changes).await {
+        Err(AuthError::Store(StoreError::Conflict(_))) => Err(AuthError::IdentityAlreadyExists),
+        other => other,
+    }
 }
 
 /// A snsapi_base login knows only the openid: keep the nickname and avatar seen before.
@@ -309,34 +295,9 @@ fn new_identity(
     }
 }
 
-/// GoTrue's `app_metadata.provider(s)`: the first identity's provider, and all of them, as
-/// a change to merge into `app_metadata`.
-fn providers_patch(providers: &[&str]) -> Map<String, Value> {
-    let mut unique: Vec<&str> = Vec::new();
-    for provider in providers {
-        if !unique.contains(provider) {
-            unique.push(provider);
-        }
-    }
-    let mut patch = Map::new();
-    if let Some(first) = unique.first() {
-        patch.insert("provider".into(), json!(first));
-    }
-    patch.insert("providers".into(), json!(unique));
-    patch
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn providers_list_keeps_order_without_duplicates() {
-        assert_eq!(
-            Value::Object(providers_patch(&["wechat_qr", "wechat_mini", "wechat_qr"])),
-            json!({"provider": "wechat_qr", "providers": ["wechat_qr", "wechat_mini"]})
-        );
-    }
 
     #[test]
     fn a_pending_link_round_trips_and_a_plain_token_is_no_pending_link() {

@@ -118,13 +118,19 @@ pub async fn update(
         });
     }
     changes.user_metadata = update.data;
+    let traits = json!({ "password_changed": password_changed });
+    changes.audit = Some(audit::entry(
+        state,
+        Action::UserModified,
+        user,
+        traits,
+        client,
+    ));
 
     let user = match state.store.change_user(user.id, &changes, now).await {
         Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
         other => other?.ok_or(AuthError::TokenUserGone)?,
     };
-    let traits = json!({ "password_changed": password_changed });
-    audit::record(state, Action::UserModified, &user, traits, client).await?;
     user_json(state, &user).await
 }
 

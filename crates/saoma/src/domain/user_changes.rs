@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{session::LogoutScope, User};
+use super::{audit::AuditEntry, session::LogoutScope, Identity, User};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserChanges {
@@ -28,6 +28,20 @@ pub struct UserChanges {
     /// Sessions ended in the same transaction (a new password signs out the other devices):
     /// the scope, relative to the caller's session.
     pub end_sessions: Option<(LogoutScope, Uuid)>,
+    /// An identity linked or unlinked in the same transaction; `app_metadata.provider(s)`
+    /// then follow the identities the user has (see [`providers_patch`]).
+    pub identity: Option<IdentityChange>,
+    /// Recorded in the same transaction: the log holds the change if and only if it happened.
+    pub audit: Option<AuditEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdentityChange {
+    /// `Conflict("identity")` when another user has it.
+    Link(Identity),
+    /// Never the user's last identity: `Conflict("last identity")` then, decided under the
+    /// user's lock, so two concurrent unlinks cannot leave a user with none.
+    Unlink(Uuid),
 }
 
 impl UserChanges {
@@ -67,6 +81,23 @@ impl UserChanges {
     }
 }
 
+/// GoTrue's `app_metadata.provider(s)`: the first identity's provider, and all of them in
+/// order without repeats, as a change to merge into `app_metadata`.
+pub fn providers_patch<S: AsRef<str>>(providers: &[S]) -> Map<String, Value> {
+    let mut unique: Vec<&str> = Vec::new();
+    for provider in providers {
+        if !unique.contains(&provider.as_ref()) {
+            unique.push(provider.as_ref());
+        }
+    }
+    let mut patch = Map::new();
+    if let Some(first) = unique.first() {
+        patch.insert("provider".into(), json!(first));
+    }
+    patch.insert("providers".into(), json!(unique));
+    patch
+}
+
 /// GoTrue's metadata merge: top-level keys overwrite, `null` removes.
 pub fn merge(target: &mut Value, data: &Map<String, Value>) {
     if !target.is_object() {
@@ -86,6 +117,14 @@ pub fn merge(target: &mut Value, data: &Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn providers_list_keeps_order_without_duplicates() {
+        assert_eq!(
+            Value::Object(providers_patch(&["wechat_qr", "wechat_mini", "wechat_qr"])),
+            json!({"provider": "wechat_qr", "providers": ["wechat_qr", "wechat_mini"]})
+        );
+    }
 
     #[test]
     fn metadata_merge_removes_nulls_and_overwrites() {

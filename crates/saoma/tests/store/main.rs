@@ -8,7 +8,7 @@
 //! |-------------------------------|---------------------------------------------------------|
 //! | UserStore::create_user        | users::users_round_trip, users::emails_and_identities_are_unique |
 //! | UserStore::create_account     | users::an_account_is_written_whole_or_not_at_all        |
-//! | UserStore::change_user        | users::users_round_trip, users::concurrent_changes_to_one_user_all_hold |
+//! | UserStore::change_user        | users::users_round_trip, users::concurrent_changes_to_one_user_all_hold, users::identities_change_with_the_user_in_one_transaction |
 //! | UserStore::user_by_id         | users::users_round_trip                                 |
 //! | UserStore::principal          | users::principal_reads_user_session_and_identities_together, users::concurrent_principal_reads_each_get_their_own_answer, backends::* |
 //! | UserStore::user_by_email      | users::users_round_trip, users::soft_deleting_frees_the_email_and_ends_everything |
@@ -55,6 +55,7 @@ use saoma::{
         flow::FlowState,
         refresh::{RefreshTokenKey, RotationPolicy},
         session::LogoutScope,
+        user_changes::IdentityChange,
         Identity, Session, User, UserChanges,
     },
     store::{self, NewAccount, Rotation, SharedStore, StoreError},

@@ -468,3 +468,107 @@ conformance!(
             .expect("email free again");
     }
 );
+
+// Linking and unlinking go through `change_user`: the identity, the user's providers list
+// and the audit entry commit together or not at all, and a user never loses its last
+// identity, even to two unlinks at once.
+conformance!(
+    identities_change_with_the_user_in_one_transaction,
+    |store: SharedStore| async move {
+        let owner = user(Some("link@example.com"));
+        let email = Identity::email(owner.id, "link@example.com", now());
+        store
+            .create_user(&owner, std::slice::from_ref(&email))
+            .await
+            .expect("owner");
+        let wechat = Identity {
+            id: Uuid::new_v4(),
+            provider: "wechat_qr".into(),
+            provider_id: "unionid-1".into(),
+            email: None,
+            created_at: email.created_at + Duration::seconds(1),
+            ..email.clone()
+        };
+        let linked_entry = AuditEntry::new(Action::IdentityLinked, &owner, json!({}), "", now());
+        let link = UserChanges {
+            identity: Some(IdentityChange::Link(wechat.clone())),
+            user_metadata: json!({"nickname": "小明"}).as_object().cloned(),
+            audit: Some(linked_entry),
+            ..Default::default()
+        };
+        let linked = store
+            .change_user(owner.id, &link, now())
+            .await
+            .expect("link")
+            .expect("user");
+        assert_eq!(
+            linked.app_metadata["providers"],
+            json!(["email", "wechat_qr"])
+        );
+        assert_eq!(store.identities_of(owner.id).await.expect("read").len(), 2);
+        assert_eq!(store.list_audit(0, 10).await.expect("audit").1, 1);
+
+        // The same identity for someone else: nothing of that change is written.
+        let other = user(Some("other@example.com"));
+        store.create_user(&other, &[]).await.expect("other");
+        let stolen = UserChanges {
+            identity: Some(IdentityChange::Link(Identity {
+                id: Uuid::new_v4(),
+                user_id: other.id,
+                ..wechat.clone()
+            })),
+            user_metadata: json!({"nickname": "thief"}).as_object().cloned(),
+            audit: Some(AuditEntry::new(
+                Action::IdentityLinked,
+                &other,
+                json!({}),
+                "",
+                now(),
+            )),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.change_user(other.id, &stolen, now()).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let untouched = store
+            .user_by_id(other.id)
+            .await
+            .expect("read")
+            .expect("user");
+        assert_eq!(untouched.user_metadata, other.user_metadata);
+        assert_eq!(
+            store.list_audit(0, 10).await.expect("audit").1,
+            1,
+            "no entry"
+        );
+
+        // Two unlinks at once, one per identity: exactly one wins, one identity stays.
+        let unlink = |id| UserChanges {
+            identity: Some(IdentityChange::Unlink(id)),
+            ..Default::default()
+        };
+        let (unlink_email, unlink_wechat) = (unlink(email.id), unlink(wechat.id));
+        let (first, second) = tokio::join!(
+            store.change_user(owner.id, &unlink_email, now()),
+            store.change_user(owner.id, &unlink_wechat, now()),
+        );
+        let outcomes = [first, second];
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(outcomes
+            .iter()
+            .any(|o| matches!(o, Err(StoreError::Conflict(_)))));
+        let left = store.identities_of(owner.id).await.expect("read");
+        assert_eq!(left.len(), 1);
+        let user = store
+            .user_by_id(owner.id)
+            .await
+            .expect("read")
+            .expect("user");
+        assert_eq!(user.app_metadata["providers"], json!([left[0].provider]));
+    }
+);

@@ -7,7 +7,7 @@ use super::{
     decode::{identity_from_row, is_unique_violation},
     PostgresStore,
 };
-use crate::domain::Identity;
+use crate::domain::{user_changes::IdentityChange, Identity};
 use crate::store::{retry_read, IdentityStore, StoreError, StoreResult};
 
 pub(super) async fn insert_identity(
@@ -33,6 +33,39 @@ pub(super) async fn insert_identity(
         Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("identity")),
         other => other.map(|_| ()).map_err(Into::into),
     }
+}
+
+/// Applies a link or unlink inside the caller's transaction (under the user's lock), then
+/// answers the providers of the identities the user has, oldest first.
+pub(super) async fn change_identity(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    change: &IdentityChange,
+) -> StoreResult<Vec<String>> {
+    match change {
+        IdentityChange::Link(identity) => insert_identity(&mut *conn, identity).await?,
+        IdentityChange::Unlink(identity_id) => {
+            let done = sqlx::query(
+                "DELETE FROM auth.identities WHERE id = $1 AND user_id = $2 \
+                 AND (SELECT count(*) FROM auth.identities WHERE user_id = $3) > 1",
+            )
+            .bind(identity_id)
+            .bind(user_id)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict("last identity"));
+            }
+        }
+    }
+    let providers: Vec<(String,)> = sqlx::query_as(
+        "SELECT provider FROM auth.identities WHERE user_id = $1 ORDER BY created_at, id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(providers.into_iter().map(|(provider,)| provider).collect())
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@ use super::{
     decode::{identity_from_row, is_unique_violation, opt_ts, ts},
     SqliteStore,
 };
-use crate::domain::Identity;
+use crate::domain::{user_changes::IdentityChange, Identity};
 use crate::store::{IdentityStore, StoreError, StoreResult};
 
 pub(super) async fn insert_identity(
@@ -32,6 +32,38 @@ pub(super) async fn insert_identity(
         Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("identity")),
         other => other.map(|_| ()).map_err(Into::into),
     }
+}
+
+/// Applies a link or unlink inside the caller's transaction (under the user's lock), then
+/// answers the providers of the identities the user has, oldest first.
+pub(super) async fn change_identity(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: Uuid,
+    change: &IdentityChange,
+) -> StoreResult<Vec<String>> {
+    match change {
+        IdentityChange::Link(identity) => insert_identity(&mut *conn, identity).await?,
+        IdentityChange::Unlink(identity_id) => {
+            let done = sqlx::query(
+                "DELETE FROM identities WHERE id = ? AND user_id = ? \
+                 AND (SELECT count(*) FROM identities WHERE user_id = ?) > 1",
+            )
+            .bind(identity_id.to_string())
+            .bind(user_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict("last identity"));
+            }
+        }
+    }
+    let providers: Vec<(String,)> =
+        sqlx::query_as("SELECT provider FROM identities WHERE user_id = ? ORDER BY created_at, id")
+            .bind(user_id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(providers.into_iter().map(|(provider,)| provider).collect())
 }
 
 #[async_trait]

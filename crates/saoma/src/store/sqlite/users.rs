@@ -8,11 +8,14 @@ use super::{
     audit::insert_audit,
     columns::{PRINCIPAL_SQL, USER_COLUMNS},
     decode::{is_unique_violation, opt_ts, principal_from_row, ts, user_from_row},
-    identities::insert_identity,
+    identities::{change_identity, insert_identity},
     sessions::{delete_sessions, insert_session},
     SqliteStore,
 };
-use crate::domain::{User, UserChanges};
+use crate::domain::{
+    user_changes::{merge, providers_patch},
+    User, UserChanges,
+};
 use crate::store::{NewAccount, Principal, StoreError, StoreResult, UserStore};
 
 type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -109,9 +112,16 @@ impl UserStore for SqliteStore {
             return Ok(None);
         };
         changes.apply(&mut user, now);
+        if let Some(change) = &changes.identity {
+            let providers = change_identity(&mut tx, id, change).await?;
+            merge(&mut user.app_metadata, &providers_patch(&providers));
+        }
         write_user(&mut tx, &user).await?;
         if let Some((scope, current)) = changes.end_sessions {
             delete_sessions(&mut tx, id, current, scope).await?;
+        }
+        if let Some(entry) = &changes.audit {
+            insert_audit(&mut tx, entry).await?;
         }
         tx.commit().await?;
         Ok(Some(user))
