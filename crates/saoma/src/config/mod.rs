@@ -754,8 +754,10 @@ mod tests {
         config.database_url = "postgres://app:hunter2@db/auth".into();
         config.external.wechat_qr.app_id = "wx-visible-app-id".into();
         config.external.wechat_qr.secret = "wechat-app-secret".into();
+        // A test number's fixed code signs anyone in as that number's user.
+        config.sms.test_otp = "8613800000000:424242".into();
         let printed = format!("{config:?}");
-        for secret in ["topsecretvalue", "hunter2", "wechat-app-secret"] {
+        for secret in ["topsecretvalue", "hunter2", "wechat-app-secret", "424242"] {
             assert!(!printed.contains(secret), "{printed}");
         }
         // The providers' sections are printed (an operator sees what is set up), bar secrets.

@@ -25,8 +25,9 @@ pub struct SmsConfig {
     /// `8613800000000`); empty: numbers must carry their country code.
     pub default_country: String,
     /// `number:code` pairs that never reach a gateway (GOTRUE_SMS_TEST_OTP), e.g.
-    /// `8613800000000:123456,8613800000001:654321`.
-    pub test_otp: String,
+    /// `8613800000000:123456,8613800000001:654321`. A [`Secret`]: a fixed code signs anyone
+    /// in as that number's user, so it must not reach the log with the configuration.
+    pub test_otp: Secret,
     /// RFC 3339 time after which the test numbers stop working (GOTRUE_SMS_TEST_OTP_VALID_UNTIL).
     pub test_otp_valid_until: Option<String>,
     /// The message text for gateways that take free text (the hook); `{{ .Code }}` is the code.
@@ -46,7 +47,7 @@ impl Default for SmsConfig {
             max_frequency: 60,
             max_attempts: 5,
             default_country: String::new(),
-            test_otp: String::new(),
+            test_otp: Secret::default(),
             test_otp_valid_until: None,
             template: "Your code is {{ .Code }}".into(),
             aliyun: AliyunSmsConfig::default(),
