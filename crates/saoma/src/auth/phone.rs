@@ -288,7 +288,9 @@ pub async fn send_code(
         let next = last.created_at + Duration::seconds(sms.max_frequency.max(0));
         if now < next {
             // Whole seconds, rounded up: waiting what the message says is always enough.
-            let wait = ((next - now).num_milliseconds() + 999).div_euclid(1000).max(1);
+            let wait = ((next - now).num_milliseconds() + 999)
+                .div_euclid(1000)
+                .max(1);
             return Err(AuthError::OverSmsSendRateLimit(format!(
                 "For security purposes, you can only request this after {wait} seconds."
             )));
