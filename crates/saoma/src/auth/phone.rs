@@ -117,17 +117,17 @@ pub async fn send_otp(
     require_enabled(state, "Unsupported phone provider")?;
     rate_limit::check(state, Bucket::Otp, client).await?;
     let phone = normalize(state, raw_phone)?;
-    let user = match state.store.user_by_phone(&phone).await? {
-        Some(user) => user,
+    let (user, created) = match state.store.user_by_phone(&phone).await? {
+        Some(user) => (user, false),
         None if !create_user => return Err(AuthError::OtpSignupsDisabled),
         None => {
             if state.config.disable_signup {
                 return Err(AuthError::SignupDisabled);
             }
             match create_unconfirmed(state, &phone, None, Value::Object(data), client).await? {
-                Ok(user) => user,
+                Ok(user) => (user, true),
                 // Lost a race with a concurrent sign-up for the number: that account it is.
-                Err(existing) => existing,
+                Err(existing) => (existing, false),
             }
         }
     };
@@ -136,7 +136,13 @@ pub async fn send_otp(
     } else {
         TokenType::Confirmation
     };
-    send_code(state, &user, &phone, kind).await?;
+    if let Err(err) = send_code(state, &user, &phone, kind).await {
+        if created {
+            // No code reached the number: leave no account it could never confirm.
+            state.store.delete_user(user.id).await?;
+        }
+        return Err(err);
+    }
     Ok(json!({}))
 }
 

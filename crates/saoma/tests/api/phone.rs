@@ -503,3 +503,14 @@ async fn a_mini_program_user_who_bound_a_phone_signs_in_by_sms_as_the_same_user(
     assert_eq!(web.status, StatusCode::OK, "{}", web.body);
     assert_eq!(web.body["user"]["id"], mini.body["user"]["id"]);
 }
+
+#[tokio::test]
+async fn a_number_no_code_could_reach_keeps_no_account() {
+    // Phone sign-in on through a test number, but no gateway for any other number.
+    let app = spawn_app_with(|c| c.sms.test_otp = "8613800000009:123456".into()).await;
+    let sent = send_otp(&app, NUMBER).await;
+    assert_error(&sent, StatusCode::INTERNAL_SERVER_ERROR, "sms_send_failed");
+    let admin = crate::admin::admin_key("service_role");
+    let users = app.get("/auth/v1/admin/users", Some(&admin)).await;
+    assert_eq!(users.body["users"], json!([]), "{}", users.body);
+}
