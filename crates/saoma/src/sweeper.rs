@@ -18,20 +18,25 @@ const BATCH: i64 = 1000;
 /// hour), so forgetting it changes nothing.
 const BUCKET_IDLE_SECONDS: f64 = 3600.0;
 
-/// What a run at `now` deletes.
-pub fn plan(now: DateTime<Utc>) -> SweepPlan {
+/// What a run at `now` deletes; one-time codes live `code_lifetime`.
+pub fn plan(now: DateTime<Utc>, code_lifetime: chrono::Duration) -> SweepPlan {
     SweepPlan {
         // Six lifetimes: well past the last moment a callback or a code exchange could use it.
         flows_before: now - FLOW_LIFETIME * 6,
         buckets_idle_before: now.timestamp_micros() as f64 / 1e6 - BUCKET_IDLE_SECONDS,
         sessions_ended_before: now,
+        one_time_tokens_before: now - code_lifetime,
         batch: BATCH,
     }
 }
 
 /// One run, now.
 pub async fn sweep_once(state: &SharedState) -> StoreResult<Swept> {
-    state.store.sweep(&plan(state.clock.now())).await
+    let code_lifetime = chrono::Duration::seconds(state.config.sms.otp_exp.max(0));
+    state
+        .store
+        .sweep(&plan(state.clock.now(), code_lifetime))
+        .await
 }
 
 /// The background sweeper; it stops when dropped.

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
-    auth::{audit, present, user, AuthError, AuthResult, Client},
+    auth::{audit, phone, present, user, AuthError, AuthResult, Client},
     domain::{
         audit::{Action, AuditEntry},
         duration::parse_ban,
@@ -50,7 +50,10 @@ pub async fn create_user(
 ) -> AuthResult<Value> {
     let now = state.clock.now();
     let address = present(&attributes.email).map(str::to_owned);
-    let phone = present(&attributes.phone).map(str::to_owned);
+    let phone = match present(&attributes.phone) {
+        Some(raw) => Some(phone::normalize(state, raw)?),
+        None => None,
+    };
     if address.is_none() && phone.is_none() {
         return Err(AuthError::validation(
             "Unable to create user: an email or a phone number is required",
@@ -72,7 +75,13 @@ pub async fn create_user(
         identities.push(Identity::email(user.id, &address, now));
         user.email = Some(address);
     }
-    user.phone = phone.map(|p| p.trim_start_matches('+').to_owned());
+    if let Some(number) = phone {
+        if state.store.user_by_phone(&number).await?.is_some() {
+            return Err(AuthError::PhoneExists);
+        }
+        identities.push(Identity::phone(user.id, &number, now));
+        user.phone = Some(number);
+    }
     changes(state, &user, attributes, now)
         .await?
         .apply(&mut user, now);
@@ -116,7 +125,17 @@ pub async fn update_user(
             email = Some(Some(address));
         }
     }
-    let phone = present(&attributes.phone).map(|p| Some(p.trim_start_matches('+').to_owned()));
+    let mut phone = None;
+    if let Some(raw) = present(&attributes.phone) {
+        let number = phone::normalize(state, raw)?;
+        if current.phone.as_deref() != Some(number.as_str()) {
+            if state.store.user_by_phone(&number).await?.is_some() {
+                return Err(AuthError::PhoneExists);
+            }
+            phone = Some(Some(number));
+        }
+    }
+    let new_phone = phone.clone().flatten();
     let traits = json!({ "via": "admin" });
     let changes = UserChanges {
         email,
@@ -134,6 +153,9 @@ pub async fn update_user(
         Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
         other => other?.ok_or(AuthError::UserNotFound)?,
     };
+    if let Some(number) = &new_phone {
+        phone::set_phone_identity(state, &user, number).await?;
+    }
     user::user_json(state, &user).await
 }
 

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::{
-    auth::{external, sign_in, user, AuthError, AuthResult, Client},
+    auth::{external, phone, sign_in, user, AuthError, AuthResult, Client},
     domain::{User, UserChanges},
     providers::{CodeLogin, PhoneNumbers},
     state::AppState,
@@ -53,7 +53,14 @@ pub async fn bind_phone(state: &AppState, user: &User, code: &str) -> AuthResult
         .phone_numbers(MINI)
         .map(|numbers| numbers.as_ref())
         .ok_or_else(|| AuthError::ProviderDisabled(MINI.to_owned()))?;
-    let number = numbers.phone_number(code).await?;
+    // Stored as every other number is, so that the number is one user however it arrives
+    // (and SMS sign-in finds this user).
+    let number = phone::normalize(state, &numbers.phone_number(code).await?)?;
+    if let Some(holder) = state.store.user_by_phone(&number).await? {
+        if holder.id != user.id {
+            return Err(AuthError::PhoneExists);
+        }
+    }
     let now = state.clock.now();
     let changes = UserChanges {
         phone: Some(Some(number)),

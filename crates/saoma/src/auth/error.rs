@@ -33,6 +33,19 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("Email not confirmed")]
     EmailNotConfirmed,
+    #[error("Phone not confirmed")]
+    PhoneNotConfirmed,
+    /// A one-time code that is wrong, used, expired or dead from wrong guesses: one answer
+    /// for all, as GoTrue gives.
+    #[error("Token has expired or is invalid")]
+    OtpExpired,
+    /// `POST /otp` with `create_user: false` for a number without an account.
+    #[error("Signups not allowed for otp")]
+    OtpSignupsDisabled,
+    /// Another code asked for too soon (`sms.max_frequency`), or the deployment's hourly SMS
+    /// budget (`rate_limit.sms_sent`) spent; the message says which.
+    #[error("{0}")]
+    OverSmsSendRateLimit(String),
     /// Signing in (any grant) as a banned user.
     #[error("User is banned")]
     UserBanned,
@@ -144,6 +157,10 @@ impl AuthError {
             RateLimited => (429, "over_request_rate_limit", INVALID_REQUEST),
             InvalidCredentials => (400, "invalid_credentials", INVALID_REQUEST),
             EmailNotConfirmed => (400, "email_not_confirmed", ACCESS_DENIED),
+            PhoneNotConfirmed => (400, "phone_not_confirmed", ACCESS_DENIED),
+            OtpExpired => (403, "otp_expired", ACCESS_DENIED),
+            OtpSignupsDisabled => (422, "otp_disabled", ACCESS_DENIED),
+            OverSmsSendRateLimit(_) => (429, "over_sms_send_rate_limit", INVALID_REQUEST),
             UserBanned | RefreshUserBanned => (400, "user_banned", ACCESS_DENIED),
             TokenUserBanned => (403, "user_banned", ACCESS_DENIED),
             SignupDisabled => (422, "signup_disabled", ACCESS_DENIED),

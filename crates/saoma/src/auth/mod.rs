@@ -11,6 +11,7 @@ pub mod code_login;
 pub mod error;
 pub mod external;
 pub mod oauth_flow;
+pub mod phone;
 pub mod pkce;
 pub mod rate_limit;
 pub mod refresh;

@@ -19,6 +19,8 @@ pub enum Bucket {
     Otp,
     /// Anonymous sign-ins.
     AnonymousUsers,
+    /// `POST /verify`.
+    Verify,
     /// `GET /authorize`: each call records a flow, kept for an hour.
     Authorize,
 }
@@ -29,6 +31,7 @@ impl Bucket {
             Self::Token => "token",
             Self::Otp => "otp",
             Self::AnonymousUsers => "anonymous",
+            Self::Verify => "verify",
             Self::Authorize => "authorize",
         }
     }
@@ -40,6 +43,7 @@ impl Bucket {
             Self::Token => (limits.token_refresh, 300.0),
             Self::Otp => (limits.otp, 300.0),
             Self::AnonymousUsers => (limits.anonymous_users, 3600.0),
+            Self::Verify => (limits.verify, 300.0),
             Self::Authorize => (limits.authorize, 300.0),
         };
         (
@@ -66,6 +70,29 @@ pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> AuthRes
     }
     state.metrics.rate_limited();
     Err(AuthError::RateLimited)
+}
+
+/// Takes one text message from the deployment's hourly budget (`rate_limit.sms_sent`), or
+/// refuses as GoTrue does. Applies whenever limits are on: it counts messages, not clients.
+pub async fn take_sms(state: &AppState) -> AuthResult<()> {
+    let limits = &state.config.rate_limit;
+    if !limits.enabled {
+        return Ok(());
+    }
+    let per_hour = limits.sms_sent.max(0.0);
+    let now = state.clock.now().timestamp_micros() as f64 / 1e6;
+    let taken = per_hour >= 1.0
+        && state
+            .store
+            .take_rate_limit_token("sms_sent", per_hour, per_hour / 3600.0, now)
+            .await?;
+    if taken {
+        return Ok(());
+    }
+    state.metrics.rate_limited();
+    Err(AuthError::OverSmsSendRateLimit(
+        "SMS rate limit exceeded".into(),
+    ))
 }
 
 /// Whether IP-keyed limits are in force: switched on, and told where the client's address is.

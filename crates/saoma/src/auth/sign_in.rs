@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::{
     auth::{
         external::{self, ExternalUser},
-        tokens, AuthError, AuthResult, Client,
+        phone, tokens, AuthError, AuthResult, Client,
     },
     domain::{email, password, User},
     providers::ProviderUser,
@@ -78,8 +78,37 @@ pub async fn with_password(
         Ok(address) => state.store.user_by_email(&address).await?,
         Err(_) => None,
     };
+    let user = check_password(state, user, &given).await?;
+    if user.email_confirmed_at.is_none() {
+        return Err(AuthError::EmailNotConfirmed);
+    }
+    password_session(state, client, &user, &given).await
+}
+
+/// `grant_type=password` with a phone number.
+pub async fn with_phone_password(
+    state: &AppState,
+    client: &Client,
+    number: &str,
+    given: String,
+) -> AuthResult<Value> {
+    phone::require_enabled(state, "Phone logins are disabled")?;
+    let user = match phone::normalize(state, number) {
+        Ok(number) => state.store.user_by_phone(&number).await?,
+        Err(_) => None,
+    };
+    let user = check_password(state, user, &given).await?;
+    if user.phone_confirmed_at.is_none() {
+        return Err(AuthError::PhoneNotConfirmed);
+    }
+    password_session(state, client, &user, &given).await
+}
+
+/// The user if `given` is their password (the hash is paid whether or not there is one, so
+/// timing tells nothing) and they may sign in.
+async fn check_password(state: &AppState, user: Option<User>, given: &str) -> AuthResult<User> {
     let stored = user.as_ref().and_then(|u| u.encrypted_password.clone());
-    let matches = password::verify(given.clone(), stored, state.config.password.bcrypt_cost)
+    let matches = password::verify(given.to_owned(), stored, state.config.password.bcrypt_cost)
         .await
         .map_err(AuthError::internal)?;
     let user = match user {
@@ -87,12 +116,18 @@ pub async fn with_password(
         _ => return Err(AuthError::InvalidCredentials),
     };
     allowed(state, &user)?;
-    if user.email_confirmed_at.is_none() {
-        return Err(AuthError::EmailNotConfirmed);
-    }
-    let mut session = complete(state, &user, "password", client).await?;
+    Ok(user)
+}
+
+async fn password_session(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    given: &str,
+) -> AuthResult<Value> {
+    let mut session = complete(state, user, "password", client).await?;
     // The password is right but no longer meets the rules: tell the client, as GoTrue does.
-    if let Some(weak) = password::weakness(&given, state.config.password.min_length) {
+    if let Some(weak) = password::weakness(given, state.config.password.min_length) {
         session["weak_password"] = json!({ "message": weak.message, "reasons": weak.reasons });
     }
     Ok(session)

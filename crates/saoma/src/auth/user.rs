@@ -5,13 +5,14 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
-        audit,
+        audit, phone,
         rate_limit::{self, Bucket},
         AuthError, AuthResult, Client,
     },
     config::Config,
     domain::{
-        audit::Action, email, password, session::LogoutScope, user::UserView, User, UserChanges,
+        audit::Action, email, one_time_token::TokenType, password, session::LogoutScope,
+        user::UserView, User, UserChanges,
     },
     state::AppState,
     store::StoreError,
@@ -54,10 +55,18 @@ pub async fn update(
             "Updating app_metadata requires admin privileges",
         ));
     }
-    if update.phone.is_some() {
-        return Err(AuthError::PhoneProviderDisabled(
-            "Phone logins are disabled",
-        ));
+    let new_phone = match update.phone.as_deref() {
+        Some(raw) => {
+            phone::require_enabled(state, "Phone logins are disabled")?;
+            Some(phone::normalize(state, raw)?)
+        }
+        None => None,
+    }
+    .filter(|number| user.phone.as_deref() != Some(number.as_str()));
+    if let Some(number) = &new_phone {
+        if state.store.user_by_phone(number).await?.is_some() {
+            return Err(AuthError::PhoneExists);
+        }
     }
     let new_email = match update.email.as_deref() {
         Some(raw) => Some(email::normalize(raw).map_err(AuthError::validation)?),
@@ -127,10 +136,29 @@ pub async fn update(
         client,
     ));
 
+    // A new number is the user's only once a code sent to it comes back (`/verify` with
+    // `phone_change`), unless phone sign-ups are confirmed at once anyway.
+    let mut phone_now = None;
+    if let Some(number) = new_phone {
+        if config.sms.autoconfirm {
+            changes.phone = Some(Some(number.clone()));
+            changes.phone_confirmed_at = Some(Some(now));
+            phone_now = Some(number);
+        } else {
+            phone::send_code(state, user, &number, TokenType::PhoneChange).await?;
+        }
+    }
+
     let user = match state.store.change_user(user.id, &changes, now).await {
+        Err(StoreError::Conflict(_)) if new_email.is_none() && phone_now.is_some() => {
+            return Err(AuthError::PhoneExists)
+        }
         Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
         other => other?.ok_or(AuthError::TokenUserGone)?,
     };
+    if let Some(number) = &phone_now {
+        phone::set_phone_identity(state, &user, number).await?;
+    }
     user_json(state, &user).await
 }
 

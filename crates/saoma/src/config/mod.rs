@@ -261,6 +261,9 @@ pub struct RateLimitConfig {
     pub otp: f64,
     /// Anonymous sign-ins per hour.
     pub anonymous_users: f64,
+    /// Text messages sent per hour by the whole deployment, whoever asks (GoTrue's
+    /// `GOTRUE_RATE_LIMIT_SMS_SENT`); not per client, so it holds without `header` too.
+    pub sms_sent: f64,
     /// Bucket size: how many requests may come at once.
     pub burst: f64,
 }
@@ -276,6 +279,7 @@ impl Default for RateLimitConfig {
             verify: 30.0,
             otp: 30.0,
             anonymous_users: 30.0,
+            sms_sent: 30.0,
             burst: 30.0,
         }
     }

@@ -17,6 +17,27 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The `phone` identity GoTrue creates for a phone sign-up; its subject is the user id.
+    pub fn phone(user_id: Uuid, phone: &str, now: DateTime<Utc>) -> Self {
+        let sub = user_id.to_string();
+        Self {
+            id: Uuid::new_v4(),
+            provider_id: sub.clone(),
+            provider: "phone".to_owned(),
+            user_id,
+            identity_data: json!({
+                "sub": sub,
+                "phone": phone,
+                "email_verified": false,
+                "phone_verified": false,
+            }),
+            email: None,
+            last_sign_in_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The `email` identity GoTrue creates on email sign-up; its subject is the user id.
     pub fn email(user_id: Uuid, email: &str, now: DateTime<Utc>) -> Self {
         let sub = user_id.to_string();

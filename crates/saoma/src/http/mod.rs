@@ -21,7 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::state::SharedState;
 use detach::writes;
 use error::ApiError;
-use handlers::{admin, health, identities, logout, oauth, signup, token, user, wechat_mini};
+use handlers::{admin, health, identities, logout, oauth, otp, signup, token, user, wechat_mini};
 
 /// The routes of the auth API, relative to its mount point.
 fn api_routes() -> Router<SharedState> {
@@ -31,6 +31,9 @@ fn api_routes() -> Router<SharedState> {
         .route("/.well-known/jwks.json", get(health::jwks))
         .route("/signup", writes(post(signup::signup)))
         .route("/token", writes(post(token::token)))
+        .route("/otp", writes(post(otp::otp)))
+        .route("/verify", writes(post(otp::verify)))
+        .route("/resend", writes(post(otp::resend)))
         .route(
             "/user",
             get(user::get_user).merge(writes(put(user::update_user))),

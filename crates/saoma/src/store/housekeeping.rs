@@ -15,6 +15,8 @@ pub struct SweepPlan {
     pub buckets_idle_before: f64,
     /// Sessions whose `not_after` has passed by then (their refresh tokens go with them).
     pub sessions_ended_before: DateTime<Utc>,
+    /// One-time codes issued before this: expired.
+    pub one_time_tokens_before: DateTime<Utc>,
     pub batch: i64,
 }
 
@@ -26,6 +28,7 @@ pub struct Swept {
     pub sessions: u64,
     /// Refresh tokens without a session (left by old GoTrue versions): nothing accepts them.
     pub orphan_refresh_tokens: u64,
+    pub one_time_tokens: u64,
     /// Another node held the sweep lock: this run did nothing.
     pub skipped: bool,
 }

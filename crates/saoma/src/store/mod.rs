@@ -1,10 +1,7 @@
 //! Storage, split by aggregate: one trait each (users, identities, sessions with their refresh
-//! tokens, flows, rate limits, audit, housekeeping), each implemented for SQLite
+//! tokens, flows, one-time codes, rate limits, audit, housekeeping), each implemented for SQLite
 //! (`sqlite/`) and Postgres (`postgres/`), and one conformance suite (`tests/store`) that
 //! both must pass for every method. [`Store`] is all of them together.
-//!
-//! One-time tokens (email confirmation, recovery, ...) get their own trait and files here when
-//! they arrive, next to the others.
 
 use std::sync::Arc;
 
@@ -12,6 +9,7 @@ mod audit;
 mod flows;
 mod housekeeping;
 mod identities;
+mod one_time_tokens;
 mod postgres;
 mod principal;
 mod rate_limits;
@@ -25,6 +23,7 @@ pub use audit::AuditStore;
 pub use flows::FlowStore;
 pub use housekeeping::{Housekeeping, SweepPlan, Swept};
 pub use identities::IdentityStore;
+pub use one_time_tokens::OneTimeTokenStore;
 pub use postgres::PostgresStore;
 /// The token check's statement in each dialect, public so that the benchmark's database floor
 /// issues exactly what saoma issues.
@@ -44,8 +43,8 @@ pub use users::{NewAccount, UserStore};
 /// [`SharedStore`] (a `dyn Store` needs no import to call them).
 pub mod prelude {
     pub use super::{
-        AuditStore, FlowStore, Housekeeping, IdentityStore, RateLimitStore, SessionStore, Store,
-        UserStore,
+        AuditStore, FlowStore, Housekeeping, IdentityStore, OneTimeTokenStore, RateLimitStore,
+        SessionStore, Store, UserStore,
     };
 }
 
@@ -56,6 +55,7 @@ pub trait Store:
     + IdentityStore
     + SessionStore
     + FlowStore
+    + OneTimeTokenStore
     + RateLimitStore
     + AuditStore
     + Housekeeping
@@ -70,6 +70,7 @@ impl<T> Store for T where
         + IdentityStore
         + SessionStore
         + FlowStore
+        + OneTimeTokenStore
         + RateLimitStore
         + AuditStore
         + Housekeeping

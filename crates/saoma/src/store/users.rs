@@ -56,6 +56,9 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Option<Arc<Principal>>>;
     /// Looks up by normalized email; soft-deleted users are not found.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Looks up by phone number as stored (see `domain::phone`); soft-deleted users are not
+    /// found.
+    async fn user_by_phone(&self, phone: &str) -> StoreResult<Option<User>>;
     /// A page of users, oldest first, and how many there are in all (soft-deleted excluded).
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)>;
     /// Deletes the user and everything hanging off it.

@@ -418,3 +418,46 @@ async fn gotrue_before_2026_gets_the_flow_columns_saoma_writes() {
     assert_eq!(stored.linking_target_id, flow.linking_target_id);
     pool.close().await;
 }
+
+/// GoTrue's own `one_time_tokens` (its enum type, its `timestamp without time zone`) carries
+/// saoma's SMS codes: a code issued and verified on an adopted database, stored as GoTrue
+/// stores it (the SHA-224 hash of number and code).
+#[tokio::test]
+async fn gotrue_one_time_tokens_carry_sms_codes() {
+    let Some((db, pool)) = gotrue_database().await else {
+        return;
+    };
+    let app = spawn_app_on(db, |config| {
+        config.sms.test_otp = "8613800000009:123456".into();
+    })
+    .await;
+    let sent = app
+        .post("/auth/v1/otp", json!({"phone": "+8613800000009"}))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let (kind, hash, relates_to): (String, String, String) =
+        sqlx::query_as("SELECT token_type::text, token_hash, relates_to FROM auth.one_time_tokens")
+            .fetch_one(&pool)
+            .await
+            .expect("the code's row");
+    assert_eq!(
+        (kind.as_str(), hash.as_str(), relates_to.as_str()),
+        (
+            "confirmation_token",
+            saoma::domain::one_time_token::hash("8613800000009", "123456").as_str(),
+            "8613800000009"
+        )
+    );
+    let session = app
+        .post(
+            "/auth/v1/verify",
+            json!({"type": "sms", "phone": "8613800000009", "token": "123456"}),
+        )
+        .await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.body);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM auth.one_time_tokens")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "a used code is gone");
+}

@@ -219,3 +219,62 @@ pub fn access_token(session: &Value) -> &str {
 pub fn refresh_token(session: &Value) -> &str {
     session["refresh_token"].as_str().expect("refresh_token")
 }
+
+/// An SMS gateway that delivers nowhere: it keeps every (number, code) it was handed, so that
+/// tests read codes as a phone would.
+#[derive(Default)]
+pub struct CapturingSms {
+    sent: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl CapturingSms {
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.sent.lock().expect("sms lock").clone()
+    }
+
+    /// The last code texted to `phone`.
+    pub fn code_for(&self, phone: &str) -> String {
+        self.sent()
+            .into_iter()
+            .rev()
+            .find(|(to, _)| to == phone)
+            .map(|(_, code)| code)
+            .unwrap_or_else(|| panic!("no code was texted to {phone}"))
+    }
+}
+
+#[async_trait::async_trait]
+impl saoma::sms::SmsSender for CapturingSms {
+    fn name(&self) -> &'static str {
+        "capture"
+    }
+
+    async fn send_otp(
+        &self,
+        message: &saoma::sms::OtpMessage<'_>,
+    ) -> Result<(), saoma::sms::SmsError> {
+        self.sent
+            .lock()
+            .expect("sms lock")
+            .push((message.phone.to_owned(), message.otp.to_owned()));
+        Ok(())
+    }
+}
+
+/// saoma with a capturing SMS gateway.
+pub async fn spawn_phone_app(configure: impl FnOnce(&mut Config)) -> (TestApp, Arc<CapturingSms>) {
+    let db = TestDb::new(Backend::from_env()).await;
+    let mut config = test_config();
+    config.database_url = db.url.clone();
+    configure(&mut config);
+    let clock = ManualClock::new(Utc::now());
+    let sms = Arc::new(CapturingSms::default());
+    let app = Application::builder(config.clone())
+        .clock(clock.clone())
+        .sms_sender(sms.clone())
+        .build()
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    (TestApp::serve(app, address, clock, config, db), sms)
+}

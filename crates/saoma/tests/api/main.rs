@@ -22,6 +22,7 @@ mod oauth_security;
 mod openapi;
 mod operations;
 mod password_grant;
+mod phone;
 mod pkce;
 mod redirects;
 mod refresh;

@@ -48,17 +48,41 @@ conformance!(
             .await
             .expect("busy"));
 
-        let plan = saoma::sweeper::plan(now());
+        let old_code = OneTimeToken::new(
+            alice.id,
+            TokenType::Confirmation,
+            "8613800000000",
+            "123456",
+            now() - Duration::minutes(2),
+        );
+        let fresh_code = OneTimeToken::new(
+            alice.id,
+            TokenType::Recovery,
+            "8613800000000",
+            "654321",
+            now(),
+        );
+        store.issue_one_time_token(&old_code).await.expect("old");
+        store
+            .issue_one_time_token(&fresh_code)
+            .await
+            .expect("fresh");
+
+        let plan = saoma::sweeper::plan(now(), Duration::seconds(60));
         let swept = store.sweep(&plan).await.expect("sweep");
         assert_eq!(
             (
                 swept.flows,
                 swept.rate_limit_buckets,
                 swept.sessions,
+                swept.one_time_tokens,
                 swept.skipped
             ),
-            (1, 1, 1, false)
+            (1, 1, 1, 1, false)
         );
+        let codes = |t| store.one_time_token_of(alice.id, t);
+        assert_eq!(codes(TokenType::Confirmation).await.expect("q"), None);
+        assert!(codes(TokenType::Recovery).await.expect("q").is_some());
         assert_eq!(store.flow_by_id(old_flow.id).await.expect("q"), None);
         assert!(store.flow_by_id(fresh_flow.id).await.expect("q").is_some());
         assert_eq!(store.session_by_id(ended.id).await.expect("q"), None);

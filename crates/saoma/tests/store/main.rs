@@ -12,6 +12,7 @@
 //! | UserStore::user_by_id         | users::users_round_trip                                 |
 //! | UserStore::principal          | users::principal_reads_user_session_and_identities_together, users::concurrent_principal_reads_each_get_their_own_answer, backends::* |
 //! | UserStore::user_by_email      | users::users_round_trip, users::soft_deleting_frees_the_email_and_ends_everything |
+//! | UserStore::user_by_phone     | users::users_are_found_by_phone                         |
 //! | UserStore::list_users         | users::users_are_listed_oldest_first_in_pages           |
 //! | UserStore::delete_user        | users::deleting_a_user_deletes_what_hangs_off_it        |
 //! | UserStore::soft_delete_user   | users::soft_deleting_frees_the_email_and_ends_everything |
@@ -33,6 +34,11 @@
 //! | FlowStore::flow_by_auth_code  | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::complete_flow      | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::delete_flow        | flows::a_flow_is_completed_once_and_used_once           |
+//! | OneTimeTokenStore::issue_one_time_token | one_time_tokens::a_new_code_replaces_the_last_of_its_kind, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
+//! | OneTimeTokenStore::one_time_token_of | one_time_tokens::a_new_code_replaces_the_last_of_its_kind |
+//! | OneTimeTokenStore::one_time_tokens_for | one_time_tokens::codes_are_found_by_destination_and_kind |
+//! | OneTimeTokenStore::consume_one_time_token | one_time_tokens::a_code_is_consumed_once_even_concurrently |
+//! | OneTimeTokenStore::record_wrong_guess | one_time_tokens::wrong_guesses_kill_a_code_at_the_limit |
 //! | RateLimitStore::take_rate_limit_token | rate_limits::buckets_empty_and_refill, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
 //! | AuditStore::record_audit      | audit::audit_entries_are_listed_newest_first_in_pages   |
 //! | AuditStore::list_audit        | audit::audit_entries_are_listed_newest_first_in_pages   |
@@ -53,6 +59,7 @@ use saoma::{
     domain::{
         audit::{Action, AuditEntry},
         flow::FlowState,
+        one_time_token::{OneTimeToken, TokenType},
         refresh::{RefreshTokenKey, RotationPolicy},
         session::LogoutScope,
         user_changes::IdentityChange,
@@ -140,6 +147,7 @@ mod backends;
 mod flows;
 mod housekeeping;
 mod identities;
+mod one_time_tokens;
 mod rate_limits;
 mod sessions;
 mod users;

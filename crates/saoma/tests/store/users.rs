@@ -572,3 +572,15 @@ conformance!(
         assert_eq!(user.app_metadata["providers"], json!([left[0].provider]));
     }
 );
+
+conformance!(users_are_found_by_phone, |store: SharedStore| async move {
+    let mut alice = user(None);
+    alice.phone = Some("8613800000000".into());
+    store.create_user(&alice, &[]).await.expect("alice");
+    let found = store.user_by_phone("8613800000000").await.expect("q");
+    assert_eq!(found.map(|u| u.id), Some(alice.id));
+    assert_eq!(store.user_by_phone("8613800000001").await.expect("q"), None);
+    // A soft-deleted user's number is free again.
+    store.soft_delete_user(alice.id, now()).await.expect("soft");
+    assert_eq!(store.user_by_phone("8613800000000").await.expect("q"), None);
+});

@@ -4,6 +4,7 @@ use axum::{extract::State, http::header, response::IntoResponse, Json};
 use serde_json::{json, Value};
 
 use crate::{
+    auth::phone,
     http::error::{ApiError, ApiResult},
     state::SharedState,
 };
@@ -24,10 +25,14 @@ pub async fn health(State(state): State<SharedState>) -> ApiResult<Json<Value>> 
 
 pub async fn settings(State(state): State<SharedState>) -> Json<Value> {
     let config = &state.config;
+    let sms_provider = match &state.sms {
+        Some(gateway) => gateway.name(),
+        None => config.sms.provider.as_str(),
+    };
     let mut external = json!({
         "anonymous_users": config.external.anonymous_users.enabled,
         "email": config.external.email.enabled,
-        "phone": false,
+        "phone": phone::enabled(&state),
         "wechat_qr": false,
     });
     for provider in state.providers.enabled() {
@@ -37,8 +42,8 @@ pub async fn settings(State(state): State<SharedState>) -> Json<Value> {
         "external": external,
         "disable_signup": config.disable_signup,
         "mailer_autoconfirm": config.mailer.autoconfirm,
-        "phone_autoconfirm": false,
-        "sms_provider": "",
+        "phone_autoconfirm": config.sms.autoconfirm,
+        "sms_provider": sms_provider,
         "saml_enabled": false,
     }))
 }

@@ -5,6 +5,7 @@ pub mod health;
 pub mod identities;
 pub mod logout;
 pub mod oauth;
+pub mod otp;
 pub mod signup;
 pub mod token;
 pub mod user;

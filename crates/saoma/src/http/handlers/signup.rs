@@ -1,11 +1,11 @@
-//! `POST /signup`: email + password, or anonymous when neither email nor phone is given.
+//! `POST /signup`: email or phone + password, or anonymous when neither is given.
 
 use axum::{extract::State, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    auth::{signup, AuthError},
+    auth::{phone, signup},
     http::{
         error::{ApiError, ApiResult},
         extract::{present, ApiJson, Client},
@@ -39,8 +39,9 @@ pub async fn signup(
                 "Only an email address or phone number should be provided on signup.",
             ))
         }
-        (None, Some(_)) => {
-            return Err(AuthError::PhoneProviderDisabled("Phone signups are disabled").into())
+        (None, Some(number)) => {
+            let password = req.password.unwrap_or_default();
+            phone::sign_up(&state, &client, number, password, metadata).await?
         }
         (Some(address), None) => {
             let password = req.password.unwrap_or_default();

@@ -8,7 +8,7 @@ use crate::{
     auth::{
         code_login, pkce,
         rate_limit::{self, Bucket},
-        refresh, sign_in, AuthError,
+        refresh, sign_in,
     },
     http::{
         error::{ApiError, ApiResult},
@@ -72,22 +72,21 @@ pub async fn token(
     let session = match grant {
         "password" => {
             let grant: PasswordGrant = body.json()?;
-            let address = match (present(&grant.email), present(&grant.phone)) {
+            let password = grant.password.clone().unwrap_or_default();
+            match (present(&grant.email), present(&grant.phone)) {
                 (Some(_), Some(_)) => {
                     return Err(ApiError::validation(
                         "Only an email address or phone number should be provided on login.",
                     ))
                 }
-                (None, Some(_)) => {
-                    return Err(
-                        AuthError::PhoneProviderDisabled("Phone logins are disabled").into(),
-                    )
+                (None, Some(number)) => {
+                    sign_in::with_phone_password(&state, &client, number, password).await?
                 }
                 (None, None) => return Err(ApiError::validation("missing email or phone")),
-                (Some(address), None) => address,
-            };
-            let password = grant.password.clone().unwrap_or_default();
-            sign_in::with_password(&state, &client, address, password).await?
+                (Some(address), None) => {
+                    sign_in::with_password(&state, &client, address, password).await?
+                }
+            }
         }
         "refresh_token" => {
             let grant: RefreshGrant = body.json()?;

@@ -50,6 +50,10 @@ pub(super) const USER_COLUMNS: &str = user_columns!("");
 pub(super) const IDENTITY_COLUMNS: &str = identity_columns!();
 /// Public so that the benchmark's refresh floor reads a session as saoma does.
 pub const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
+/// A one-time code with its wrong guesses (from `saoma_one_time_token_guesses`, joined as `g`).
+pub(super) const ONE_TIME_TOKEN_COLUMNS: &str =
+    "t.id, t.user_id, t.token_type::text AS token_type, \
+    t.token_hash, t.relates_to, t.created_at, coalesce(g.wrong_guesses, 0) AS wrong_guesses";
 pub(super) const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 pub(super) const FLOW_COLUMNS: &str =

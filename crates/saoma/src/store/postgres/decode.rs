@@ -12,6 +12,7 @@ use super::super::{
 use crate::domain::{
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
+    one_time_token::{OneTimeToken, TokenType},
     refresh::RefreshToken,
     Identity, Session, User,
 };
@@ -163,5 +164,23 @@ pub(super) fn audit_from_row(row: &PgRow) -> StoreResult<AuditEntry> {
             .unwrap_or_default(),
         ip_address: row.try_get("ip_address")?,
         created_at: req(row.try_get("created_at")?, "created_at")?,
+    })
+}
+
+/// A row of [`super::columns::ONE_TIME_TOKEN_COLUMNS`]. GoTrue's `created_at` has no time
+/// zone; saoma writes it in UTC, as GoTrue does.
+pub(super) fn one_time_token_from_row(row: &PgRow) -> StoreResult<OneTimeToken> {
+    let kind: String = row.try_get("token_type")?;
+    let created_at: chrono::NaiveDateTime = row.try_get("created_at")?;
+    let wrong_guesses: i32 = row.try_get("wrong_guesses")?;
+    Ok(OneTimeToken {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        token_type: TokenType::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token_type: {kind}")))?,
+        token_hash: row.try_get("token_hash")?,
+        relates_to: row.try_get("relates_to")?,
+        created_at: created_at.and_utc(),
+        wrong_guesses: u32::try_from(wrong_guesses).unwrap_or(0),
     })
 }

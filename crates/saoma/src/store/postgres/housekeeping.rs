@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "adopt_gotrue",
         include_str!("../../../migrations/postgres/0004_adopt_gotrue.sql"),
     ),
+    (
+        5,
+        "one_time_tokens",
+        include_str!("../../../migrations/postgres/0005_one_time_tokens.sql"),
+    ),
 ];
 /// Arbitrary, fixed: serialises migrations across processes.
 const MIGRATION_LOCK_KEY: i64 = 0x5a0a_5a0a;
@@ -127,12 +132,22 @@ impl Housekeeping for PostgresStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let one_time_tokens = sqlx::query(
+            "DELETE FROM auth.one_time_tokens WHERE id IN \
+             (SELECT id FROM auth.one_time_tokens WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(plan.one_time_tokens_before.naive_utc())
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(Swept {
             flows,
             rate_limit_buckets,
             sessions,
             orphan_refresh_tokens,
+            one_time_tokens,
             skipped: false,
         })
     }

@@ -17,6 +17,7 @@ mod decode;
 mod flows;
 mod housekeeping;
 mod identities;
+mod one_time_tokens;
 mod rate_limits;
 mod reads;
 mod sessions;

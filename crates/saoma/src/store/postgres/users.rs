@@ -164,6 +164,19 @@ impl UserStore for PostgresStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn user_by_phone(&self, phone: &str) -> StoreResult<Option<User>> {
+        let row = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM auth.users WHERE phone = $1 AND deleted_at IS NULL"
+            ))
+            .bind(phone)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
         let rows = retry_read(|| async {
             Ok(sqlx::query(&format!(

@@ -12,6 +12,7 @@ use super::super::{
 use crate::domain::{
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
+    one_time_token::{OneTimeToken, TokenType},
     refresh::RefreshToken,
     Identity, Session, User,
 };
@@ -223,5 +224,20 @@ pub(super) fn audit_from_row(row: &impl Columns) -> StoreResult<AuditEntry> {
         payload: get_json(row, "payload")?,
         ip_address: row.text("ip_address")?.unwrap_or_default(),
         created_at: req_ts(row, "created_at")?,
+    })
+}
+
+/// A row of [`super::columns::ONE_TIME_TOKEN_COLUMNS`].
+pub(super) fn one_time_token_from_row(row: &impl Columns) -> StoreResult<OneTimeToken> {
+    let kind = required(row.text("token_type")?, "token_type")?;
+    Ok(OneTimeToken {
+        id: get_uuid(row, "id")?,
+        user_id: get_uuid(row, "user_id")?,
+        token_type: TokenType::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token_type: {kind}")))?,
+        token_hash: required(row.text("token_hash")?, "token_hash")?,
+        relates_to: required(row.text("relates_to")?, "relates_to")?,
+        created_at: req_ts(row, "created_at")?,
+        wrong_guesses: u32::try_from(row.int("wrong_guesses")?.unwrap_or(0)).unwrap_or(u32::MAX),
     })
 }

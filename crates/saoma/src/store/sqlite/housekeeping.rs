@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate_limits",
         include_str!("../../../migrations/sqlite/0003_rate_limits.sql"),
     ),
+    (
+        4,
+        "one_time_tokens",
+        include_str!("../../../migrations/sqlite/0004_one_time_tokens.sql"),
+    ),
 ];
 
 #[async_trait]
@@ -116,12 +121,22 @@ impl Housekeeping for SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let one_time_tokens = sqlx::query(
+            "DELETE FROM one_time_tokens WHERE id IN \
+             (SELECT id FROM one_time_tokens WHERE created_at < ? LIMIT ?)",
+        )
+        .bind(ts(plan.one_time_tokens_before))
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(Swept {
             flows,
             rate_limit_buckets,
             sessions,
             orphan_refresh_tokens,
+            one_time_tokens,
             skipped: false,
         })
     }

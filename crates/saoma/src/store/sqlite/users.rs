@@ -162,6 +162,16 @@ impl UserStore for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn user_by_phone(&self, phone: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE phone = ? AND deleted_at IS NULL"
+        ))
+        .bind(phone)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
     async fn list_users(&self, offset: i64, limit: i64) -> StoreResult<(Vec<User>, i64)> {
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT ? OFFSET ?"

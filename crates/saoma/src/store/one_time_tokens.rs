@@ -1,0 +1,33 @@
+//! One-time codes: GoTrue's `one_time_tokens` rows, with saoma's count of wrong guesses kept
+//! in a table of its own beside them (GoTrue's schema has no place for it).
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::StoreResult;
+use crate::domain::one_time_token::{OneTimeToken, TokenType};
+
+#[async_trait]
+pub trait OneTimeTokenStore: Send + Sync {
+    /// Stores `token`, replacing the user's code of the same kind (and its wrong guesses) in
+    /// one transaction: a user has at most one live code per kind, as in GoTrue.
+    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()>;
+    /// The user's code of `token_type`, if any.
+    async fn one_time_token_of(
+        &self,
+        user_id: Uuid,
+        token_type: TokenType,
+    ) -> StoreResult<Option<OneTimeToken>>;
+    /// Every code of the given kinds sent to `relates_to` (a phone number), oldest first.
+    async fn one_time_tokens_for(
+        &self,
+        relates_to: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>>;
+    /// Deletes the code `id` if it still has `token_hash`; `true` for exactly one caller
+    /// however many present the same code at once.
+    async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool>;
+    /// Counts a wrong guess at code `id`; the guess that reaches `max_guesses` deletes the
+    /// code. `true` when the code is dead (or was already gone).
+    async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool>;
+}

@@ -1,0 +1,120 @@
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{columns::ONE_TIME_TOKEN_COLUMNS, decode::one_time_token_from_row, PostgresStore};
+use crate::{
+    domain::one_time_token::{OneTimeToken, TokenType},
+    store::{retry_read, OneTimeTokenStore, StoreResult},
+};
+
+const FROM: &str = "FROM auth.one_time_tokens t \
+    LEFT JOIN auth.saoma_one_time_token_guesses g ON g.token_id = t.id";
+
+#[async_trait]
+impl OneTimeTokenStore for PostgresStore {
+    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // Deleting the old code takes its wrong guesses with it (ON DELETE CASCADE).
+        sqlx::query(
+            "DELETE FROM auth.one_time_tokens \
+             WHERE user_id = $1 AND token_type = $2::auth.one_time_token_type",
+        )
+        .bind(token.user_id)
+        .bind(token.token_type.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // `created_at` is GoTrue's `timestamp without time zone`, in UTC.
+        sqlx::query(
+            "INSERT INTO auth.one_time_tokens \
+             (id, user_id, token_type, token_hash, relates_to, created_at, updated_at) \
+             VALUES ($1, $2, $3::auth.one_time_token_type, $4, $5, $6, $6)",
+        )
+        .bind(token.id)
+        .bind(token.user_id)
+        .bind(token.token_type.as_str())
+        .bind(&token.token_hash)
+        .bind(&token.relates_to)
+        .bind(token.created_at.naive_utc())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn one_time_token_of(
+        &self,
+        user_id: Uuid,
+        token_type: TokenType,
+    ) -> StoreResult<Option<OneTimeToken>> {
+        let row = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} \
+                 WHERE t.user_id = $1 AND t.token_type = $2::auth.one_time_token_type"
+            ))
+            .bind(user_id)
+            .bind(token_type.as_str())
+            .fetch_optional(&self.pool)
+            .await?)
+        })
+        .await?;
+        row.as_ref().map(one_time_token_from_row).transpose()
+    }
+
+    async fn one_time_tokens_for(
+        &self,
+        relates_to: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>> {
+        let kinds: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let rows = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} \
+                 WHERE t.relates_to = $1 AND t.token_type::text = ANY($2) \
+                 ORDER BY t.created_at, t.id"
+            ))
+            .bind(relates_to)
+            .bind(&kinds)
+            .fetch_all(&self.pool)
+            .await?)
+        })
+        .await?;
+        rows.iter().map(one_time_token_from_row).collect()
+    }
+
+    async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
+        let deleted =
+            sqlx::query("DELETE FROM auth.one_time_tokens WHERE id = $1 AND token_hash = $2")
+                .bind(id)
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let guesses: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO auth.saoma_one_time_token_guesses AS g (token_id, wrong_guesses) \
+             SELECT id, 1 FROM auth.one_time_tokens WHERE id = $1 \
+             ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = g.wrong_guesses + 1 \
+             RETURNING wrong_guesses",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let dead = match guesses {
+            None => true,
+            Some(n) if i64::from(n) >= i64::from(max_guesses) => {
+                sqlx::query("DELETE FROM auth.one_time_tokens WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            }
+            Some(_) => false,
+        };
+        tx.commit().await?;
+        Ok(dead)
+    }
+}

@@ -1,0 +1,117 @@
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{
+    columns::ONE_TIME_TOKEN_COLUMNS,
+    decode::{one_time_token_from_row, ts},
+    SqliteStore,
+};
+use crate::{
+    domain::one_time_token::{OneTimeToken, TokenType},
+    store::{OneTimeTokenStore, StoreResult},
+};
+
+const FROM: &str =
+    "FROM one_time_tokens t LEFT JOIN saoma_one_time_token_guesses g ON g.token_id = t.id";
+
+#[async_trait]
+impl OneTimeTokenStore for SqliteStore {
+    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+        let mut tx = self.write_transaction().await?;
+        // Deleting the old code takes its wrong guesses with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM one_time_tokens WHERE user_id = ? AND token_type = ?")
+            .bind(token.user_id.to_string())
+            .bind(token.token_type.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO one_time_tokens \
+             (id, user_id, token_type, token_hash, relates_to, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token.id.to_string())
+        .bind(token.user_id.to_string())
+        .bind(token.token_type.as_str())
+        .bind(&token.token_hash)
+        .bind(&token.relates_to)
+        .bind(ts(token.created_at))
+        .bind(ts(token.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn one_time_token_of(
+        &self,
+        user_id: Uuid,
+        token_type: TokenType,
+    ) -> StoreResult<Option<OneTimeToken>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} WHERE t.user_id = ? AND t.token_type = ?"
+        ))
+        .bind(user_id.to_string())
+        .bind(token_type.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(one_time_token_from_row).transpose()
+    }
+
+    async fn one_time_tokens_for(
+        &self,
+        relates_to: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} WHERE t.relates_to = ? \
+             ORDER BY t.created_at, t.id"
+        ))
+        .bind(relates_to)
+        .fetch_all(&self.reader)
+        .await?;
+        let tokens = rows
+            .iter()
+            .map(one_time_token_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(tokens
+            .into_iter()
+            .filter(|t| types.contains(&t.token_type))
+            .collect())
+    }
+
+    async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
+        let deleted = sqlx::query("DELETE FROM one_time_tokens WHERE id = ? AND token_hash = ?")
+            .bind(id.to_string())
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
+        let mut tx = self.write_transaction().await?;
+        let guesses: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO saoma_one_time_token_guesses (token_id, wrong_guesses) \
+             SELECT id, 1 FROM one_time_tokens WHERE id = ?1 \
+             ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = wrong_guesses + 1 \
+             RETURNING wrong_guesses",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let dead = match guesses {
+            None => true,
+            Some(n) if n >= i64::from(max_guesses) => {
+                sqlx::query("DELETE FROM one_time_tokens WHERE id = ?")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            }
+            Some(_) => false,
+        };
+        tx.commit().await?;
+        Ok(dead)
+    }
+}

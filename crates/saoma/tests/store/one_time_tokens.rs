@@ -1,0 +1,150 @@
+//! One-time codes: one per user and kind, consumed once, killed by wrong guesses.
+
+use super::*;
+
+const PHONE: &str = "8613800000000";
+
+async fn alice(store: &SharedStore) -> User {
+    let mut alice = user(None);
+    alice.phone = Some(PHONE.into());
+    store.create_user(&alice, &[]).await.expect("alice");
+    alice
+}
+
+conformance!(
+    a_new_code_replaces_the_last_of_its_kind,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let first = OneTimeToken::new(alice.id, TokenType::Confirmation, PHONE, "111111", now());
+        store.issue_one_time_token(&first).await.expect("first");
+        assert_eq!(
+            store
+                .one_time_token_of(alice.id, TokenType::Confirmation)
+                .await
+                .expect("q"),
+            Some(first.clone())
+        );
+        // Its wrong guesses go with it when a new code replaces it.
+        assert!(!store.record_wrong_guess(first.id, 5).await.expect("guess"));
+        let second = OneTimeToken::new(alice.id, TokenType::Confirmation, PHONE, "222222", now());
+        store.issue_one_time_token(&second).await.expect("second");
+        let stored = store
+            .one_time_token_of(alice.id, TokenType::Confirmation)
+            .await
+            .expect("q")
+            .expect("stored");
+        assert_eq!(stored, second);
+        assert_eq!(stored.wrong_guesses, 0);
+        assert!(stored.matches("222222") && !stored.matches("111111"));
+        // Other kinds are separate slots.
+        assert_eq!(
+            store
+                .one_time_token_of(alice.id, TokenType::Recovery)
+                .await
+                .expect("q"),
+            None
+        );
+        // Codes go with their user.
+        store.delete_user(alice.id).await.expect("delete");
+        assert_eq!(
+            store
+                .one_time_token_of(alice.id, TokenType::Confirmation)
+                .await
+                .expect("q"),
+            None
+        );
+    }
+);
+
+conformance!(
+    codes_are_found_by_destination_and_kind,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let bob = user(Some("bob@example.com"));
+        store.create_user(&bob, &[]).await.expect("bob");
+        let recovery = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "1", now());
+        let change = OneTimeToken::new(bob.id, TokenType::PhoneChange, PHONE, "2", now());
+        let elsewhere = OneTimeToken::new(bob.id, TokenType::Recovery, "8613900000000", "3", now());
+        for token in [&recovery, &change, &elsewhere] {
+            store.issue_one_time_token(token).await.expect("issue");
+        }
+        let ids = |tokens: Vec<OneTimeToken>| tokens.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        let sms = [TokenType::Confirmation, TokenType::Recovery];
+        assert_eq!(
+            ids(store.one_time_tokens_for(PHONE, &sms).await.expect("q")),
+            vec![recovery.id]
+        );
+        assert_eq!(
+            ids(store
+                .one_time_tokens_for(PHONE, &[TokenType::PhoneChange])
+                .await
+                .expect("q")),
+            vec![change.id]
+        );
+        assert!(store
+            .one_time_tokens_for("8613700000000", &sms)
+            .await
+            .expect("q")
+            .is_empty());
+    }
+);
+
+conformance!(
+    a_code_is_consumed_once_even_concurrently,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let code = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "123456", now());
+        store.issue_one_time_token(&code).await.expect("issue");
+        assert!(!store
+            .consume_one_time_token(code.id, "not-its-hash")
+            .await
+            .expect("wrong hash"));
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (store, code) = (store.clone(), code.clone());
+            attempts.spawn(async move {
+                store
+                    .consume_one_time_token(code.id, &code.token_hash)
+                    .await
+                    .expect("consume")
+            });
+        }
+        let won = attempts.join_all().await.into_iter().filter(|w| *w).count();
+        assert_eq!(won, 1, "exactly one consumer wins");
+        assert_eq!(
+            store
+                .one_time_token_of(alice.id, TokenType::Recovery)
+                .await
+                .expect("q"),
+            None
+        );
+    }
+);
+
+conformance!(
+    wrong_guesses_kill_a_code_at_the_limit,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let code = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "123456", now());
+        store.issue_one_time_token(&code).await.expect("issue");
+        for guess in 1..3 {
+            assert!(!store.record_wrong_guess(code.id, 3).await.expect("guess"));
+            let stored = store
+                .one_time_token_of(alice.id, TokenType::Recovery)
+                .await
+                .expect("q")
+                .expect("alive");
+            assert_eq!(stored.wrong_guesses, guess);
+        }
+        assert!(store.record_wrong_guess(code.id, 3).await.expect("third"));
+        assert_eq!(
+            store
+                .one_time_token_of(alice.id, TokenType::Recovery)
+                .await
+                .expect("q"),
+            None
+        );
+        // A guess at a code that is gone reports it dead.
+        assert!(store.record_wrong_guess(code.id, 3).await.expect("gone"));
+    }
+);
