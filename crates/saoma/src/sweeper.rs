@@ -30,9 +30,20 @@ pub fn plan(now: DateTime<Utc>, code_lifetime: chrono::Duration) -> SweepPlan {
     }
 }
 
+/// How long any one-time code is kept at least: on a database GoTrue used, its email links
+/// (GOTRUE_MAILER_OTP_EXP, a day by default) share the table with saoma's SMS codes, and must
+/// not be swept at an SMS code's lifetime.
+const CODES_KEPT_AT_LEAST_SECONDS: i64 = 86_400;
+
 /// One run, now.
 pub async fn sweep_once(state: &SharedState) -> StoreResult<Swept> {
-    let code_lifetime = chrono::Duration::seconds(state.config.sms.otp_exp.max(0));
+    let code_lifetime = chrono::Duration::seconds(
+        state
+            .config
+            .sms
+            .otp_exp
+            .max(CODES_KEPT_AT_LEAST_SECONDS),
+    );
     state
         .store
         .sweep(&plan(state.clock.now(), code_lifetime))
