@@ -51,7 +51,9 @@ mod http;
 mod ids;
 mod image;
 mod simulator;
+mod sms;
 
+pub use config::sms::{AliyunAccount, SmsAccounts, SmsTemplate, TencentAccount};
 pub use config::{AppKind, Persona, SimApp, SimConfig};
-pub use faults::Faults;
+pub use faults::{Faults, SmsFaults};
 pub use simulator::Simulator;

@@ -489,33 +489,14 @@ pub(super) fn parse_env(var: &EnvVar, raw: &str) -> Result<toml::Value, ConfigEr
     })
 }
 
-/// `60`, `60s`, `1m30s`, `1h` → seconds; fractions of a second are not settings saoma has.
+/// `60` or a Go duration (`60s`, `1m30s`) → whole seconds; Go's syntax is read by the parser
+/// `ban_duration` uses.
 fn parse_seconds(raw: &str) -> Option<i64> {
     if let Ok(seconds) = raw.parse::<i64>() {
         return Some(seconds);
     }
-    let mut total: i64 = 0;
-    let mut rest = raw;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let value: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "h" => 3600,
-            "m" => 60,
-            "s" => 1,
-            _ => return None,
-        };
-        total = total.checked_add(value.checked_mul(scale)?)?;
-        rest = &rest[unit_len..];
-    }
-    (!raw.is_empty()).then_some(total)
+    let duration = crate::domain::duration::parse_ban(raw).ok()??;
+    Some(duration.num_seconds())
 }
 
 pub(super) fn set_path(table: &mut toml::Table, path: &[&str], value: toml::Value) {
