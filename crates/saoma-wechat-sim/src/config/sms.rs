@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Both gateways' accounts; the default is the demo one `saoma dev` uses.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SmsAccounts {
     pub aliyun: AliyunAccount,
@@ -78,15 +78,6 @@ impl Default for TencentAccount {
                 text: "验证码为：{1}，您正在登录，若非本人操作，请勿泄露。".into(),
             }],
             daily_limit: 2,
-        }
-    }
-}
-
-impl Default for SmsAccounts {
-    fn default() -> Self {
-        Self {
-            aliyun: AliyunAccount::default(),
-            tencent: TencentAccount::default(),
         }
     }
 }
