@@ -84,12 +84,12 @@ impl AliyunSms {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return outbound::transport_fault("aliyun", &error),
+            Err(error) => return outbound::transport_fault("aliyun", error),
         };
         let status = response.status();
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(error) => return outbound::transport_fault("aliyun", &error),
+            Err(error) => return outbound::transport_fault("aliyun", error),
         };
         let Ok(answer) = serde_json::from_slice::<Answer>(&body) else {
             return outbound::unreadable("aliyun", status);

@@ -53,7 +53,7 @@ impl SendSmsHook {
             .body(body.to_owned());
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return outbound::transport_fault("send SMS hook", &error),
+            Err(error) => return outbound::transport_fault("send SMS hook", error),
         };
         let status = response.status();
         let bytes = response.bytes().await.unwrap_or_default();

@@ -46,14 +46,15 @@ pub(super) fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-/// A transport failure (no answer, or no complete answer): transient.
-pub(super) fn transport_fault(gateway: &str, error: &reqwest::Error) -> Attempt {
+/// A transport failure (no answer, or no complete answer): transient. The URL is left out of
+/// the message: Alibaba's query carries the number and the code.
+pub(super) fn transport_fault(gateway: &str, error: reqwest::Error) -> Attempt {
     let what = if error.is_timeout() {
         "timed out"
     } else {
         "could not be reached"
     };
-    // reqwest's Display names the URL, which carries no secret (signatures are in headers).
+    let error = error.without_url();
     Attempt::Transient(SmsError::Unavailable(format!("{gateway} {what}: {error}")))
 }
 

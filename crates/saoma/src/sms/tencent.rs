@@ -83,12 +83,12 @@ impl TencentSms {
             .body(body.to_owned());
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return outbound::transport_fault("tencent", &error),
+            Err(error) => return outbound::transport_fault("tencent", error),
         };
         let status = response.status();
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
-            Err(error) => return outbound::transport_fault("tencent", &error),
+            Err(error) => return outbound::transport_fault("tencent", error),
         };
         // The SDK treats anything but 200 as a network fault.
         if !status.is_success() {
