@@ -2,6 +2,7 @@
 //! open-platform binding) and the WeChat users ("personas") a tester can log in as.
 
 mod demo;
+pub mod sms;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,9 @@ pub struct SimConfig {
     pub public_url: String,
     pub apps: Vec<SimApp>,
     pub personas: Vec<Persona>,
+    /// The Aliyun and Tencent SMS accounts; absent: the demo ones.
+    #[serde(default)]
+    pub sms: sms::SmsAccounts,
 }
 
 /// An application registered on the WeChat Open Platform (or, for 公众号 and mini-programs,

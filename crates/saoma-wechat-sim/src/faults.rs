@@ -1,4 +1,5 @@
-//! Misbehaviours of real WeChat that a client must survive, switched on at will.
+//! Misbehaviours of real WeChat and the SMS gateways that a client must survive, switched on
+//! at will.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,4 +14,21 @@ pub struct Faults {
     /// Every code is treated as past its lifetime: errcode 42003 at
     /// `sns/oauth2/access_token`, 40029 at `sns/jscode2session` and `getuserphonenumber`.
     pub expire_codes: bool,
+    /// The SMS gateways' faults.
+    pub sms: SmsFaults,
+}
+
+/// Faults of both SMS gateways; each applies after the request's signature was accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmsFaults {
+    /// The next N `SendSms` calls fail as a busy gateway does (Aliyun: HTTP 503
+    /// `ServiceUnavailable`; Tencent: `InternalError`) and deliver nothing.
+    pub busy: u32,
+    /// Every number has reached its daily limit (Aliyun: `isv.BUSINESS_LIMIT_CONTROL`
+    /// 触发天级流控; Tencent: `LimitExceeded.PhoneNumberDailyLimit`).
+    pub daily_limit: bool,
+    /// The signature (签名) is no longer approved (Aliyun: `isv.SMS_SIGNATURE_ILLEGAL`;
+    /// Tencent: `FailedOperation.SignatureIncorrectOrUnapproved`).
+    pub unapproved_signature: bool,
 }

@@ -33,6 +33,14 @@
 //!   `{errcode:0, errmsg:"ok", phone_info:{phoneNumber, purePhoneNumber, countryCode,
 //!   watermark:{timestamp, appid}}}`.
 //!
+//! Alibaba Cloud SMS (dysmsapi.aliyuncs.com) and Tencent Cloud SMS (sms.tencentcloudapi.com),
+//! with the demo accounts of [`SmsAccounts`]:
+//! - `POST /aliyun-sms/` — `SendSms` 2017-05-25, V3 (`Authorization: ACS3-HMAC-SHA256 …`) or
+//!   V2 (`Signature` parameter) signed; Alibaba's gateway errors (4xx/5xx) and `isv.*` business
+//!   errors (HTTP 200); flow control 1/min, 5/h, 10/day per signature and number.
+//! - `POST /tencent-sms/` — `SendSms` 2021-01-11, TC3-HMAC-SHA256 signed; `Response.Error` for
+//!   the request, `SendStatusSet[].Code` per number (30 s and daily limits).
+//!
 //! The simulator's own:
 //! - `GET /sim/qr/<uuid>.png` — the QR code, encoding `<public_url>/sim/phone/<uuid>`.
 //! - `GET /sim/phone/<uuid>`, `POST …/confirm` (form `persona=<id>`), `POST …/cancel` — the
@@ -41,7 +49,10 @@
 //!   `POST /sim/app/authorize` (mobile SDK): JSON `{"appid","persona"}` → `{"code"}`, or 400
 //!   `{"error"}`.
 //! - `GET /sim/avatar/<persona>/<0|46|64|96|132>` — headimgurl targets.
-//! - `GET|PUT /sim/faults` ([`Faults`] as JSON), `GET /sim` (index), `GET /sim/echo-callback`
+//! - `GET /sim/sms` (the SMS overview), `GET /sim/sms/phone/<number>` (a phone's inbox page,
+//!   auto-refreshing), `GET /sim/sms/inbox/<number>` (`{phone, messages}`, newest first),
+//!   `POST /sim/sms/reset` (empty the inboxes and the limits' counts).
+//! - `GET|PUT /sim/faults` ([`Faults`] as JSON, SMS faults under `sms`), `GET /sim` (index), `GET /sim/echo-callback`
 //!   (a stand-in client callback that shows its query).
 
 mod config;
@@ -51,7 +62,9 @@ mod http;
 mod ids;
 mod image;
 mod simulator;
+mod sms;
 
+pub use config::sms::{AliyunAccount, SmsAccounts, SmsTemplate, TencentAccount};
 pub use config::{AppKind, Persona, SimApp, SimConfig};
-pub use faults::Faults;
+pub use faults::{Faults, SmsFaults};
 pub use simulator::Simulator;

@@ -66,6 +66,19 @@ fn log_config(config: &SimConfig, address: &str) {
         "mini-program: POST {public_url}/sim/mini/login and /sim/mini/phone {{\"appid\":\"wx_sim_mini\",\"persona\":\"xiaoming\"}}; mobile app: POST {public_url}/sim/app/authorize"
     );
     tracing::info!("token API: {public_url}/sns/oauth2/access_token, {public_url}/sns/userinfo, {public_url}/sns/jscode2session, {public_url}/cgi-bin/token, {public_url}/wxa/business/getuserphonenumber");
+    let sms = &config.sms;
+    tracing::info!(
+        access_key_id = %sms.aliyun.access_key_id,
+        access_key_secret = %sms.aliyun.access_key_secret,
+        "Aliyun SMS: base URL {public_url}/aliyun-sms"
+    );
+    tracing::info!(
+        secret_id = %sms.tencent.secret_id,
+        secret_key = %sms.tencent.secret_key,
+        sdk_app_id = %sms.tencent.sdk_app_id,
+        "Tencent SMS: base URL {public_url}/tencent-sms"
+    );
+    tracing::info!("SMS inboxes: {public_url}/sim/sms (JSON: {public_url}/sim/sms/inbox/<number>)");
 }
 
 async fn shutdown() {

@@ -142,7 +142,34 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         wechat.api_base_url = simulator_url.clone();
     }
     config.wechat_simulator_allowed = true;
+    simulate_sms(config, &simulator, &simulator_url);
     Some(simulator)
+}
+
+/// Phone sign-in through the simulator's Aliyun gateway (with its demo keys), unless a
+/// gateway is configured: codes land in the simulator's inbox.
+fn simulate_sms(config: &mut Config, simulator: &Simulator, simulator_url: &str) {
+    let sms = &mut config.sms;
+    if !sms.provider.is_empty() || sms.hook.enabled {
+        return;
+    }
+    let account = &simulator.config().sms.aliyun;
+    let (Some(sign_name), Some(template)) = (account.sign_names.first(), account.templates.first())
+    else {
+        return;
+    };
+    sms.provider = "aliyun".into();
+    sms.aliyun = config::AliyunSmsConfig {
+        access_key_id: account.access_key_id.clone(),
+        access_key_secret: account.access_key_secret.clone().into(),
+        sign_name: sign_name.clone(),
+        template_code: template.id.clone(),
+        template_param: "code".into(),
+        base_url: format!("{simulator_url}/aliyun-sms"),
+    };
+    if sms.default_country.is_empty() {
+        sms.default_country = "86".into();
+    }
 }
 
 fn require_secret(config: &Config) -> anyhow::Result<()> {
@@ -213,6 +240,15 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
                 saoma::providers::urlencode(&echo)
             );
             println!("                  then open the phone link under the QR code, pick a persona, 确认登录");
+            let sim_sms = format!("{url}{SIMULATOR_PATH}/aliyun-sms");
+            if state.config.sms.provider == "aliyun" && state.config.sms.aliyun.base_url == sim_sms
+            {
+                println!("  phone (SMS):    simulated Aliyun SMS; inboxes at {url}{SIMULATOR_PATH}/sim/sms");
+                println!(
+                    "  try a code:     curl -X POST {url}/auth/v1/otp -H 'apikey: <anon key>' -H 'content-type: application/json' -d '{{\"phone\":\"8613800000000\"}}'"
+                );
+                println!("                  then open {url}{SIMULATOR_PATH}/sim/sms/phone/8613800000000 and POST the code to /auth/v1/verify");
+            }
         }
         println!("  your app:       NEXT_PUBLIC_SUPABASE_URL={url} NEXT_PUBLIC_SUPABASE_ANON_KEY=<anon key>\n");
     }

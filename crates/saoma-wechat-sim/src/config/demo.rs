@@ -77,6 +77,7 @@ impl SimConfig {
                 persona("xiaohong", "小红", "#fa5151", "+8613800000002"),
                 persona("laowang", "老王", "#10aeff", "+8613800000003"),
             ],
+            sms: super::sms::SmsAccounts::default(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub struct State {
     pub grants: grants::Grants,
     pub app_tokens: app_tokens::AppTokens,
     pub faults: Faults,
+    pub sms: crate::sms::SmsState,
 }
 
 impl State {

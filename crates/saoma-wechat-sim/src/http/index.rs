@@ -39,8 +39,10 @@ pub async fn index(State(shared): State<Arc<Shared>>) -> Response {
         "<main class=\"doc\">\n<h1>微信开放平台模拟器</h1>\n\
          <h2>应用</h2>\n<table>\n<tr><th>AppID</th><th>类型</th><th>AppSecret</th><th>名称</th><th>授权回调域</th><th>开放平台</th><th></th></tr>\n{apps}</table>\n\
          <h2>微信用户</h2>\n<table>\n<tr><th>id</th><th>昵称</th><th>手机号</th><th>openid / unionid</th></tr>\n{personas}</table>\n\
+         <h2>短信</h2>\n<p><a id=\"sms-link\" href=\"{}\">短信收件箱与网关（阿里云、腾讯云）</a></p>\n\
          <h2>故障注入</h2>\n<p><code id=\"faults\">{}</code></p>\n\
          <p><code>curl -X PUT -H 'content-type: application/json' -d '{{\"busy\":1}}' {}</code></p>\n</main>",
+        escape(&shared.url("/sim/sms")),
         escape(&faults),
         escape(&shared.url("/sim/faults")),
     );

@@ -12,12 +12,13 @@ mod mp_page;
 mod phone;
 mod pictures;
 mod poll;
+mod sms;
 mod sns;
 mod wx;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 use crate::simulator::Shared;
@@ -46,6 +47,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/cgi-bin/token", get(mini::token))
         .route("/wxa/business/getuserphonenumber", post(mini::phone_number))
+        // dysmsapi.aliyuncs.com and sms.tencentcloudapi.com, whose `/` these stand for.
+        .route("/aliyun-sms", any(sms::aliyun))
+        .route("/aliyun-sms/", any(sms::aliyun))
+        .route("/tencent-sms", post(sms::tencent))
+        .route("/tencent-sms/", post(sms::tencent))
         // The simulator's own: the phone, WeChat's clients, pictures, control.
         .route("/sim", get(index::index))
         .route(
@@ -58,6 +64,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sim/phone/{uuid}", get(phone::show))
         .route("/sim/phone/{uuid}/confirm", post(phone::confirm))
         .route("/sim/phone/{uuid}/cancel", post(phone::cancel))
+        .route("/sim/sms", get(sms::overview))
+        .route("/sim/sms/inbox/{phone}", get(sms::inbox))
+        .route("/sim/sms/phone/{phone}", get(sms::phone))
+        .route("/sim/sms/reset", post(sms::reset))
         .route("/sim/mini/login", post(issue::mini_login))
         .route("/sim/mini/phone", post(issue::mini_phone))
         .route("/sim/app/authorize", post(issue::app_authorize))

@@ -13,6 +13,7 @@ async fn faults_read_back_over_http() {
         busy: 3,
         duplicate_redirect: true,
         expire_codes: false,
+        ..Faults::default()
     };
     sim.put_faults(&faults).await;
     let read: Faults = sim.get("/sim/faults").await.json().await.unwrap();

@@ -14,6 +14,7 @@ mod official_account;
 mod phone_number;
 mod pictures;
 mod poll;
+mod sms;
 mod token;
 mod unionid;
 mod userinfo;

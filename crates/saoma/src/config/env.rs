@@ -18,6 +18,9 @@ pub(super) enum Kind {
     Float,
     Bool,
     List,
+    /// Whole seconds, bare (`60`) or as a Go duration (`60s`, `1m30s`), as GoTrue reads
+    /// its `time.Duration` settings.
+    Seconds,
 }
 
 /// The WeChat app sections, each read from `SAOMA_EXTERNAL_<NAME>_*`.
@@ -186,6 +189,7 @@ pub(super) fn env_vars() -> Vec<EnvVar> {
             kind: *kind,
         })
         .collect();
+    vars.extend(sms_vars());
     for provider in WECHAT_PROVIDERS {
         let upper = provider.to_ascii_uppercase();
         for (field, kind) in [
@@ -200,6 +204,78 @@ pub(super) fn env_vars() -> Vec<EnvVar> {
                 name: format!("SAOMA_EXTERNAL_{upper}_{}", field.to_ascii_uppercase()),
                 path: vec!["external", provider, field],
                 kind,
+            });
+        }
+    }
+    vars
+}
+
+/// `SAOMA_SMS_*`: the `[sms]` section, its gateways' subsections as `SAOMA_SMS_ALIYUN_*`,
+/// `SAOMA_SMS_TENCENT_*` and `SAOMA_SMS_HOOK_*`.
+fn sms_vars() -> Vec<EnvVar> {
+    const SMS: &[(&str, Kind)] = &[
+        ("provider", Kind::Str),
+        ("autoconfirm", Kind::Bool),
+        ("otp_exp", Kind::Int),
+        ("otp_length", Kind::Int),
+        ("max_frequency", Kind::Seconds),
+        ("max_attempts", Kind::Int),
+        ("default_country", Kind::Str),
+        ("test_otp", Kind::Str),
+        ("test_otp_valid_until", Kind::Str),
+        ("template", Kind::Str),
+    ];
+    const GATEWAYS: &[(&str, &[(&str, Kind)])] = &[
+        (
+            "aliyun",
+            &[
+                ("access_key_id", Kind::Str),
+                ("access_key_secret", Kind::Str),
+                ("sign_name", Kind::Str),
+                ("template_code", Kind::Str),
+                ("template_param", Kind::Str),
+                ("base_url", Kind::Str),
+            ],
+        ),
+        (
+            "tencent",
+            &[
+                ("secret_id", Kind::Str),
+                ("secret_key", Kind::Str),
+                ("sdk_app_id", Kind::Str),
+                ("sign_name", Kind::Str),
+                ("template_id", Kind::Str),
+                ("region", Kind::Str),
+                ("base_url", Kind::Str),
+            ],
+        ),
+        (
+            "hook",
+            &[
+                ("enabled", Kind::Bool),
+                ("uri", Kind::Str),
+                ("secrets", Kind::Str),
+            ],
+        ),
+    ];
+    let mut vars: Vec<EnvVar> = SMS
+        .iter()
+        .map(|(field, kind)| EnvVar {
+            name: format!("SAOMA_SMS_{}", field.to_ascii_uppercase()),
+            path: vec!["sms", field],
+            kind: *kind,
+        })
+        .collect();
+    for (gateway, fields) in GATEWAYS {
+        for (field, kind) in *fields {
+            vars.push(EnvVar {
+                name: format!(
+                    "SAOMA_SMS_{}_{}",
+                    gateway.to_ascii_uppercase(),
+                    field.to_ascii_uppercase()
+                ),
+                path: vec!["sms", gateway, field],
+                kind: *kind,
             });
         }
     }
@@ -292,6 +368,41 @@ const GOTRUE: &[(&str, &[&str], Kind)] = &[
         &["rate_limit", "anonymous_users"],
         Kind::Float,
     ),
+    ("GOTRUE_SMS_PROVIDER", &["sms", "provider"], Kind::Str),
+    (
+        "GOTRUE_SMS_AUTOCONFIRM",
+        &["sms", "autoconfirm"],
+        Kind::Bool,
+    ),
+    ("GOTRUE_SMS_OTP_EXP", &["sms", "otp_exp"], Kind::Int),
+    ("GOTRUE_SMS_OTP_LENGTH", &["sms", "otp_length"], Kind::Int),
+    (
+        "GOTRUE_SMS_MAX_FREQUENCY",
+        &["sms", "max_frequency"],
+        Kind::Seconds,
+    ),
+    ("GOTRUE_SMS_TEMPLATE", &["sms", "template"], Kind::Str),
+    ("GOTRUE_SMS_TEST_OTP", &["sms", "test_otp"], Kind::Str),
+    (
+        "GOTRUE_SMS_TEST_OTP_VALID_UNTIL",
+        &["sms", "test_otp_valid_until"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_HOOK_SEND_SMS_ENABLED",
+        &["sms", "hook", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_HOOK_SEND_SMS_URI",
+        &["sms", "hook", "uri"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_HOOK_SEND_SMS_SECRETS",
+        &["sms", "hook", "secrets"],
+        Kind::Str,
+    ),
 ];
 
 pub(super) fn gotrue_vars() -> Vec<EnvVar> {
@@ -372,7 +483,20 @@ pub(super) fn parse_env(var: &EnvVar, raw: &str) -> Result<toml::Value, ConfigEr
                 .map(|s| toml::Value::String(s.to_owned()))
                 .collect(),
         ),
+        Kind::Seconds => toml::Value::Integer(
+            parse_seconds(raw.trim()).ok_or_else(|| err("expected seconds, e.g. 60 or 60s"))?,
+        ),
     })
+}
+
+/// `60` or a Go duration (`60s`, `1m30s`) → whole seconds; Go's syntax is read by the parser
+/// `ban_duration` uses.
+fn parse_seconds(raw: &str) -> Option<i64> {
+    if let Ok(seconds) = raw.parse::<i64>() {
+        return Some(seconds);
+    }
+    let duration = crate::domain::duration::parse_ban(raw).ok()??;
+    Some(duration.num_seconds())
 }
 
 pub(super) fn set_path(table: &mut toml::Table, path: &[&str], value: toml::Value) {

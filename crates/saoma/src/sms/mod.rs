@@ -1,9 +1,16 @@
 //! Sending text messages: the one-time codes of phone sign-in, through whichever gateway
 //! `sms.provider` names. Services see only [`SmsSender`]; tests inject their own.
 
+pub mod aliyun;
+pub mod hook;
+mod outbound;
+pub mod tencent;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::config::SmsConfig;
 
 /// A one-time code on its way to a phone.
 #[derive(Debug, Clone, Copy)]
@@ -43,10 +50,78 @@ pub trait SmsSender: Send + Sync {
 
 pub type SharedSmsSender = Arc<dyn SmsSender>;
 
-/// The gateway `config.provider` names; `None` when none is configured.
-pub fn from_config(config: &crate::config::SmsConfig) -> anyhow::Result<Option<SharedSmsSender>> {
-    match config.provider.as_str() {
-        "" => Ok(None),
-        other => anyhow::bail!("sms.provider {other:?} is not supported"),
+/// What builds one gateway from the `[sms]` section; it refuses missing credentials.
+type Build = fn(&SmsConfig) -> anyhow::Result<SharedSmsSender>;
+
+/// Every gateway saoma has, by its `sms.provider` name.
+const REGISTRY: &[(&str, Build)] = &[
+    ("aliyun", |config| {
+        Ok(Arc::new(aliyun::AliyunSms::new(&config.aliyun)?))
+    }),
+    ("tencent", |config| {
+        Ok(Arc::new(tencent::TencentSms::new(&config.tencent)?))
+    }),
+    ("hook", |config| {
+        Ok(Arc::new(hook::SendSmsHook::new(&config.hook)?))
+    }),
+];
+
+/// The gateway `config.provider` names; `None` when none is configured. As in GoTrue, an
+/// enabled Send SMS hook replaces the provider.
+pub fn from_config(config: &SmsConfig) -> anyhow::Result<Option<SharedSmsSender>> {
+    let name = if config.hook.enabled {
+        "hook"
+    } else {
+        config.provider.trim()
+    };
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let Some((_, build)) = REGISTRY.iter().find(|(known, _)| *known == name) else {
+        let known: Vec<&str> = REGISTRY.iter().map(|(known, _)| *known).collect();
+        anyhow::bail!(
+            "sms.provider {name:?} is not supported (known: {})",
+            known.join(", ")
+        );
+    };
+    build(config).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provider_picks_the_gateway_and_its_credentials_are_required() {
+        let mut config = SmsConfig::default();
+        assert!(from_config(&config).unwrap().is_none());
+
+        config.provider = "twilio".into();
+        let unknown = from_config(&config).err().unwrap().to_string();
+        assert!(
+            unknown.contains("twilio") && unknown.contains("aliyun"),
+            "{unknown}"
+        );
+
+        config.provider = "aliyun".into();
+        let missing = from_config(&config).err().unwrap().to_string();
+        assert!(missing.contains("sms.aliyun.access_key_id"), "{missing}");
+        config.aliyun.access_key_id = "LTAI".into();
+        config.aliyun.access_key_secret = "secret".into();
+        config.aliyun.sign_name = "saoma".into();
+        config.aliyun.template_code = "SMS_1".into();
+        assert_eq!(from_config(&config).unwrap().unwrap().name(), "aliyun");
+
+        config.provider = "tencent".into();
+        let missing = from_config(&config).err().unwrap().to_string();
+        assert!(missing.contains("sms.tencent.secret_id"), "{missing}");
+
+        // An enabled hook wins over the provider, as in GoTrue.
+        config.provider = "aliyun".into();
+        config.hook.enabled = true;
+        assert!(from_config(&config).is_err());
+        config.hook.uri = "https://hooks.example.com/sms".into();
+        config.hook.secrets = "v1,whsec_YWJj".into();
+        assert_eq!(from_config(&config).unwrap().unwrap().name(), "hook");
     }
 }

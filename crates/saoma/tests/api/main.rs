@@ -28,6 +28,7 @@ mod redirects;
 mod refresh;
 mod restart;
 mod signup;
+mod sms_gateways;
 mod user;
 mod wechat_everywhere;
 mod wechat_helpers;
