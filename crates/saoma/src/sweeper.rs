@@ -37,13 +37,8 @@ const CODES_KEPT_AT_LEAST_SECONDS: i64 = 86_400;
 
 /// One run, now.
 pub async fn sweep_once(state: &SharedState) -> StoreResult<Swept> {
-    let code_lifetime = chrono::Duration::seconds(
-        state
-            .config
-            .sms
-            .otp_exp
-            .max(CODES_KEPT_AT_LEAST_SECONDS),
-    );
+    let code_lifetime =
+        chrono::Duration::seconds(state.config.sms.otp_exp.max(CODES_KEPT_AT_LEAST_SECONDS));
     state
         .store
         .sweep(&plan(state.clock.now(), code_lifetime))

@@ -54,10 +54,12 @@ impl CodeKind {
     }
 }
 
-/// Phone sign-in works when a gateway can send codes or test numbers are configured
-/// (`GET /settings` shows it as `external.phone`).
+/// Phone sign-in works when it is switched on (`external.phone`, on by default) and a
+/// gateway can send codes or test numbers are configured (`GET /settings` shows the result
+/// as `external.phone`).
 pub fn enabled(state: &AppState) -> bool {
-    state.sms.is_some() || !test_numbers(state.config.sms.test_otp.expose()).is_empty()
+    state.config.external.phone.enabled
+        && (state.sms.is_some() || !test_numbers(state.config.sms.test_otp.expose()).is_empty())
 }
 
 /// Refuses with `phone_provider_disabled` (saying `what`) when phone sign-in is off.

@@ -91,6 +91,11 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
     ),
     ("SAOMA_RATE_LIMIT_OTP", &["rate_limit", "otp"], Kind::Float),
     (
+        "SAOMA_RATE_LIMIT_SMS_SENT",
+        &["rate_limit", "sms_sent"],
+        Kind::Float,
+    ),
+    (
         "SAOMA_RATE_LIMIT_ANONYMOUS_USERS",
         &["rate_limit", "anonymous_users"],
         Kind::Float,
@@ -133,6 +138,11 @@ const FIXED: &[(&str, &[&str], Kind)] = &[
     (
         "SAOMA_EXTERNAL_ANONYMOUS_USERS_ENABLED",
         &["external", "anonymous_users", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "SAOMA_EXTERNAL_PHONE_ENABLED",
+        &["external", "phone", "enabled"],
         Kind::Bool,
     ),
     (
@@ -333,6 +343,11 @@ const GOTRUE: &[(&str, &[&str], Kind)] = &[
         Kind::Bool,
     ),
     (
+        "GOTRUE_EXTERNAL_PHONE_ENABLED",
+        &["external", "phone", "enabled"],
+        Kind::Bool,
+    ),
+    (
         "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED",
         &["security", "refresh_token_rotation_enabled"],
         Kind::Bool,
@@ -363,6 +378,11 @@ const GOTRUE: &[(&str, &[&str], Kind)] = &[
         Kind::Float,
     ),
     ("GOTRUE_RATE_LIMIT_OTP", &["rate_limit", "otp"], Kind::Float),
+    (
+        "GOTRUE_RATE_LIMIT_SMS_SENT",
+        &["rate_limit", "sms_sent"],
+        Kind::Float,
+    ),
     (
         "GOTRUE_RATE_LIMIT_ANONYMOUS_USERS",
         &["rate_limit", "anonymous_users"],

@@ -98,6 +98,8 @@ pub struct PasswordConfig {
 pub struct ExternalConfig {
     pub email: ProviderToggle,
     pub anonymous_users: ProviderToggle,
+    /// Phone sign-in; it also needs a gateway (`sms.provider`) or test numbers to work.
+    pub phone: ProviderToggle,
     /// WeChat website QR login (网站应用, scope snsapi_login).
     pub wechat_qr: WeChatAppConfig,
     /// In-WeChat browser login through a 公众号 (snsapi_userinfo / snsapi_base).
@@ -206,6 +208,7 @@ impl Default for Config {
             external: ExternalConfig {
                 email: ProviderToggle { enabled: true },
                 anonymous_users: ProviderToggle { enabled: false },
+                phone: ProviderToggle { enabled: true },
                 wechat_qr: WeChatAppConfig::default(),
                 wechat_mp: WeChatAppConfig::default(),
                 wechat_mini: WeChatAppConfig::default(),

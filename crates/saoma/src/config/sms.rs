@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(sms.otp_length, 8);
         assert_eq!(sms.max_frequency, 90);
         assert_eq!(sms.template, "Code: {{ .Code }}");
-        assert_eq!(sms.test_otp, "8613800000000:123456,8613800000001:654321");
+        assert_eq!(
+            sms.test_otp.expose(),
+            "8613800000000:123456,8613800000001:654321"
+        );
         assert_eq!(
             sms.test_otp_valid_until.as_deref(),
             Some("2030-01-01T00:00:00Z")

@@ -69,6 +69,14 @@ async fn settings_show_phone_sign_in_only_when_codes_can_be_sent() {
     let tests_only = spawn_app_with(|c| c.sms.test_otp = "8613800000009:123456".into()).await;
     let body = tests_only.get("/auth/v1/settings", None).await.body;
     assert_eq!(body["external"]["phone"], true);
+
+    // Switched off (GOTRUE_EXTERNAL_PHONE_ENABLED=false) beside a working gateway: off.
+    let (off, sms) = spawn_phone_app(|c| c.external.phone.enabled = false).await;
+    let body = off.get("/auth/v1/settings", None).await.body;
+    assert_eq!(body["external"]["phone"], false);
+    let otp = off.post("/auth/v1/otp", json!({ "phone": NUMBER })).await;
+    assert_error(&otp, StatusCode::BAD_REQUEST, "phone_provider_disabled");
+    assert!(sms.sent().is_empty(), "no code may go out");
 }
 
 #[tokio::test]
