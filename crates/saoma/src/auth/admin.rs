@@ -179,6 +179,29 @@ pub async fn delete_user(
     Ok(())
 }
 
+/// A page of users as GoTrue's user JSON, oldest first, and how many there are in all.
+pub async fn list_users(
+    state: &AppState,
+    offset: i64,
+    limit: i64,
+) -> AuthResult<(Vec<Value>, i64)> {
+    let (users, total) = state.store.list_users(offset, limit).await?;
+    let mut views = Vec::with_capacity(users.len());
+    for found in &users {
+        views.push(user::user_json(state, found).await?);
+    }
+    Ok((views, total))
+}
+
+/// A page of the audit log, newest first, and its length.
+pub async fn audit_log(
+    state: &AppState,
+    offset: i64,
+    limit: i64,
+) -> AuthResult<(Vec<AuditEntry>, i64)> {
+    Ok(state.store.list_audit(offset, limit).await?)
+}
+
 /// The user `id` (as the path gives it); an id that is not a UUID names nobody.
 pub async fn find(state: &AppState, id: &str) -> AuthResult<User> {
     let id = Uuid::parse_str(id).map_err(|_| AuthError::UserNotFound)?;

@@ -78,11 +78,7 @@ pub async fn list_users(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Response> {
     let (page, per_page, offset) = page.resolve()?;
-    let (users, total) = state.store.list_users(offset, per_page).await?;
-    let mut views = Vec::with_capacity(users.len());
-    for user in &users {
-        views.push(user::user_json(&state, user).await?);
-    }
+    let (views, total) = admin::list_users(&state, offset, per_page).await?;
     let body = json!({ "users": views, "aud": state.config.jwt.aud });
     Ok(paginated(body, "/admin/users", page, per_page, total))
 }
@@ -93,7 +89,7 @@ pub async fn list_audit(
     ApiQuery(page): ApiQuery<Page>,
 ) -> ApiResult<Response> {
     let (page, per_page, offset) = page.resolve()?;
-    let (entries, total) = state.store.list_audit(offset, per_page).await?;
+    let (entries, total) = admin::audit_log(&state, offset, per_page).await?;
     Ok(paginated(
         json!(entries),
         "/admin/audit",
