@@ -378,6 +378,8 @@ async fn consume_matching(
         .await?
         .into_iter()
         .filter(|t| now < t.created_at + lifetime)
+        // A code killed by wrong guesses never matches again.
+        .filter(|t| t.wrong_guesses < sms.max_attempts.max(1))
         .collect();
     if let Some(token) = live.iter().find(|t| t.matches(code)) {
         // Of concurrent right answers, only the one whose delete lands gets the session.

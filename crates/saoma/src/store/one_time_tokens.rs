@@ -27,7 +27,8 @@ pub trait OneTimeTokenStore: Send + Sync {
     /// Deletes the code `id` if it still has `token_hash`; `true` for exactly one caller
     /// however many present the same code at once.
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool>;
-    /// Counts a wrong guess at code `id`; the guess that reaches `max_guesses` deletes the
-    /// code. `true` when the code is dead (or was already gone).
+    /// Counts a wrong guess at code `id`; from the guess that reaches `max_guesses` on the
+    /// code is dead (`true`, also when it is gone). A dead code is kept until it expires, so
+    /// that its send time still counts for the resend interval; it must never match again.
     async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool>;
 }

@@ -134,6 +134,22 @@ async fn a_code_dies_after_too_many_wrong_guesses() {
     }
     let right_too_late = verify(&app, "sms", NUMBER, &code).await;
     assert_error(&right_too_late, StatusCode::FORBIDDEN, "otp_expired");
+    // Killing a code does not buy a fresh one before the resend interval is over (else an
+    // attacker could guess, kill, ask again, guess... without waiting).
+    let again = send_otp(&app, NUMBER).await;
+    assert_error(
+        &again,
+        StatusCode::TOO_MANY_REQUESTS,
+        "over_sms_send_rate_limit",
+    );
+    assert_eq!(sms.sent().len(), 1, "no second code went out");
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(send_otp(&app, NUMBER).await.status, StatusCode::OK);
+    let fresh = sms.code_for(NUMBER);
+    assert_eq!(
+        verify(&app, "sms", NUMBER, &fresh).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

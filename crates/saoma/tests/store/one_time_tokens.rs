@@ -137,14 +137,22 @@ conformance!(
             assert_eq!(stored.wrong_guesses, guess);
         }
         assert!(store.record_wrong_guess(code.id, 3).await.expect("third"));
-        assert_eq!(
-            store
-                .one_time_token_of(alice.id, TokenType::Recovery)
-                .await
-                .expect("q"),
-            None
-        );
+        // Dead, but kept (its send time holds the resend interval) with its count.
+        let dead = store
+            .one_time_token_of(alice.id, TokenType::Recovery)
+            .await
+            .expect("q")
+            .expect("kept");
+        assert_eq!(dead.wrong_guesses, 3);
+        assert!(store
+            .record_wrong_guess(code.id, 3)
+            .await
+            .expect("still dead"));
         // A guess at a code that is gone reports it dead.
+        assert!(store
+            .consume_one_time_token(code.id, &code.token_hash)
+            .await
+            .expect("gone"));
         assert!(store.record_wrong_guess(code.id, 3).await.expect("gone"));
     }
 );

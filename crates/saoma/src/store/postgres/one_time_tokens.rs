@@ -103,16 +103,11 @@ impl OneTimeTokenStore for PostgresStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
+        // A dead code stays until it expires: its send time still holds the resend
+        // interval, so killing a code with wrong guesses cannot buy a fresh one at once.
         let dead = match guesses {
             None => true,
-            Some(n) if i64::from(n) >= i64::from(max_guesses) => {
-                sqlx::query("DELETE FROM auth.one_time_tokens WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                true
-            }
-            Some(_) => false,
+            Some(n) => i64::from(n) >= i64::from(max_guesses),
         };
         tx.commit().await?;
         Ok(dead)

@@ -100,16 +100,11 @@ impl OneTimeTokenStore for SqliteStore {
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
+        // A dead code stays until it expires: its send time still holds the resend
+        // interval, so killing a code with wrong guesses cannot buy a fresh one at once.
         let dead = match guesses {
             None => true,
-            Some(n) if n >= i64::from(max_guesses) => {
-                sqlx::query("DELETE FROM one_time_tokens WHERE id = ?")
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                true
-            }
-            Some(_) => false,
+            Some(n) => n >= i64::from(max_guesses),
         };
         tx.commit().await?;
         Ok(dead)
