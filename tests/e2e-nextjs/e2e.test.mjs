@@ -2,7 +2,9 @@
 // Chromium against `saoma dev` and its WeChat simulator. The desktop page signs in through the
 // QR page while a second browser context plays the phone, as a person would; the same QR code
 // embedded in /login (an iframe, as wxLogin.js does it); and a phone-sized context whose
-// User-Agent is WeChat's own browser signs in on the simulated 公众号 authorization page.
+// User-Agent is WeChat's own browser signs in on the simulated 公众号 authorization page. The
+// phone login beside the WeChat button signs in with an SMS code read from the simulator's
+// inbox page in a second tab.
 //
 // Expects a built example (`npm ci && npx next build` in examples/nextjs-wechat-qr) and
 // target/debug/saoma; ./run.sh does both. Screenshots and both servers' logs go to
@@ -606,4 +608,91 @@ test("the QR code embedded in /login: confirming as 老王 moves the whole page 
   } finally {
     await desktop.close();
   }
+});
+
+describe("signing in with a phone number and an SMS code", () => {
+  // Typed as people do, without the country code: `saoma dev` reads bare mainland numbers as +86.
+  const TYPED = "139 0000 1234";
+  const STORED = "8613900001234";
+
+  /** The newest code on the simulator's inbox page for the number, opened in a second tab. */
+  async function codeFromInboxPage(context, prefix) {
+    const inbox = await context.newPage();
+    try {
+      await inbox.goto(`${saoma.base}/wechat-sim/sim/sms/phone/${STORED}`);
+      // The page reloads itself every 2 s: read it between two reloads.
+      let code = null;
+      for (let attempt = 0; attempt < 5 && !code; attempt++) {
+        code = await inbox
+          .locator("#latest-code")
+          .textContent({ timeout: 2_000 })
+          .catch(() => null);
+      }
+      await shoot(inbox, `${prefix}-inbox`);
+      assert.match(code?.trim() ?? "", /^\d{6}$/, "the inbox page shows a six-digit code");
+      return code.trim();
+    } finally {
+      await inbox.close();
+    }
+  }
+
+  test("number → 获取验证码 → the code from the inbox page → 登录 lands on / signed in by phone", async () => {
+    const desktop = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    try {
+      const page = await desktop.newPage();
+      const trace = traceNavigations(page);
+      await page.goto(`${app.base}/`);
+      await page.waitForURL(at(app.base, "/login"));
+      // The phone login sits beside the WeChat button, which stays.
+      await page.getByRole("button", { name: "微信登录" }).waitFor();
+      await page.getByTestId("phone-login").waitFor();
+      assert.equal(await page.locator("#token").count(), 0, "no code field before a code is sent");
+
+      await page.fill("#phone", TYPED);
+      await shoot(page, "sms-login");
+      await page.getByTestId("send-code").click();
+      await page.getByTestId("code-sent").waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(page, "sms-code-sent");
+      assert.match(await page.getByTestId("code-sent").textContent(), new RegExp(TYPED));
+
+      // Asking again at once: saoma's 60 s interval, said readably.
+      await page.getByTestId("send-code").click();
+      await page.getByTestId("phone-error").waitFor({ timeout: STEP_TIMEOUT_MS });
+      assert.match(await page.getByTestId("phone-error").textContent(), /请 \d+ 秒后再获取/);
+      await shoot(page, "sms-resend-too-soon");
+
+      const code = await codeFromInboxPage(desktop, "sms");
+
+      // A wrong code first: the page says so, and the right one still works.
+      await page.fill("#token", code === "000000" ? "111111" : "000000");
+      await page.getByTestId("verify-code").click();
+      await page
+        .getByTestId("phone-error")
+        .filter({ hasText: "验证码错误或已过期" })
+        .waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(page, "sms-wrong-code");
+
+      await page.fill("#token", code);
+      await page.getByTestId("verify-code").click();
+      await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+        throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+      });
+      await page.getByTestId("phone").waitFor();
+      await shoot(page, "sms-home");
+      assert.equal(await page.getByTestId("phone").textContent(), `+${STORED}`);
+      assert.match((await page.getByTestId("user-id").textContent()).trim(), UUID_RE);
+
+      const stored = await sessionCookie(desktop);
+      assert.ok(stored, `a ${COOKIE} cookie`);
+      assert.equal(stored.session.user.phone, STORED);
+      assert.equal(stored.session.user.app_metadata.provider, "phone");
+
+      // A reload stays signed in: the cookie session is the server's session.
+      await page.reload();
+      await page.getByTestId("phone").waitFor();
+      assert.equal(new URL(page.url()).pathname, "/");
+    } finally {
+      await desktop.close();
+    }
+  });
 });

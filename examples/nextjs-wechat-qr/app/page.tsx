@@ -1,5 +1,6 @@
 import { redirect } from 'next/navigation'
 
+import { displayPhone } from '@/utils/phone'
 import { createClient } from '@/utils/supabase/server'
 
 import { updateProfile } from './actions'
@@ -34,9 +35,19 @@ export default async function Home() {
             <img className="avatar" data-testid="avatar" src={avatarUrl} alt="微信头像" />
           ) : null}
           <div>
-            <h1>
-              Hello，你的微信昵称为：<span data-testid="nickname">{nickname}</span>
-            </h1>
+            {/* Signed in by SMS without WeChat: no nickname, the number instead. */}
+            {nickname || !user.phone ? (
+              <h1>
+                Hello，你的微信昵称为：<span data-testid="nickname">{nickname}</span>
+              </h1>
+            ) : (
+              <h1>Hello，你已使用手机号登录</h1>
+            )}
+            {user.phone ? (
+              <p className="muted">
+                手机号：<span data-testid="phone">{displayPhone(user.phone)}</span>
+              </p>
+            ) : null}
             <p className="muted">
               你的用户id为：<span data-testid="user-id">{user.id}</span>
             </p>

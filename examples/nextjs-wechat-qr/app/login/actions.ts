@@ -4,6 +4,7 @@ import { headers } from 'next/headers'
 import { redirect } from 'next/navigation'
 
 import { createClient } from '@/utils/supabase/server'
+import { phoneErrorCode, retryAfterSeconds } from '@/utils/phone'
 import { appOrigin, WECHAT_QR } from '@/utils/wechat'
 
 export async function login() {
@@ -23,4 +24,49 @@ export async function login() {
   // saoma's /auth/v1/authorize, which sends the browser on to WeChat's QR page (or, inside
   // WeChat's own browser, to the 公众号 authorization page).
   redirect(data.url)
+}
+
+/** Back to /login with the phone form in the state `params` describe. */
+function backToLogin(params: Record<string, string | undefined>): never {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value) query.set(key, value)
+  }
+  redirect(`/login?${query}`)
+}
+
+// 获取验证码: POST /auth/v1/otp {phone}. saoma sends a code by SMS (with `saoma dev`, into its
+// simulator's inbox) and creates the account on first use; it answers the same for every
+// number, so nothing here reveals whether the number has an account.
+export async function sendPhoneCode(formData: FormData) {
+  const phone = String(formData.get('phone') ?? '').trim()
+  if (!phone) backToLogin({ phone_error: 'missing_phone' })
+
+  const supabase = await createClient()
+  const { error } = await supabase.auth.signInWithOtp({ phone })
+  if (error) {
+    backToLogin({
+      phone,
+      sent: formData.get('sent') ? '1' : undefined,
+      phone_error: phoneErrorCode(error),
+      wait: String(retryAfterSeconds(error) ?? ''),
+    })
+  }
+  backToLogin({ phone, sent: '1' })
+}
+
+// 登录: POST /auth/v1/verify {type: 'sms', phone, token}. The session lands in the
+// sb-<host>-auth-token cookies of this response, as after the WeChat login.
+export async function verifyPhoneCode(formData: FormData) {
+  const phone = String(formData.get('phone') ?? '').trim()
+  const token = String(formData.get('token') ?? '').replace(/\s+/g, '')
+  if (!phone) backToLogin({ phone_error: 'missing_phone' })
+  if (!token) backToLogin({ phone, sent: '1', phone_error: 'missing_code' })
+
+  const supabase = await createClient()
+  const { error } = await supabase.auth.verifyOtp({ phone, token, type: 'sms' })
+  if (error) {
+    backToLogin({ phone, sent: '1', phone_error: phoneErrorCode(error) })
+  }
+  redirect('/')
 }

@@ -1,16 +1,24 @@
 import { headers } from 'next/headers'
 import Link from 'next/link'
 
+import { phoneErrorMessage } from '@/utils/phone'
 import { isInWeChat } from '@/utils/wechat'
 
-import { login } from './actions'
+import { login, sendPhoneCode, verifyPhoneCode } from './actions'
 
 export default async function LoginPage({
   searchParams,
 }: {
-  searchParams: Promise<{ embedded?: string }>
+  searchParams: Promise<{
+    embedded?: string
+    // The phone login's state, set by its server actions (./actions.ts).
+    phone?: string
+    sent?: string
+    phone_error?: string
+    wait?: string
+  }>
 }) {
-  const { embedded } = await searchParams
+  const { embedded, phone, sent, phone_error: phoneError, wait } = await searchParams
   // Inside WeChat's own browser there is no QR code to scan: 微信登录 goes to WeChat's
   // authorization page instead (saoma switches to the 公众号 login by itself), so the
   // embedded QR code is not offered there.
@@ -62,9 +70,77 @@ export default async function LoginPage({
                 </Link>
               </p>
             )}
+            <PhoneLogin
+              phone={phone}
+              sent={sent !== undefined}
+              error={phoneError ? phoneErrorMessage(phoneError, wait) : undefined}
+            />
           </>
         )}
       </div>
     </main>
+  )
+}
+
+/**
+ * 手机号登录: the number, 获取验证码 (signInWithOtp), then the code and 登录 (verifyOtp). Plain
+ * forms and server actions, like the WeChat button: no client JavaScript needed.
+ */
+function PhoneLogin({ phone, sent, error }: { phone?: string; sent: boolean; error?: string }) {
+  return (
+    <section className="phone-login" id="phone-login" data-testid="phone-login">
+      <p className="divider">或</p>
+      <p className="muted">使用手机号和短信验证码登录</p>
+      {/* The first button is the one Enter presses: 登录 once a code is on its way. */}
+      <form>
+        <label htmlFor="phone">手机号</label>
+        <input
+          id="phone"
+          name="phone"
+          type="tel"
+          inputMode="tel"
+          autoComplete="tel"
+          placeholder="+86 138 0000 0000"
+          defaultValue={phone}
+          required
+        />
+        {sent ? (
+          <>
+            <input type="hidden" name="sent" value="1" />
+            <p className="muted" data-testid="code-sent">
+              验证码已发送至 {phone}
+            </p>
+            <label htmlFor="token">验证码</label>
+            <input
+              id="token"
+              name="token"
+              type="text"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              placeholder="6 位数字"
+              maxLength={10}
+              autoFocus
+            />
+          </>
+        ) : null}
+        {error ? (
+          <p className="error" role="alert" data-testid="phone-error">
+            {error}
+          </p>
+        ) : null}
+        {sent ? (
+          <button className="primary" formAction={verifyPhoneCode} data-testid="verify-code">
+            登录
+          </button>
+        ) : null}
+        <button
+          className={sent ? 'secondary' : 'primary'}
+          formAction={sendPhoneCode}
+          data-testid="send-code"
+        >
+          {sent ? '重新获取验证码' : '获取验证码'}
+        </button>
+      </form>
+    </section>
   )
 }
