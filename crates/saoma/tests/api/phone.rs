@@ -538,3 +538,59 @@ async fn a_number_no_code_could_reach_keeps_no_account() {
     let users = app.get("/auth/v1/admin/users", Some(&admin)).await;
     assert_eq!(users.body["users"], json!([]), "{}", users.body);
 }
+
+/// Holds the database's write lock (readers go on) until dropped with the returned
+/// connection's transaction: requests that write queue up behind it, in order.
+async fn hold_writes(app: &TestApp) -> Box<dyn std::any::Any> {
+    use sqlx::Connection;
+    let url = &app.db.as_ref().expect("db").url;
+    match Backend::from_env() {
+        Backend::Sqlite => {
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(url);
+            let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .expect("connect");
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .expect("lock");
+            Box::new(conn)
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(
+                "BEGIN; LOCK TABLE auth.one_time_tokens, auth.saoma_one_time_token_guesses \
+                 IN EXCLUSIVE MODE",
+            )
+            .execute(&mut conn)
+            .await
+            .expect("lock");
+            Box::new(conn)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_at_once_get_no_more_tries_than_max_attempts() {
+    // One try per code. Guesses that all read the code before any wrong one is counted must
+    // not all be checked, else the limit bounds only sequential guessing and a burst of
+    // requests brute-forces a code.
+    let (app, sms) = spawn_phone_app(|c| c.sms.max_attempts = 1).await;
+    assert_eq!(send_otp(&app, NUMBER).await.status, StatusCode::OK);
+    let code = sms.code_for(NUMBER);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let app = Arc::new(app);
+    let lock = hold_writes(&app).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for guess in [wrong, &code] {
+        let (app, guess) = (app.clone(), guess.to_owned());
+        guesses.spawn(async move { verify(&app, "sms", NUMBER, &guess).await });
+        // The wrong guess reaches the database first.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    drop(lock);
+    // The right code came after the one try the code had: it must not sign in.
+    for reply in guesses.join_all().await {
+        assert_error(&reply, StatusCode::FORBIDDEN, "otp_expired");
+    }
+}
