@@ -361,8 +361,9 @@ pub async fn verify(
     sign_in::complete(state, &user, OTP, client).await
 }
 
-/// The live code of `kind` sent to `phone` that `code` is, consumed; a wrong guess counts
-/// against every live code it could have been meant for.
+/// The live code of `kind` sent to `phone` that `code` is, consumed. Every guess counts
+/// against every live code it could be meant for, and is counted before it is checked: a
+/// code that has had its `sms.max_attempts` tries is dead, however many arrive at once.
 async fn consume_matching(
     state: &AppState,
     phone: &str,
@@ -372,31 +373,33 @@ async fn consume_matching(
     let sms = &state.config.sms;
     let now = state.clock.now();
     let lifetime = Duration::seconds(sms.otp_exp.max(0));
-    let live: Vec<OneTimeToken> = state
+    let live = state
         .store
         .one_time_tokens_for(phone, kind.token_types())
         .await?
         .into_iter()
-        .filter(|t| now < t.created_at + lifetime)
-        // A code killed by wrong guesses never matches again.
-        .filter(|t| t.wrong_guesses < sms.max_attempts.max(1))
-        .collect();
-    if let Some(token) = live.iter().find(|t| t.matches(code)) {
-        // Of concurrent right answers, only the one whose delete lands gets the session.
+        .filter(|t| now < t.created_at + lifetime);
+    let mut tried = Vec::new();
+    for token in live {
         if state
             .store
-            .consume_one_time_token(token.id, &token.token_hash)
+            .take_guess(token.id, sms.max_attempts.max(1))
             .await?
         {
-            return Ok(token.clone());
+            tried.push(token);
         }
-        return Err(AuthError::OtpExpired);
     }
-    for token in &live {
-        state
-            .store
-            .record_wrong_guess(token.id, sms.max_attempts.max(1))
-            .await?;
+    let token = tried
+        .into_iter()
+        .find(|t| t.matches(code))
+        .ok_or(AuthError::OtpExpired)?;
+    // Of concurrent right answers, only the one whose delete lands gets the session.
+    if state
+        .store
+        .consume_one_time_token(token.id, &token.token_hash)
+        .await?
+    {
+        return Ok(token);
     }
     Err(AuthError::OtpExpired)
 }

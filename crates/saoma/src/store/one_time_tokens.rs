@@ -27,8 +27,9 @@ pub trait OneTimeTokenStore: Send + Sync {
     /// Deletes the code `id` if it still has `token_hash`; `true` for exactly one caller
     /// however many present the same code at once.
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool>;
-    /// Counts a wrong guess at code `id`; from the guess that reaches `max_guesses` on the
-    /// code is dead (`true`, also when it is gone). A dead code is kept until it expires, so
-    /// that its send time still counts for the resend interval; it must never match again.
-    async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool>;
+    /// Counts a guess at code `id` if it has had fewer than `max_guesses`: `true` when this
+    /// guess may be checked, `false` when the code is dead or gone. Counting before checking
+    /// holds the limit for guesses that arrive at once. A dead code is kept until it expires,
+    /// so that its send time still counts for the resend interval; it must never match again.
+    async fn take_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool>;
 }

@@ -38,7 +38,7 @@
 //! | OneTimeTokenStore::one_time_token_of | one_time_tokens::a_new_code_replaces_the_last_of_its_kind |
 //! | OneTimeTokenStore::one_time_tokens_for | one_time_tokens::codes_are_found_by_destination_and_kind |
 //! | OneTimeTokenStore::consume_one_time_token | one_time_tokens::a_code_is_consumed_once_even_concurrently |
-//! | OneTimeTokenStore::record_wrong_guess | one_time_tokens::wrong_guesses_kill_a_code_at_the_limit |
+//! | OneTimeTokenStore::take_guess | one_time_tokens::wrong_guesses_kill_a_code_at_the_limit, one_time_tokens::guesses_at_once_get_no_more_tries_than_the_limit |
 //! | RateLimitStore::take_rate_limit_token | rate_limits::buckets_empty_and_refill, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
 //! | AuditStore::record_audit      | audit::audit_entries_are_listed_newest_first_in_pages   |
 //! | AuditStore::list_audit        | audit::audit_entries_are_listed_newest_first_in_pages   |

@@ -25,7 +25,7 @@ conformance!(
             Some(first.clone())
         );
         // Its wrong guesses go with it when a new code replaces it.
-        assert!(!store.record_wrong_guess(first.id, 5).await.expect("guess"));
+        assert!(store.take_guess(first.id, 5).await.expect("guess"));
         let second = OneTimeToken::new(alice.id, TokenType::Confirmation, PHONE, "222222", now());
         store.issue_one_time_token(&second).await.expect("second");
         let stored = store
@@ -127,8 +127,8 @@ conformance!(
         let alice = alice(&store).await;
         let code = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "123456", now());
         store.issue_one_time_token(&code).await.expect("issue");
-        for guess in 1..3 {
-            assert!(!store.record_wrong_guess(code.id, 3).await.expect("guess"));
+        for guess in 1..=3 {
+            assert!(store.take_guess(code.id, 3).await.expect("guess"));
             let stored = store
                 .one_time_token_of(alice.id, TokenType::Recovery)
                 .await
@@ -136,23 +136,35 @@ conformance!(
                 .expect("alive");
             assert_eq!(stored.wrong_guesses, guess);
         }
-        assert!(store.record_wrong_guess(code.id, 3).await.expect("third"));
         // Dead, but kept (its send time holds the resend interval) with its count.
+        assert!(!store.take_guess(code.id, 3).await.expect("fourth"));
         let dead = store
             .one_time_token_of(alice.id, TokenType::Recovery)
             .await
             .expect("q")
             .expect("kept");
         assert_eq!(dead.wrong_guesses, 3);
-        assert!(store
-            .record_wrong_guess(code.id, 3)
-            .await
-            .expect("still dead"));
-        // A guess at a code that is gone reports it dead.
+        // A guess at a code that is gone gets no try.
         assert!(store
             .consume_one_time_token(code.id, &code.token_hash)
             .await
             .expect("gone"));
-        assert!(store.record_wrong_guess(code.id, 3).await.expect("gone"));
+        assert!(!store.take_guess(code.id, 3).await.expect("gone"));
+    }
+);
+
+conformance!(
+    guesses_at_once_get_no_more_tries_than_the_limit,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let code = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "123456", now());
+        store.issue_one_time_token(&code).await.expect("issue");
+        let mut guesses = tokio::task::JoinSet::new();
+        for _ in 0..12 {
+            let store = store.clone();
+            guesses.spawn(async move { store.take_guess(code.id, 3).await.expect("guess") });
+        }
+        let tried = guesses.join_all().await.into_iter().filter(|t| *t).count();
+        assert_eq!(tried, 3);
     }
 );

@@ -92,24 +92,18 @@ impl OneTimeTokenStore for PostgresStore {
         Ok(deleted == 1)
     }
 
-    async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        let guesses: Option<i32> = sqlx::query_scalar(
+    async fn take_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
+        let counted: Option<i32> = sqlx::query_scalar(
             "INSERT INTO auth.saoma_one_time_token_guesses AS g (token_id, wrong_guesses) \
              SELECT id, 1 FROM auth.one_time_tokens WHERE id = $1 \
              ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = g.wrong_guesses + 1 \
+             WHERE g.wrong_guesses < $2 \
              RETURNING wrong_guesses",
         )
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .bind(i64::from(max_guesses))
+        .fetch_optional(&self.pool)
         .await?;
-        // A dead code stays until it expires: its send time still holds the resend
-        // interval, so killing a code with wrong guesses cannot buy a fresh one at once.
-        let dead = match guesses {
-            None => true,
-            Some(n) => i64::from(n) >= i64::from(max_guesses),
-        };
-        tx.commit().await?;
-        Ok(dead)
+        Ok(counted.is_some())
     }
 }

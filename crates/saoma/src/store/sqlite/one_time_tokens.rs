@@ -89,24 +89,18 @@ impl OneTimeTokenStore for SqliteStore {
         Ok(deleted == 1)
     }
 
-    async fn record_wrong_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
-        let mut tx = self.write_transaction().await?;
-        let guesses: Option<i64> = sqlx::query_scalar(
+    async fn take_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
+        let counted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO saoma_one_time_token_guesses (token_id, wrong_guesses) \
              SELECT id, 1 FROM one_time_tokens WHERE id = ?1 \
              ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = wrong_guesses + 1 \
+             WHERE wrong_guesses < ?2 \
              RETURNING wrong_guesses",
         )
         .bind(id.to_string())
-        .fetch_optional(&mut *tx)
+        .bind(i64::from(max_guesses))
+        .fetch_optional(&self.writer)
         .await?;
-        // A dead code stays until it expires: its send time still holds the resend
-        // interval, so killing a code with wrong guesses cannot buy a fresh one at once.
-        let dead = match guesses {
-            None => true,
-            Some(n) => n >= i64::from(max_guesses),
-        };
-        tx.commit().await?;
-        Ok(dead)
+        Ok(counted.is_some())
     }
 }
