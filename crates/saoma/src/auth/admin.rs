@@ -229,11 +229,11 @@ async fn changes(
         }
         (Some(password), None) => {
             user::check_password_strength(&state.config, &password)?;
-            changes.encrypted_password = Some(
+            changes.encrypted_password = Some(Some(
                 password::hash(password, state.config.password.bcrypt_cost)
                     .await
                     .map_err(AuthError::internal)?,
-            );
+            ));
         }
         (None, Some(hash)) => {
             // Imported users keep their bcrypt hash (GoTrue's and most others').
@@ -242,7 +242,7 @@ async fn changes(
                     "Invalid password hash: only bcrypt hashes are supported",
                 ));
             }
-            changes.encrypted_password = Some(hash);
+            changes.encrypted_password = Some(Some(hash));
         }
         (None, None) => {}
     }

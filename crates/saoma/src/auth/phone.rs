@@ -133,6 +133,23 @@ pub async fn send_otp(
             }
         }
     };
+    // An unconfirmed account's password was set by someone who never proved they hold the
+    // number (anyone may sign a number up): once the number's holder signs in by code it
+    // must not open their account, so a sign-in by code takes it away before any code goes
+    // out. The holder can set a password of their own afterwards.
+    let user = if user.phone_confirmed_at.is_none() && user.encrypted_password.is_some() {
+        let changes = UserChanges {
+            encrypted_password: Some(None),
+            ..Default::default()
+        };
+        state
+            .store
+            .change_user(user.id, &changes, state.clock.now())
+            .await?
+            .ok_or(AuthError::OtpExpired)?
+    } else {
+        user
+    };
     let kind = if user.phone_confirmed_at.is_some() {
         TokenType::Recovery
     } else {

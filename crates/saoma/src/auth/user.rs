@@ -114,11 +114,11 @@ pub async fn update(
         if same {
             return Err(AuthError::SamePassword);
         }
-        changes.encrypted_password = Some(
+        changes.encrypted_password = Some(Some(
             password::hash(new_password, config.password.bcrypt_cost)
                 .await
                 .map_err(AuthError::internal)?,
-        );
+        ));
         // A new password signs out every other device, as GoTrue does, in the same
         // transaction as the change.
         changes.end_sessions = Some(match session_id {

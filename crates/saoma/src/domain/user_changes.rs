@@ -17,7 +17,8 @@ pub struct UserChanges {
     pub email_confirmed_at: Option<Option<DateTime<Utc>>>,
     pub phone: Option<Option<String>>,
     pub phone_confirmed_at: Option<Option<DateTime<Utc>>>,
-    pub encrypted_password: Option<String>,
+    /// `Some(None)` removes the password (sign-in by code only).
+    pub encrypted_password: Option<Option<String>>,
     pub role: Option<String>,
     pub banned_until: Option<Option<DateTime<Utc>>>,
     pub is_anonymous: Option<bool>,
@@ -60,7 +61,7 @@ impl UserChanges {
             user.phone_confirmed_at = at;
         }
         if let Some(hash) = &self.encrypted_password {
-            user.encrypted_password = Some(hash.clone());
+            user.encrypted_password.clone_from(hash);
         }
         if let Some(role) = &self.role {
             user.role.clone_from(role);

@@ -109,9 +109,9 @@ async fn migrated_gotrue_bcrypt_hash_signs_in() {
         .expect("uuid");
     // What GoTrue's Go bcrypt stores for "password123" (cost 10, `$2a$`).
     let gotrue_hash = saoma::domain::UserChanges {
-        encrypted_password: Some(
+        encrypted_password: Some(Some(
             "$2a$10$wPNyjB5L/Tunlj1yaNZjNuQD/EyzDdRfEc9v7D.6dmWj/hgwZ8SXG".into(),
-        ),
+        )),
         ..Default::default()
     };
     store

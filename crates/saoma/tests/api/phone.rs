@@ -596,7 +596,6 @@ async fn guesses_sent_at_once_get_no_more_tries_than_max_attempts() {
 }
 
 #[tokio::test]
-#[ignore = "finding (review 14), not fixed: a squatter's sign-up password survives the owner's /otp sign-in"]
 async fn a_password_set_by_someone_else_before_the_owner_signs_in_by_sms_does_not_sign_in() {
     let (app, sms) = spawn_phone_app(|c| c.sms.max_frequency = 0).await;
     // Someone who does not hold the number signs it up with a password of theirs.

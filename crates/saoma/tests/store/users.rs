@@ -195,7 +195,7 @@ conformance!(
         }
         let ban = UserChanges {
             banned_until: Some(Some(until)),
-            encrypted_password: Some("$2b$10$new".into()),
+            encrypted_password: Some(Some("$2b$10$new".into())),
             end_sessions: Some((LogoutScope::Others, session.id)),
             ..Default::default()
         };
