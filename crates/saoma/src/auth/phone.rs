@@ -334,7 +334,19 @@ pub async fn send_code(
     }
     let otp = test.unwrap_or_else(|| one_time_token::generate(sms.otp_length.clamp(6, 10)));
     let token = OneTimeToken::new(user.id, kind, phone, &otp, now);
-    state.store.issue_one_time_token(&token).await?;
+    // The check above answers with the time left; this one is the lock that holds when
+    // several requests for one number arrive at once: exactly one issues (and texts).
+    let not_before = now - Duration::seconds(sms.max_frequency.max(0));
+    if !state
+        .store
+        .issue_one_time_token_unless_sent_after(&token, not_before)
+        .await?
+    {
+        return Err(AuthError::OverSmsSendRateLimit(format!(
+            "For security purposes, you can only request this after {} seconds.",
+            sms.max_frequency.max(1)
+        )));
+    }
     if let Some(gateway) = gateway {
         let message = OtpMessage {
             phone,

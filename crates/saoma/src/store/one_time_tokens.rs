@@ -2,6 +2,7 @@
 //! in a table of its own beside them (GoTrue's schema has no place for it).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -11,7 +12,20 @@ use crate::domain::one_time_token::{OneTimeToken, TokenType};
 pub trait OneTimeTokenStore: Send + Sync {
     /// Stores `token`, replacing the user's code of the same kind (and its wrong guesses) in
     /// one transaction: a user has at most one live code per kind, as in GoTrue.
-    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()>;
+    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+        self.issue_one_time_token_unless_sent_after(token, token.created_at)
+            .await
+            .map(|_| ())
+    }
+    /// [`OneTimeTokenStore::issue_one_time_token`], unless the user's code of the same kind
+    /// was issued after `not_before` (the resend interval): `false` then, and nothing is
+    /// written. Decided under a lock, so of concurrent requests for one user and kind exactly
+    /// one issues (and one text message goes out).
+    async fn issue_one_time_token_unless_sent_after(
+        &self,
+        token: &OneTimeToken,
+        not_before: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// The user's code of `token_type`, if any.
     async fn one_time_token_of(
         &self,

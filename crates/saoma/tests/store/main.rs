@@ -34,6 +34,7 @@
 //! | FlowStore::flow_by_auth_code  | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::complete_flow      | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::delete_flow        | flows::a_flow_is_completed_once_and_used_once           |
+//! | OneTimeTokenStore::issue_one_time_token_unless_sent_after | one_time_tokens::a_code_is_not_replaced_inside_the_resend_interval |
 //! | OneTimeTokenStore::issue_one_time_token | one_time_tokens::a_new_code_replaces_the_last_of_its_kind, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
 //! | OneTimeTokenStore::one_time_token_of | one_time_tokens::a_new_code_replaces_the_last_of_its_kind |
 //! | OneTimeTokenStore::one_time_tokens_for | one_time_tokens::codes_are_found_by_destination_and_kind |

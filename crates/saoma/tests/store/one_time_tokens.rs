@@ -168,3 +168,49 @@ conformance!(
         assert_eq!(tried, 3);
     }
 );
+
+// The resend interval, decided under a lock: a code sent after `not_before` blocks another,
+// and of many requests at once for a user's first code exactly one issues.
+conformance!(
+    a_code_is_not_replaced_inside_the_resend_interval,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let sent_at = now();
+        let first = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "111111", sent_at);
+        let codes: Vec<OneTimeToken> = (0..8)
+            .map(|i| {
+                let code = format!("{:06}", 200_000 + i);
+                OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, &code, sent_at)
+            })
+            .collect();
+        let not_before = sent_at - Duration::seconds(60);
+        let mut attempts = tokio::task::JoinSet::new();
+        for code in codes.into_iter().chain(std::iter::once(first)) {
+            let store = store.clone();
+            attempts.spawn(async move {
+                store
+                    .issue_one_time_token_unless_sent_after(&code, not_before)
+                    .await
+                    .expect("issue")
+            });
+        }
+        let issued = attempts.join_all().await;
+        assert_eq!(issued.iter().filter(|ok| **ok).count(), 1, "{issued:?}");
+
+        let later = OneTimeToken::new(alice.id, TokenType::Recovery, PHONE, "333333", sent_at);
+        assert!(!store
+            .issue_one_time_token_unless_sent_after(&later, sent_at - Duration::seconds(1))
+            .await
+            .expect("inside"));
+        assert!(store
+            .issue_one_time_token_unless_sent_after(&later, sent_at + Duration::seconds(1))
+            .await
+            .expect("after"));
+        let stored = store
+            .one_time_token_of(alice.id, TokenType::Recovery)
+            .await
+            .expect("q")
+            .expect("stored");
+        assert!(stored.matches("333333"));
+    }
+);

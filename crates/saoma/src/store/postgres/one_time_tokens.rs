@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{columns::ONE_TIME_TOKEN_COLUMNS, decode::one_time_token_from_row, PostgresStore};
@@ -12,8 +13,30 @@ const FROM: &str = "FROM auth.one_time_tokens t \
 
 #[async_trait]
 impl OneTimeTokenStore for PostgresStore {
-    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+    async fn issue_one_time_token_unless_sent_after(
+        &self,
+        token: &OneTimeToken,
+        not_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
+        // The user's row lock holds off a concurrent request for the user's codes until this
+        // one commits (the code's own row is replaced, so it cannot be what is locked); the
+        // read below then sees what that request wrote.
+        sqlx::query("SELECT 1 FROM auth.users WHERE id = $1 FOR UPDATE")
+            .bind(token.user_id)
+            .execute(&mut *tx)
+            .await?;
+        let last: Option<chrono::NaiveDateTime> = sqlx::query_scalar(
+            "SELECT created_at FROM auth.one_time_tokens \
+             WHERE user_id = $1 AND token_type = $2::auth.one_time_token_type",
+        )
+        .bind(token.user_id)
+        .bind(token.token_type.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if last.is_some_and(|at| at > not_before.naive_utc()) {
+            return Ok(false);
+        }
         // Deleting the old code takes its wrong guesses with it (ON DELETE CASCADE).
         sqlx::query(
             "DELETE FROM auth.one_time_tokens \
@@ -24,10 +47,11 @@ impl OneTimeTokenStore for PostgresStore {
         .execute(&mut *tx)
         .await?;
         // `created_at` is GoTrue's `timestamp without time zone`, in UTC.
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO auth.one_time_tokens \
              (id, user_id, token_type, token_hash, relates_to, created_at, updated_at) \
-             VALUES ($1, $2, $3::auth.one_time_token_type, $4, $5, $6, $6)",
+             VALUES ($1, $2, $3::auth.one_time_token_type, $4, $5, $6, $6) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(token.id)
         .bind(token.user_id)
@@ -37,8 +61,12 @@ impl OneTimeTokenStore for PostgresStore {
         .bind(token.created_at.naive_utc())
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            // A concurrent request issued the first code of this kind a moment ago.
+            return Ok(false);
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn one_time_token_of(
@@ -93,7 +121,7 @@ impl OneTimeTokenStore for PostgresStore {
     }
 
     async fn take_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
-        let counted: Option<i32> = sqlx::query_scalar(
+        let counted: Result<Option<i32>, sqlx::Error> = sqlx::query_scalar(
             "INSERT INTO auth.saoma_one_time_token_guesses AS g (token_id, wrong_guesses) \
              SELECT id, 1 FROM auth.one_time_tokens WHERE id = $1 \
              ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = g.wrong_guesses + 1 \
@@ -103,7 +131,13 @@ impl OneTimeTokenStore for PostgresStore {
         .bind(id)
         .bind(i64::from(max_guesses))
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(counted.is_some())
+        .await;
+        match counted {
+            Ok(counted) => Ok(counted.is_some()),
+            // The code was consumed between this statement's read of it and its insert (a
+            // concurrent right answer): there is nothing left to guess at.
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Ok(false),
+            Err(other) => Err(other.into()),
+        }
     }
 }

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -16,8 +17,24 @@ const FROM: &str =
 
 #[async_trait]
 impl OneTimeTokenStore for SqliteStore {
-    async fn issue_one_time_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+    async fn issue_one_time_token_unless_sent_after(
+        &self,
+        token: &OneTimeToken,
+        not_before: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // The write lock (BEGIN IMMEDIATE) is held from the check to the commit.
         let mut tx = self.write_transaction().await?;
+        let recent: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM one_time_tokens WHERE user_id = ? AND token_type = ? AND created_at > ?",
+        )
+        .bind(token.user_id.to_string())
+        .bind(token.token_type.as_str())
+        .bind(ts(not_before))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if recent.is_some() {
+            return Ok(false);
+        }
         // Deleting the old code takes its wrong guesses with it (ON DELETE CASCADE).
         sqlx::query("DELETE FROM one_time_tokens WHERE user_id = ? AND token_type = ?")
             .bind(token.user_id.to_string())
@@ -39,7 +56,7 @@ impl OneTimeTokenStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn one_time_token_of(
