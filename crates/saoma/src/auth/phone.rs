@@ -454,13 +454,15 @@ async fn confirm_phone(state: &AppState, user: User, phone: &str) -> AuthResult<
         .ok_or(AuthError::OtpExpired)
 }
 
-/// A `phone_change` code proves the new number: it becomes the user's, confirmed, and the
-/// user's `phone` identity follows it.
+/// A `phone_change` code proves the new number: it becomes the user's, confirmed, no longer
+/// pending, and the user's `phone` identity follows it. `phone_change_sent_at` stays, as
+/// GoTrue's `ConfirmPhoneChange` leaves it.
 async fn change_phone(state: &AppState, user: &User, phone: &str) -> AuthResult<User> {
     let now = state.clock.now();
     let changes = UserChanges {
         phone: Some(Some(phone.to_owned())),
         phone_confirmed_at: Some(Some(now)),
+        phone_change: Some(None),
         ..Default::default()
     };
     let user = match state.store.change_user(user.id, &changes, now).await {

@@ -146,6 +146,9 @@ pub async fn update(
             phone_now = Some(number);
         } else {
             phone::send_code(state, user, &number, TokenType::PhoneChange).await?;
+            // Shown as `new_phone` until the code comes back, as GoTrue shows it.
+            changes.phone_change = Some(Some(number));
+            changes.phone_change_sent_at = Some(Some(now));
         }
     }
 

@@ -25,6 +25,11 @@ pub struct User {
     pub confirmation_sent_at: Option<DateTime<Utc>>,
     pub phone: Option<String>,
     pub phone_confirmed_at: Option<DateTime<Utc>>,
+    /// A new number waiting for its `phone_change` code (GoTrue's `phone_change`, stored as
+    /// `''` when none).
+    pub phone_change: Option<String>,
+    /// When the last `phone_change` code was sent; GoTrue keeps it after the change.
+    pub phone_change_sent_at: Option<DateTime<Utc>>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub app_metadata: Value,
     pub user_metadata: Value,
@@ -47,6 +52,8 @@ impl User {
             confirmation_sent_at: None,
             phone: None,
             phone_confirmed_at: None,
+            phone_change: None,
+            phone_change_sent_at: None,
             last_sign_in_at: None,
             app_metadata: json!({ "provider": provider, "providers": [provider] }),
             user_metadata: json!({}),
@@ -86,6 +93,11 @@ pub struct UserView<'a> {
     pub confirmation_sent_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// GoTrue's `new_phone`: the number a `phone_change` code was sent to, until it is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_change_sent_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub app_metadata: &'a Value,
@@ -143,6 +155,8 @@ impl<'a> UserView<'a> {
             phone_confirmed_at: user.phone_confirmed_at,
             confirmation_sent_at: user.confirmation_sent_at,
             confirmed_at: user.confirmed_at(),
+            new_phone: user.phone_change.as_deref().filter(|n| !n.is_empty()),
+            phone_change_sent_at: user.phone_change_sent_at,
             last_sign_in_at: user.last_sign_in_at,
             app_metadata: &user.app_metadata,
             user_metadata: presented_user_metadata(&user.user_metadata, identities),

@@ -17,6 +17,9 @@ pub struct UserChanges {
     pub email_confirmed_at: Option<Option<DateTime<Utc>>>,
     pub phone: Option<Option<String>>,
     pub phone_confirmed_at: Option<Option<DateTime<Utc>>>,
+    /// The pending new number (`Some(None)` once it is the user's, or abandoned).
+    pub phone_change: Option<Option<String>>,
+    pub phone_change_sent_at: Option<Option<DateTime<Utc>>>,
     /// `Some(None)` removes the password (sign-in by code only).
     pub encrypted_password: Option<Option<String>>,
     pub role: Option<String>,
@@ -59,6 +62,12 @@ impl UserChanges {
         }
         if let Some(at) = self.phone_confirmed_at {
             user.phone_confirmed_at = at;
+        }
+        if let Some(number) = &self.phone_change {
+            user.phone_change.clone_from(number);
+        }
+        if let Some(at) = self.phone_change_sent_at {
+            user.phone_change_sent_at = at;
         }
         if let Some(hash) = &self.encrypted_password {
             user.encrypted_password.clone_from(hash);

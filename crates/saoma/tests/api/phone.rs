@@ -454,6 +454,45 @@ async fn update_user_phone_sends_a_code_and_phone_change_completes_it() {
 }
 
 #[tokio::test]
+async fn a_pending_new_number_is_shown_as_new_phone_until_its_code_comes_back() {
+    let (app, sms) = spawn_phone_app(|_| {}).await;
+    let session = sign_in_by_sms(&app, &sms).await;
+    let token = access_token(&session);
+    assert!(
+        session["user"].get("new_phone").is_none(),
+        "nothing pending"
+    );
+    let new_number = "8613900000002";
+    let update = app
+        .request(
+            Method::PUT,
+            "/auth/v1/user",
+            Some(token),
+            Some(json!({"phone": "+86 139 0000 0002"})),
+        )
+        .await;
+    assert_eq!(update.status, StatusCode::OK, "{}", update.body);
+    assert_eq!(update.body["new_phone"], new_number, "{}", update.body);
+
+    let pending = app
+        .request(Method::GET, "/auth/v1/user", Some(token), None)
+        .await;
+    assert_eq!(pending.status, StatusCode::OK, "{}", pending.body);
+    assert_eq!(pending.body["phone"], NUMBER);
+    assert_eq!(pending.body["new_phone"], new_number, "{}", pending.body);
+    assert!(pending.body["phone_change_sent_at"].is_string());
+
+    let changed = verify(&app, "phone_change", new_number, &sms.code_for(new_number)).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let after = app
+        .request(Method::GET, "/auth/v1/user", Some(token), None)
+        .await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.body);
+    assert_eq!(after.body["phone"], new_number);
+    assert!(after.body.get("new_phone").is_none(), "{}", after.body);
+}
+
+#[tokio::test]
 async fn admin_phone_users_have_a_phone_identity_and_sign_in_by_sms() {
     let (app, sms) = spawn_phone_app(|_| {}).await;
     let admin = crate::admin::admin_key("service_role");

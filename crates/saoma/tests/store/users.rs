@@ -5,6 +5,8 @@ use super::*;
 conformance!(users_round_trip, |store: SharedStore| async move {
     let mut alice = user(Some("alice@example.com"));
     alice.email_confirmed_at = Some(now());
+    alice.phone_change = Some("8613900000009".into());
+    alice.phone_change_sent_at = Some(now());
     let identity = Identity::email(alice.id, "alice@example.com", now());
     store
         .create_user(&alice, std::slice::from_ref(&identity))
@@ -40,6 +42,9 @@ conformance!(users_round_trip, |store: SharedStore| async move {
         user_metadata: json!({"nickname": "阿丽", "n": null}).as_object().cloned(),
         banned_until: Some(Some(at + Duration::days(1))),
         is_anonymous: Some(true),
+        // No pending number is stored as GoTrue stores it ('') and read back as none.
+        phone_change: Some(None),
+        phone_change_sent_at: Some(Some(at)),
         ..Default::default()
     };
     let written = store
@@ -51,6 +56,8 @@ conformance!(users_round_trip, |store: SharedStore| async move {
     expected.user_metadata = json!({"full_name": "微信用户", "nickname": "阿丽"});
     expected.banned_until = Some(at + Duration::days(1));
     expected.is_anonymous = true;
+    expected.phone_change = None;
+    expected.phone_change_sent_at = Some(at);
     expected.updated_at = at;
     assert_eq!(written, expected);
     assert_eq!(

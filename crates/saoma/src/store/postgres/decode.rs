@@ -39,6 +39,11 @@ pub(super) fn user_from_row(row: &PgRow) -> StoreResult<User> {
         confirmation_sent_at: row.try_get("confirmation_sent_at")?,
         phone: row.try_get("phone")?,
         phone_confirmed_at: row.try_get("phone_confirmed_at")?,
+        // `''` is GoTrue's "none" (the column's default).
+        phone_change: row
+            .try_get::<Option<String>, _>("phone_change")?
+            .filter(|n| !n.is_empty()),
+        phone_change_sent_at: row.try_get("phone_change_sent_at")?,
         last_sign_in_at: row.try_get("last_sign_in_at")?,
         app_metadata: row
             .try_get::<Option<Value>, _>("raw_app_meta_data")?

@@ -32,6 +32,9 @@ fn bind_user_columns<'q>(query: Query<'q>, user: &'q User) -> Query<'q> {
         .bind(user.confirmation_sent_at)
         .bind(&user.phone)
         .bind(user.phone_confirmed_at)
+        // GoTrue's "none" is `''`, not null.
+        .bind(user.phone_change.as_deref().unwrap_or(""))
+        .bind(user.phone_change_sent_at)
         .bind(user.last_sign_in_at)
         .bind(&user.app_metadata)
         .bind(&user.user_metadata)
@@ -51,9 +54,10 @@ fn user_conflict(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>) -> 
 async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
     let query = sqlx::query(
         "INSERT INTO auth.users (aud, role, email, encrypted_password, email_confirmed_at, \
-         confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
-         raw_user_meta_data, banned_until, is_anonymous, updated_at, id, created_at, instance_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
+         last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
+         updated_at, id, created_at, instance_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
          '00000000-0000-0000-0000-000000000000')",
     );
     let query = bind_user_columns(query, user)
@@ -67,8 +71,9 @@ async fn write_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
     let query = sqlx::query(
         "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
          email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
-         last_sign_in_at = $9, raw_app_meta_data = $10, raw_user_meta_data = $11, \
-         banned_until = $12, is_anonymous = $13, updated_at = $14 WHERE id = $15",
+         phone_change = $9, phone_change_sent_at = $10, last_sign_in_at = $11, \
+         raw_app_meta_data = $12, raw_user_meta_data = $13, banned_until = $14, \
+         is_anonymous = $15, updated_at = $16 WHERE id = $17",
     );
     user_conflict(
         bind_user_columns(query, user)

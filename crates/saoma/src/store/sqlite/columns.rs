@@ -12,8 +12,9 @@ macro_rules! qualified {
 macro_rules! user_columns {
     ($t:literal) => {
         qualified!($t; id, aud, role, email, encrypted_password, email_confirmed_at,
-            confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data,
-            raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at)
+            confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at,
+            last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous,
+            created_at, updated_at)
     };
 }
 

@@ -114,6 +114,9 @@ pub(super) fn user_from_row(row: &impl Columns) -> StoreResult<User> {
         confirmation_sent_at: get_ts(row, "confirmation_sent_at")?,
         phone: row.text("phone")?,
         phone_confirmed_at: get_ts(row, "phone_confirmed_at")?,
+        // `''` is GoTrue's "none".
+        phone_change: row.text("phone_change")?.filter(|n| !n.is_empty()),
+        phone_change_sent_at: get_ts(row, "phone_change_sent_at")?,
         last_sign_in_at: get_ts(row, "last_sign_in_at")?,
         app_metadata: get_json(row, "raw_app_meta_data")?,
         user_metadata: get_json(row, "raw_user_meta_data")?,

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "one_time_tokens",
         include_str!("../../../migrations/sqlite/0004_one_time_tokens.sql"),
     ),
+    (
+        5,
+        "phone_change",
+        include_str!("../../../migrations/sqlite/0005_phone_change.sql"),
+    ),
 ];
 
 #[async_trait]

@@ -31,6 +31,9 @@ fn bind_user_columns<'q>(query: Query<'q>, user: &'q User) -> Query<'q> {
         .bind(opt_ts(user.confirmation_sent_at))
         .bind(&user.phone)
         .bind(opt_ts(user.phone_confirmed_at))
+        // GoTrue's "none" is `''`, not null.
+        .bind(user.phone_change.as_deref().unwrap_or(""))
+        .bind(opt_ts(user.phone_change_sent_at))
         .bind(opt_ts(user.last_sign_in_at))
         .bind(user.app_metadata.to_string())
         .bind(user.user_metadata.to_string())
@@ -50,9 +53,10 @@ fn user_conflict(result: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>) -
 async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
     let query = sqlx::query(
         "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
-         confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
-         raw_user_meta_data, banned_until, is_anonymous, updated_at, id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
+         last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
+         updated_at, id, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     let query = bind_user_columns(query, user)
         .bind(user.id.to_string())
@@ -65,7 +69,7 @@ async fn write_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResu
     let query = sqlx::query(
         "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
          email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-         last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
+         phone_change = ?, phone_change_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
          is_anonymous = ?, updated_at = ? WHERE id = ?",
     );
     user_conflict(
