@@ -111,6 +111,68 @@ fn misconfigured(error: &SmsError) -> bool {
     matches!(error, SmsError::Misconfigured(_))
 }
 
+/// What a gateway answers to each fault the simulator can switch on.
+struct FaultCodes {
+    daily_limit: &'static str,
+    unapproved_signature: &'static str,
+    busy: &'static str,
+}
+
+/// Each switchable fault becomes its `SmsError` with the gateway's code; one busy answer is
+/// retried, two are the gateway being down.
+async fn answers_switched_faults(
+    sim: &Simulator,
+    base: &str,
+    sender: &dyn SmsSender,
+    codes: FaultCodes,
+) {
+    sms_faults(
+        sim,
+        SmsFaults {
+            daily_limit: true,
+            ..SmsFaults::default()
+        },
+    );
+    assert_refused(
+        send(sender, "8613800000003", "111111").await,
+        too_frequent,
+        codes.daily_limit,
+    );
+    sms_faults(
+        sim,
+        SmsFaults {
+            unapproved_signature: true,
+            ..SmsFaults::default()
+        },
+    );
+    assert_refused(
+        send(sender, "8613800000003", "111111").await,
+        misconfigured,
+        codes.unapproved_signature,
+    );
+    sms_faults(
+        sim,
+        SmsFaults {
+            busy: 1,
+            ..SmsFaults::default()
+        },
+    );
+    send(sender, "8613800000004", "444444").await.unwrap();
+    assert_eq!(inbox(base, "8613800000004").await[0]["code"], "444444");
+    sms_faults(
+        sim,
+        SmsFaults {
+            busy: 2,
+            ..SmsFaults::default()
+        },
+    );
+    assert_refused(
+        send(sender, "8613800000005", "111111").await,
+        unavailable,
+        codes.busy,
+    );
+}
+
 #[tokio::test]
 async fn aliyun_delivers_a_signed_code_to_the_inbox() {
     let (sim, base) = spawn_sim().await;
@@ -164,53 +226,17 @@ async fn aliyun_refusals_become_sms_errors() {
     );
     assert!(inbox(&base, "8613800000002").await.is_empty());
 
-    sms_faults(
+    answers_switched_faults(
         &sim,
-        SmsFaults {
-            daily_limit: true,
-            ..SmsFaults::default()
+        &base,
+        &aliyun,
+        FaultCodes {
+            daily_limit: "isv.BUSINESS_LIMIT_CONTROL",
+            unapproved_signature: "isv.SMS_SIGNATURE_ILLEGAL",
+            busy: "ServiceUnavailable",
         },
-    );
-    assert_refused(
-        send(&aliyun, "8613800000003", "111111").await,
-        too_frequent,
-        "isv.BUSINESS_LIMIT_CONTROL",
-    );
-    sms_faults(
-        &sim,
-        SmsFaults {
-            unapproved_signature: true,
-            ..SmsFaults::default()
-        },
-    );
-    assert_refused(
-        send(&aliyun, "8613800000003", "111111").await,
-        misconfigured,
-        "isv.SMS_SIGNATURE_ILLEGAL",
-    );
-
-    // One busy answer is retried; two are the gateway being down.
-    sms_faults(
-        &sim,
-        SmsFaults {
-            busy: 1,
-            ..SmsFaults::default()
-        },
-    );
-    send(&aliyun, "8613800000004", "444444").await.unwrap();
-    assert_eq!(inbox(&base, "8613800000004").await[0]["code"], "444444");
-    sms_faults(
-        &sim,
-        SmsFaults {
-            busy: 2,
-            ..SmsFaults::default()
-        },
-    );
-    assert_refused(
-        send(&aliyun, "8613800000005", "111111").await,
-        unavailable,
-        "ServiceUnavailable",
-    );
+    )
+    .await;
     assert_eq!(sim.faults().sms.busy, 0);
 }
 
@@ -271,52 +297,17 @@ async fn tencent_refusals_become_sms_errors() {
     );
     assert!(inbox(&base, "8613800000002").await.is_empty());
 
-    sms_faults(
+    answers_switched_faults(
         &sim,
-        SmsFaults {
-            daily_limit: true,
-            ..SmsFaults::default()
+        &base,
+        &tencent,
+        FaultCodes {
+            daily_limit: "LimitExceeded.PhoneNumberDailyLimit",
+            unapproved_signature: "FailedOperation.SignatureIncorrectOrUnapproved",
+            busy: "InternalError",
         },
-    );
-    assert_refused(
-        send(&tencent, "8613800000003", "111111").await,
-        too_frequent,
-        "LimitExceeded.PhoneNumberDailyLimit",
-    );
-    sms_faults(
-        &sim,
-        SmsFaults {
-            unapproved_signature: true,
-            ..SmsFaults::default()
-        },
-    );
-    assert_refused(
-        send(&tencent, "8613800000003", "111111").await,
-        misconfigured,
-        "FailedOperation.SignatureIncorrectOrUnapproved",
-    );
-
-    sms_faults(
-        &sim,
-        SmsFaults {
-            busy: 1,
-            ..SmsFaults::default()
-        },
-    );
-    send(&tencent, "8613800000004", "444444").await.unwrap();
-    assert_eq!(inbox(&base, "8613800000004").await[0]["code"], "444444");
-    sms_faults(
-        &sim,
-        SmsFaults {
-            busy: 2,
-            ..SmsFaults::default()
-        },
-    );
-    assert_refused(
-        send(&tencent, "8613800000005", "111111").await,
-        unavailable,
-        "InternalError",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
