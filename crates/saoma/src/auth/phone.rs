@@ -316,9 +316,7 @@ pub async fn send_code(
             let wait = ((next - now).num_milliseconds() + 999)
                 .div_euclid(1000)
                 .max(1);
-            return Err(AuthError::OverSmsSendRateLimit(format!(
-                "For security purposes, you can only request this after {wait} seconds."
-            )));
+            return Err(too_soon(wait));
         }
     }
     let test = test_code(state, phone, now);
@@ -342,10 +340,7 @@ pub async fn send_code(
         .issue_one_time_token_unless_sent_after(&token, not_before)
         .await?
     {
-        return Err(AuthError::OverSmsSendRateLimit(format!(
-            "For security purposes, you can only request this after {} seconds.",
-            sms.max_frequency.max(1)
-        )));
+        return Err(too_soon(sms.max_frequency.max(1)));
     }
     if let Some(gateway) = gateway {
         let message = OtpMessage {
@@ -363,6 +358,13 @@ pub async fn send_code(
         }
     }
     Ok(())
+}
+
+/// GoTrue's refusal of another code inside the resend interval.
+fn too_soon(wait_seconds: i64) -> AuthError {
+    AuthError::OverSmsSendRateLimit(format!(
+        "For security purposes, you can only request this after {wait_seconds} seconds."
+    ))
 }
 
 /// `POST /verify {type, phone, token}`: the code's user, signed in; a new number becomes the
