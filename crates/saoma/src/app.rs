@@ -12,6 +12,7 @@ use crate::{
     http::{self, serve},
     jwt::JwtKeys,
     providers::{Outbound, Providers},
+    mail::SharedMailer,
     sms::SharedSmsSender,
     state::{AppState, SharedState},
     store, sweeper,
@@ -29,14 +30,20 @@ pub struct Application {
 }
 
 /// Everything an [`Application`] is built from: the configuration, and what tests replace
-/// (time, where outbound HTTP goes). The mailer and the SMS sender will be injected here too,
-/// as fields beside `outbound`, when saoma sends email and SMS.
+/// (time, where outbound HTTP goes, the SMS gateway, the mailer).
 pub struct ApplicationBuilder {
     config: Config,
     clock: SharedClock,
+    injected: Injected,
+    listener: Option<TcpListener>,
+}
+
+/// What a builder replaces of what the configuration would build.
+#[derive(Default)]
+struct Injected {
     outbound: Outbound,
     sms: Option<SharedSmsSender>,
-    listener: Option<TcpListener>,
+    mailer: Option<SharedMailer>,
 }
 
 impl ApplicationBuilder {
@@ -48,14 +55,21 @@ impl ApplicationBuilder {
 
     /// Base URLs that replace the providers' configured ones (default: none).
     pub fn outbound(mut self, outbound: Outbound) -> Self {
-        self.outbound = outbound;
+        self.injected.outbound = outbound;
         self
     }
 
     /// The SMS gateway phone sign-in sends codes through (default: the one `sms.provider`
     /// configures).
     pub fn sms_sender(mut self, sender: SharedSmsSender) -> Self {
-        self.sms = Some(sender);
+        self.injected.sms = Some(sender);
+        self
+    }
+
+    /// What the email flows' mail goes through (default: the one `[smtp]`, the Send Email
+    /// hook or the dev mailbox configures).
+    pub fn mailer(mut self, mailer: SharedMailer) -> Self {
+        self.injected.mailer = Some(mailer);
         self
     }
 
@@ -79,7 +93,7 @@ impl ApplicationBuilder {
             }
         };
         let metrics_listener = bind_metrics(&self.config).await?;
-        let state = build_state_with(self.config, self.clock, &self.outbound, self.sms).await?;
+        let state = build_state_with(self.config, self.clock, self.injected).await?;
         Ok(Application {
             listener,
             metrics_listener,
@@ -96,8 +110,7 @@ impl Application {
         ApplicationBuilder {
             config,
             clock: Arc::new(SystemClock),
-            outbound: Outbound::default(),
-            sms: None,
+            injected: Injected::default(),
             listener: None,
         }
     }
@@ -212,20 +225,23 @@ async fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
 
 /// The shared state, providers reaching their configured base URLs.
 pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<SharedState> {
-    build_state_with(config, clock, &Outbound::default(), None).await
+    build_state_with(config, clock, Injected::default()).await
 }
 
 async fn build_state_with(
     config: Config,
     clock: SharedClock,
-    outbound: &Outbound,
-    sms: Option<SharedSmsSender>,
+    injected: Injected,
 ) -> anyhow::Result<SharedState> {
     // Before the database: a provider misconfigured is reported at once, not after the wait.
-    let providers = Providers::build(&config, outbound)?;
-    let sms = match sms {
+    let providers = Providers::build(&config, &injected.outbound)?;
+    let sms = match injected.sms {
         Some(sender) => Some(sender),
         None => crate::sms::from_config(&config.sms)?,
+    };
+    let mailer = match injected.mailer {
+        Some(mailer) => Some(mailer),
+        None => crate::mail::from_config(&config)?,
     };
     let signing_pem = match &config.jwt.signing_key_file {
         Some(path) => Some(
@@ -259,6 +275,7 @@ async fn build_state_with(
         issuer,
         providers,
         sms,
+        mailer,
         metrics: Default::default(),
     }))
 }

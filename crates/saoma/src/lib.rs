@@ -9,6 +9,7 @@ pub mod domain;
 pub mod http;
 pub mod jwt;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod providers;
 pub mod sms;

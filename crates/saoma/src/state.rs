@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     domain::refresh::{RefreshTokenKey, RotationPolicy},
     jwt::JwtKeys,
+    mail::SharedMailer,
     metrics::Metrics,
     providers::Providers,
     sms::SharedSmsSender,
@@ -24,6 +25,8 @@ pub struct AppState {
     pub providers: Providers,
     /// The gateway phone sign-in's codes go through; `None` when none is configured.
     pub sms: Option<SharedSmsSender>,
+    /// What the email flows' mail goes through; `None` when nothing can send mail.
+    pub mailer: Option<SharedMailer>,
     pub metrics: Metrics,
     /// The `iss` claim, computed once.
     pub issuer: String,

@@ -6,10 +6,12 @@ use std::{collections::BTreeMap, path::Path};
 use serde::{Deserialize, Serialize};
 
 mod env;
+mod mail;
 mod secret;
 mod sms;
 
 pub use env::{unknown_env_names, unsupported_gotrue_names, WECHAT_PROVIDERS};
+pub use mail::{MailHookConfig, MailTexts, MailerConfig, SmtpConfig, SmtpSecurity};
 pub use secret::Secret;
 pub use sms::{
     AliyunSmsConfig, SmsConfig, SmsHookConfig, TencentSmsConfig, ALIYUN_SMS_BASE_URL,
@@ -42,6 +44,7 @@ pub struct Config {
     pub jwt: JwtConfig,
     pub security: SecurityConfig,
     pub mailer: MailerConfig,
+    pub smtp: SmtpConfig,
     pub sms: SmsConfig,
     pub password: PasswordConfig,
     pub rate_limit: RateLimitConfig,
@@ -73,14 +76,11 @@ pub struct SecurityConfig {
     pub refresh_token_reuse_interval: i64,
     /// Lets signed-in users link and unlink identities (GoTrue's manual linking).
     pub manual_linking_enabled: bool,
+    /// A password change needs a fresh code (`GET /reauthenticate`, then `nonce`) when the
+    /// session is older than 24 hours (GoTrue's UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION).
+    pub update_password_require_reauthentication: bool,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct MailerConfig {
-    /// Sign-ups are confirmed at once (no email is sent).
-    pub autoconfirm: bool,
-}
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -199,6 +199,7 @@ impl Default for Config {
             jwt: JwtConfig::default(),
             security: SecurityConfig::default(),
             mailer: MailerConfig::default(),
+            smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
             password: PasswordConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -237,6 +238,7 @@ impl Default for SecurityConfig {
             refresh_token_rotation_enabled: true,
             refresh_token_reuse_interval: 10,
             manual_linking_enabled: false,
+            update_password_require_reauthentication: false,
         }
     }
 }
@@ -267,6 +269,8 @@ pub struct RateLimitConfig {
     /// Text messages sent per hour by the whole deployment, whoever asks (GoTrue's
     /// `GOTRUE_RATE_LIMIT_SMS_SENT`); not per client, so it holds without `header` too.
     pub sms_sent: f64,
+    /// Emails sent per hour by the whole deployment (GoTrue's `GOTRUE_RATE_LIMIT_EMAIL_SENT`).
+    pub email_sent: f64,
     /// Bucket size: how many requests may come at once.
     pub burst: f64,
 }
@@ -283,6 +287,7 @@ impl Default for RateLimitConfig {
             otp: 30.0,
             anonymous_users: 30.0,
             sms_sent: 30.0,
+            email_sent: 30.0,
             burst: 30.0,
         }
     }
