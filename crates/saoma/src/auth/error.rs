@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use axum::http::StatusCode;
 
-use crate::{providers::ProviderError, sms::SmsError, store::StoreError};
+use crate::{mail::MailError, providers::ProviderError, sms::SmsError, store::StoreError};
 
 pub type AuthResult<T> = Result<T, AuthError>;
 
@@ -39,6 +39,18 @@ pub enum AuthError {
     /// for all, as GoTrue gives.
     #[error("Token has expired or is invalid")]
     OtpExpired,
+    /// An emailed link that is wrong, used or expired (GoTrue words it apart from codes).
+    #[error("Email link is invalid or has expired")]
+    EmailLinkInvalid,
+    /// A password change on an old session without the `nonce` from `/reauthenticate`.
+    #[error("Password update requires reauthentication")]
+    ReauthenticationNeeded,
+    #[error("Nonce has expired or is invalid")]
+    ReauthenticationNotValid,
+    /// Another mail asked for too soon (`smtp.max_frequency`), or the deployment's hourly
+    /// email budget (`rate_limit.email_sent`) spent; the message says which.
+    #[error("{0}")]
+    OverEmailSendRateLimit(String),
     /// `POST /otp` with `create_user: false` for a number without an account.
     #[error("Signups not allowed for otp")]
     OtpSignupsDisabled,
@@ -127,6 +139,9 @@ pub enum AuthError {
     /// A provider's answer, outside a browser login (see [`AuthError::BadOAuthCallback`]).
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// A mail could not be sent.
+    #[error(transparent)]
+    Mail(#[from] MailError),
     /// A text message could not be sent.
     #[error(transparent)]
     Sms(#[from] SmsError),
@@ -161,6 +176,10 @@ impl AuthError {
             OtpExpired => (403, "otp_expired", ACCESS_DENIED),
             OtpSignupsDisabled => (422, "otp_disabled", ACCESS_DENIED),
             OverSmsSendRateLimit(_) => (429, "over_sms_send_rate_limit", INVALID_REQUEST),
+            EmailLinkInvalid => (403, "otp_expired", ACCESS_DENIED),
+            ReauthenticationNeeded => (400, "reauthentication_needed", INVALID_REQUEST),
+            ReauthenticationNotValid => (422, "reauthentication_not_valid", INVALID_REQUEST),
+            OverEmailSendRateLimit(_) => (429, "over_email_send_rate_limit", INVALID_REQUEST),
             UserBanned | RefreshUserBanned => (400, "user_banned", ACCESS_DENIED),
             TokenUserBanned => (403, "user_banned", ACCESS_DENIED),
             SignupDisabled => (422, "signup_disabled", ACCESS_DENIED),
@@ -195,6 +214,9 @@ impl AuthError {
             }
             Provider(ProviderError::Unavailable(_)) => (503, "provider_unavailable", SERVER_ERROR),
             Provider(_) | Internal(_) => (500, UNEXPECTED, SERVER_ERROR),
+            Mail(MailError::InvalidAddress(_)) => (400, "email_address_invalid", INVALID_REQUEST),
+            Mail(MailError::Unavailable(_)) => (503, "email_send_failed", SERVER_ERROR),
+            Mail(MailError::Misconfigured(_)) => (500, "email_send_failed", SERVER_ERROR),
             Sms(SmsError::TooFrequent(_)) => (429, "over_sms_send_rate_limit", INVALID_REQUEST),
             Sms(SmsError::InvalidNumber(_)) => (400, "validation_failed", INVALID_REQUEST),
             Sms(SmsError::Unavailable(_)) => (503, "sms_send_failed", SERVER_ERROR),
@@ -216,6 +238,15 @@ impl AuthError {
         match self {
             Self::Provider(ProviderError::Misconfigured(_) | ProviderError::Protocol(_))
             | Self::Internal(_) => Cow::Borrowed(UNEXPECTED_MESSAGE),
+            Self::Mail(MailError::InvalidAddress(_)) => {
+                Cow::Borrowed("Email address is invalid: the mail server refused it")
+            }
+            Self::Mail(MailError::Misconfigured(_)) => {
+                Cow::Borrowed("Error sending email: the mail server refused this server's settings")
+            }
+            Self::Mail(MailError::Unavailable(_)) => Cow::Borrowed(
+                "Error sending email: the mail server is unavailable, please try again",
+            ),
             Self::Sms(SmsError::Misconfigured(_)) => {
                 Cow::Borrowed("Error sending SMS: the gateway refused this server's settings")
             }
@@ -237,6 +268,7 @@ impl AuthError {
             Self::Provider(ProviderError::Misconfigured(_) | ProviderError::Protocol(_))
             | Self::Internal(_)
             | Self::Sms(SmsError::Misconfigured(_) | SmsError::Unavailable(_))
+            | Self::Mail(_)
             | Self::Store(_) => Some(self.to_string()),
             _ => None,
         }

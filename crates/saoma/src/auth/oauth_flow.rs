@@ -259,6 +259,23 @@ fn repeat(flow: &FlowState, code: &str, now: DateTime<Utc>) -> AuthResult<String
 
 /// The implicit flow: the session travels in the redirect's fragment, never to a server.
 fn implicit_location(flow: &FlowState, session: &Value) -> String {
+    let mut extra = Vec::new();
+    if let Some(token) = &flow.provider_access_token {
+        extra.push(("provider_token", token.clone()));
+    }
+    if let Some(token) = &flow.provider_refresh_token {
+        extra.push(("provider_refresh_token", token.clone()));
+    }
+    session_location(&flow.redirect_to, session, &extra)
+}
+
+/// `redirect_to` with `session` (a token response) and `extra` pairs in its fragment, which
+/// replaces any fragment it had.
+pub(crate) fn session_location(
+    redirect_to: &str,
+    session: &Value,
+    extra: &[(&str, String)],
+) -> String {
     let text = |key: &str| {
         session[key]
             .as_str()
@@ -272,13 +289,14 @@ fn implicit_location(flow: &FlowState, session: &Value) -> String {
         ("refresh_token", text("refresh_token")),
         ("token_type", "bearer".to_owned()),
     ];
-    if let Some(token) = &flow.provider_access_token {
-        pairs.push(("provider_token", token.clone()));
-    }
-    if let Some(token) = &flow.provider_refresh_token {
-        pairs.push(("provider_refresh_token", token.clone()));
-    }
-    let base = flow.redirect_to.split('#').next().unwrap_or_default();
+    pairs.extend(extra.iter().cloned());
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    with_fragment(redirect_to, &pairs)
+}
+
+/// `url` with `pairs` as its fragment (replacing any it had).
+pub(crate) fn with_fragment(url: &str, pairs: &[(&str, &str)]) -> String {
+    let base = url.split('#').next().unwrap_or_default();
     let fragment: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{k}={}", urlencode(v)))
@@ -286,25 +304,30 @@ fn implicit_location(flow: &FlowState, session: &Value) -> String {
     format!("{base}#{}", fragment.join("&"))
 }
 
-/// The redirect that ends a browser login with `err`, to `to` (the app, or the site URL
-/// when the flow is unknown). Faults are logged here: the browser is told only their kind.
-fn error_location(to: &str, err: &AuthError) -> String {
+/// The `error`, `error_code` and `error_description` a redirect carries for `err` (its row
+/// of [`AuthError::wire`]). Faults are logged here: the browser is told only their kind.
+pub(crate) fn error_pairs(err: &AuthError) -> [(&'static str, String); 3] {
     let wire = err.wire();
     if let Some(detail) = err.log_detail() {
-        tracing::error!(code = wire.code, %detail, "OAuth callback failed");
+        tracing::error!(code = wire.code, %detail, "browser flow failed");
     }
-    with_query(
-        to,
-        &[
-            ("error", wire.oauth_error),
-            ("error_code", wire.code),
-            ("error_description", &err.public_message()),
-        ],
-    )
+    [
+        ("error", wire.oauth_error.to_owned()),
+        ("error_code", wire.code.to_owned()),
+        ("error_description", err.public_message().into_owned()),
+    ]
+}
+
+/// The redirect that ends a browser login with `err`, to `to` (the app, or the site URL
+/// when the flow is unknown).
+fn error_location(to: &str, err: &AuthError) -> String {
+    let pairs = error_pairs(err);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    with_query(to, &pairs)
 }
 
 /// Adds query parameters to `url`, keeping its existing query and fragment.
-fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     let (base, fragment) = match url.split_once('#') {
         Some((base, fragment)) => (base, Some(fragment)),
         None => (url, None),

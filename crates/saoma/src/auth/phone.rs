@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::{
     auth::{
         accounts,
+        one_time_codes::{self, CodeRules},
         rate_limit::{self, Bucket},
         sign_in, tokens, user, AuthError, AuthResult, Client,
     },
@@ -379,7 +380,10 @@ pub async fn verify(
     require_enabled(state, "Unsupported phone provider")?;
     rate_limit::check(state, Bucket::Verify, client).await?;
     let phone = normalize(state, raw_phone)?;
-    let token = consume_matching(state, &phone, kind, code.trim()).await?;
+    let rules = CodeRules::sms(state);
+    let token =
+        one_time_codes::consume_matching(state, &phone, kind.token_types(), code.trim(), rules)
+            .await?;
     let user = state
         .store
         .user_by_id(token.user_id)
@@ -390,49 +394,6 @@ pub async fn verify(
         CodeKind::PhoneChange => change_phone(state, &user, &phone).await?,
     };
     sign_in::complete(state, &user, OTP, client).await
-}
-
-/// The live code of `kind` sent to `phone` that `code` is, consumed. Every guess counts
-/// against every live code it could be meant for, and is counted before it is checked: a
-/// code that has had its `sms.max_attempts` tries is dead, however many arrive at once.
-async fn consume_matching(
-    state: &AppState,
-    phone: &str,
-    kind: CodeKind,
-    code: &str,
-) -> AuthResult<OneTimeToken> {
-    let sms = &state.config.sms;
-    let now = state.clock.now();
-    let lifetime = Duration::seconds(sms.otp_exp.max(0));
-    let live = state
-        .store
-        .one_time_tokens_for(phone, kind.token_types())
-        .await?
-        .into_iter()
-        .filter(|t| now < t.created_at + lifetime);
-    let mut tried = Vec::new();
-    for token in live {
-        if state
-            .store
-            .take_guess(token.id, sms.max_attempts.max(1))
-            .await?
-        {
-            tried.push(token);
-        }
-    }
-    let token = tried
-        .into_iter()
-        .find(|t| t.matches(code))
-        .ok_or(AuthError::OtpExpired)?;
-    // Of concurrent right answers, only the one whose delete lands gets the session.
-    if state
-        .store
-        .consume_one_time_token(token.id, &token.token_hash)
-        .await?
-    {
-        return Ok(token);
-    }
-    Err(AuthError::OtpExpired)
 }
 
 /// An `sms` code proves the number is the user's: confirm it (a sign-up completes).

@@ -61,7 +61,13 @@ pub async fn exchange(
     } else {
         (user, flow.provider_access_token)
     };
-    let mut session = sign_in::complete(state, &user, sign_in::OAUTH, client).await?;
+    // An email link's flow signs in by its link's method (`magiclink`, `recovery`...), as
+    // GoTrue records it; a provider's by `oauth`.
+    let method = match flow.authentication_method.as_str() {
+        "" | "oauth" => sign_in::OAUTH,
+        link => link,
+    };
+    let mut session = sign_in::complete(state, &user, method, client).await?;
     if let Some(token) = provider_token {
         session["provider_token"] = json!(token);
     }

@@ -73,26 +73,33 @@ pub async fn check(state: &AppState, bucket: Bucket, client: &Client) -> AuthRes
 }
 
 /// Takes one text message from the deployment's hourly budget (`rate_limit.sms_sent`), or
-/// refuses as GoTrue does. Applies whenever limits are on: it counts messages, not clients.
+/// refuses as GoTrue does.
 pub async fn take_sms(state: &AppState) -> AuthResult<()> {
-    let limits = &state.config.rate_limit;
-    if !limits.enabled {
+    if take_hourly(state, "sms_sent", state.config.rate_limit.sms_sent).await? {
         return Ok(());
     }
-    let per_hour = limits.sms_sent.max(0.0);
+    Err(AuthError::OverSmsSendRateLimit(
+        "SMS rate limit exceeded".into(),
+    ))
+}
+
+/// Takes one message from the deployment's hourly budget `key` of `per_hour`: `false` when it
+/// is spent. Applies whenever limits are on: it counts messages, not clients.
+pub async fn take_hourly(state: &AppState, key: &str, per_hour: f64) -> AuthResult<bool> {
+    if !state.config.rate_limit.enabled {
+        return Ok(true);
+    }
+    let per_hour = per_hour.max(0.0);
     let now = state.clock.now().timestamp_micros() as f64 / 1e6;
     let taken = per_hour >= 1.0
         && state
             .store
-            .take_rate_limit_token("sms_sent", per_hour, per_hour / 3600.0, now)
+            .take_rate_limit_token(key, per_hour, per_hour / 3600.0, now)
             .await?;
-    if taken {
-        return Ok(());
+    if !taken {
+        state.metrics.rate_limited();
     }
-    state.metrics.rate_limited();
-    Err(AuthError::OverSmsSendRateLimit(
-        "SMS rate limit exceeded".into(),
-    ))
+    Ok(taken)
 }
 
 /// Whether IP-keyed limits are in force: switched on, and told where the client's address is.

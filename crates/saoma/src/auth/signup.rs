@@ -6,10 +6,12 @@ use uuid::Uuid;
 use crate::{
     auth::{
         accounts,
+        email::flows::{self, LinkOptions},
         rate_limit::{self, Bucket},
         tokens, user, AuthError, AuthResult, Client,
     },
     domain::{email, password, user::UserView, Identity, User},
+    mail::EmailAction,
     state::AppState,
     store::StoreError,
 };
@@ -42,6 +44,7 @@ pub async fn with_email(
     password: String,
     metadata: Value,
     client: &Client,
+    options: &LinkOptions,
 ) -> AuthResult<Value> {
     let config = &state.config;
     refuse_if_signups_disabled(state)?;
@@ -62,7 +65,7 @@ pub async fn with_email(
         .map_err(AuthError::internal)?;
 
     if let Some(existing) = state.store.user_by_email(&address).await? {
-        return existing_account(state, &existing, metadata).await;
+        return existing_account(state, &existing, metadata, options).await;
     }
 
     let now = state.clock.now();
@@ -88,11 +91,16 @@ pub async fn with_email(
                 .user_by_email(&address)
                 .await?
                 .ok_or_else(|| AuthError::internal("user vanished"))?;
-            existing_account(state, &existing, user.user_metadata.clone()).await
+            existing_account(state, &existing, user.user_metadata.clone(), options).await
         }
         Err(other) => Err(other.into()),
         Ok(Some(session)) => tokens::issued(state, &user, identities, &session),
-        Ok(None) => view(&user, identities),
+        Ok(None) => {
+            // The confirmation mail; without it the account could never be confirmed, so it
+            // goes when the mail cannot.
+            let user = flows::mail_new_account(state, &user, EmailAction::Signup, options).await?;
+            view(&user, identities)
+        }
     }
 }
 
@@ -108,12 +116,20 @@ fn refuse_if_signups_disabled(state: &AppState) -> AuthResult<()> {
 /// GoTrue's answer to a sign-up for a taken address: an error when sign-ups are confirmed at
 /// once (the caller would get a session otherwise), else a look-alike user so that sign-up
 /// cannot be used to find out who has an account.
-async fn existing_account(state: &AppState, existing: &User, metadata: Value) -> AuthResult<Value> {
+async fn existing_account(
+    state: &AppState,
+    existing: &User,
+    metadata: Value,
+    options: &LinkOptions,
+) -> AuthResult<Value> {
     if state.config.mailer.autoconfirm {
         return Err(AuthError::UserAlreadyExists);
     }
     if existing.email_confirmed_at.is_none() {
-        return user::user_json(state, existing).await;
+        // Another confirmation mail (the password and metadata stay as they were, as GoTrue
+        // keeps them).
+        let user = flows::mail(state, existing, EmailAction::Signup, options).await?;
+        return user::user_json(state, &user).await;
     }
     let now = state.clock.now();
     let mut decoy = User::new(Uuid::new_v4(), &existing.aud, "email", now);

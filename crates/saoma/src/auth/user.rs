@@ -5,14 +5,22 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
-        audit, phone,
+        audit,
+        email::{change, flows::LinkOptions},
+        one_time_codes::{self, CodeRules},
+        phone,
         rate_limit::{self, Bucket},
         AuthError, AuthResult, Client,
     },
     config::Config,
     domain::{
-        audit::Action, email, one_time_token::TokenType, password, session::LogoutScope,
-        user::UserView, User, UserChanges,
+        audit::Action,
+        email,
+        one_time_token::TokenType,
+        password,
+        session::{LogoutScope, Session},
+        user::UserView,
+        User, UserChanges,
     },
     state::AppState,
     store::StoreError,
@@ -27,6 +35,11 @@ pub struct UserUpdate {
     pub data: Option<Map<String, Value>>,
     /// Refused: only admins change `app_metadata`.
     pub app_metadata: Option<Value>,
+    /// The code from `GET /reauthenticate`, for a password change on an old session when
+    /// `security.update_password_require_reauthentication` is on.
+    pub nonce: Option<String>,
+    /// Where an address change's links land, and their PKCE challenge.
+    pub link: LinkOptions,
 }
 
 /// The user JSON GoTrue answers with, identities included.
@@ -39,10 +52,11 @@ pub async fn user_json(state: &AppState, user: &User) -> AuthResult<Value> {
 pub async fn update(
     state: &AppState,
     user: &User,
-    session_id: Option<Uuid>,
+    session: Option<&Session>,
     client: &Client,
     update: UserUpdate,
 ) -> AuthResult<Value> {
+    let session_id = session.map(|s| s.id);
     rate_limit::check(state, Bucket::Otp, client).await?;
     let config = &state.config;
     let now = state.clock.now();
@@ -74,17 +88,18 @@ pub async fn update(
     }
     .filter(|address| user.email.as_deref() != Some(address.as_str()));
 
+    let mut email_change = None;
     if let Some(address) = &new_email {
-        // Without a mailer an address can only be taken over unverified when sign-ups are
-        // confirmed at once anyway; otherwise say so rather than pretend a mail went out.
-        if !config.mailer.autoconfirm {
-            return Err(AuthError::EmailProviderDisabled(
-                "Changing the email address needs email confirmation, which this server does not send",
-            ));
-        }
         if state.store.user_by_email(address).await?.is_some() {
             return Err(AuthError::EmailExists);
         }
+    }
+    if let Some(address) = new_email.as_ref().filter(|_| !config.mailer.autoconfirm) {
+        // The address becomes the user's once its link comes back (both addresses' links
+        // with secure change); until then it shows as `new_email`.
+        email_change = Some(address.clone());
+    } else if let Some(address) = &new_email {
+        // Sign-ups are confirmed at once here: so is a new address.
         changes.email = Some(Some(address.clone()));
         changes.email_confirmed_at = Some(Some(now));
         if user.is_anonymous {
@@ -99,6 +114,28 @@ pub async fn update(
     let password_changed = update.password.is_some();
     if let Some(new_password) = update.password {
         check_password_strength(config, &new_password)?;
+        if needs_reauthentication(state, session) {
+            let nonce = update
+                .nonce
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or(AuthError::ReauthenticationNeeded)?;
+            let address = user
+                .email
+                .as_deref()
+                .ok_or(AuthError::ReauthenticationNotValid)?;
+            let types = [TokenType::Reauthentication];
+            one_time_codes::consume_matching(
+                state,
+                address,
+                &types,
+                nonce,
+                CodeRules::email(state),
+            )
+            .await
+            .map_err(|_| AuthError::ReauthenticationNotValid)?;
+        }
         if user.is_anonymous && user.email.is_none() && new_email.is_none() {
             return Err(AuthError::Unprocessable(
                 "Updating password of an anonymous user without an email or phone is not allowed",
@@ -152,6 +189,9 @@ pub async fn update(
         }
     }
 
+    if let Some(address) = &email_change {
+        change::send(state, user, address, &update.link).await?;
+    }
     let user = match state.store.change_user(user.id, &changes, now).await {
         Err(StoreError::Conflict(_)) if new_email.is_none() && phone_now.is_some() => {
             return Err(AuthError::PhoneExists)
@@ -163,6 +203,16 @@ pub async fn update(
         phone::set_phone_identity(state, &user, number).await?;
     }
     user_json(state, &user).await
+}
+
+/// GoTrue asks for a fresh code before a password change when the setting is on and the
+/// session is over a day old (or there is none).
+fn needs_reauthentication(state: &AppState, session: Option<&Session>) -> bool {
+    state
+        .config
+        .security
+        .update_password_require_reauthentication
+        && session.is_none_or(|s| state.clock.now() > s.created_at + chrono::Duration::hours(24))
 }
 
 /// Refuses a password that fails the configured rules, with GoTrue's reasons.

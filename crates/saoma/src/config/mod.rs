@@ -81,7 +81,6 @@ pub struct SecurityConfig {
     pub update_password_require_reauthentication: bool,
 }
 
-
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {

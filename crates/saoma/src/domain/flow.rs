@@ -109,6 +109,10 @@ fn is_pkce_string(value: &str) -> bool {
 pub struct FlowState {
     pub id: Uuid,
     pub provider_type: String,
+    /// GoTrue's `authentication_method`: `oauth` for provider logins; for an email link the
+    /// link's kind (`magiclink`, `recovery`, `email/signup`, `invite`, `email_change`), by
+    /// which `/verify` finds the flow the link's user started.
+    pub authentication_method: String,
     /// Where the user goes at the end (already validated).
     pub redirect_to: String,
     /// None for the implicit flow.
@@ -136,6 +140,7 @@ impl FlowState {
         Self {
             id: Uuid::new_v4(),
             provider_type: provider.to_owned(),
+            authentication_method: "oauth".to_owned(),
             redirect_to,
             challenge,
             user_id: None,

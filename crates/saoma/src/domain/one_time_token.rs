@@ -79,13 +79,35 @@ impl OneTimeToken {
         }
     }
 
-    /// Whether `otp` is this code, compared in constant time.
+    /// [`OneTimeToken::new`] for a link of a PKCE flow: the stored hash carries GoTrue's
+    /// `pkce_` prefix, which tells `/verify` to answer with an auth code.
+    pub fn for_pkce(self) -> Self {
+        Self {
+            token_hash: format!("{PKCE_PREFIX}{}", self.token_hash),
+            ..self
+        }
+    }
+
+    /// Whether this code was issued for a PKCE flow.
+    pub fn is_pkce(&self) -> bool {
+        self.token_hash.starts_with(PKCE_PREFIX)
+    }
+
+    /// Whether `otp` is this code, compared in constant time (with or without the PKCE prefix
+    /// of a link's hash, as GoTrue compares).
     pub fn matches(&self, otp: &str) -> bool {
         use subtle::ConstantTimeEq;
         let given = hash(&self.relates_to, otp);
-        given.as_bytes().ct_eq(self.token_hash.as_bytes()).into()
+        let stored = self
+            .token_hash
+            .strip_prefix(PKCE_PREFIX)
+            .unwrap_or(&self.token_hash);
+        given.as_bytes().ct_eq(stored.as_bytes()).into()
     }
 }
+
+/// What GoTrue puts before a link's hash when the link belongs to a PKCE flow.
+pub const PKCE_PREFIX: &str = "pkce_";
 
 /// GoTrue's token hash: SHA-224 of destination and code, in hex. The same hash, so that codes
 /// issued by either server on a shared database verify on the other.
@@ -138,6 +160,10 @@ mod tests {
         assert!(!token.matches("123457"));
         assert!(!token.matches(""));
         assert_ne!(token.token_hash, "123456");
+        let pkce = token.clone().for_pkce();
+        assert!(pkce.is_pkce() && !token.is_pkce());
+        assert_eq!(pkce.token_hash, format!("pkce_{}", token.token_hash));
+        assert!(pkce.matches("123456") && !pkce.matches("123457"));
     }
 
     #[test]

@@ -30,6 +30,18 @@ pub struct User {
     pub phone_change: Option<String>,
     /// When the last `phone_change` code was sent; GoTrue keeps it after the change.
     pub phone_change_sent_at: Option<DateTime<Utc>>,
+    /// When an admin invited the user (GoTrue's `invited_at`).
+    pub invited_at: Option<DateTime<Utc>>,
+    /// When the last recovery or magic link was sent.
+    pub recovery_sent_at: Option<DateTime<Utc>>,
+    /// A new address waiting for its confirmation (GoTrue's `email_change`, `''` when none).
+    pub email_change: Option<String>,
+    pub email_change_sent_at: Option<DateTime<Utc>>,
+    /// How many of a secure address change's two links were followed (0 or 1; GoTrue's
+    /// `email_change_confirm_status`).
+    pub email_change_confirm_status: i16,
+    /// When the last reauthentication code was sent.
+    pub reauthentication_sent_at: Option<DateTime<Utc>>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub app_metadata: Value,
     pub user_metadata: Value,
@@ -54,6 +66,12 @@ impl User {
             phone_confirmed_at: None,
             phone_change: None,
             phone_change_sent_at: None,
+            invited_at: None,
+            recovery_sent_at: None,
+            email_change: None,
+            email_change_sent_at: None,
+            email_change_confirm_status: 0,
+            reauthentication_sent_at: None,
             last_sign_in_at: None,
             app_metadata: json!({ "provider": provider, "providers": [provider] }),
             user_metadata: json!({}),
@@ -86,6 +104,8 @@ pub struct UserView<'a> {
     pub email: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_confirmed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invited_at: Option<DateTime<Utc>>,
     pub phone: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_confirmed_at: Option<DateTime<Utc>>,
@@ -93,11 +113,20 @@ pub struct UserView<'a> {
     pub confirmation_sent_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_sent_at: Option<DateTime<Utc>>,
+    /// GoTrue's `new_email`: the address a change waits to be confirmed for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_change_sent_at: Option<DateTime<Utc>>,
     /// GoTrue's `new_phone`: the number a `phone_change` code was sent to, until it is verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_phone: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_change_sent_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reauthentication_sent_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub app_metadata: &'a Value,
@@ -151,10 +180,15 @@ impl<'a> UserView<'a> {
             role: &user.role,
             email: user.email.as_deref().unwrap_or(""),
             email_confirmed_at: user.email_confirmed_at,
+            invited_at: user.invited_at,
             phone: user.phone.as_deref().unwrap_or(""),
             phone_confirmed_at: user.phone_confirmed_at,
             confirmation_sent_at: user.confirmation_sent_at,
             confirmed_at: user.confirmed_at(),
+            recovery_sent_at: user.recovery_sent_at,
+            new_email: user.email_change.as_deref().filter(|a| !a.is_empty()),
+            email_change_sent_at: user.email_change_sent_at,
+            reauthentication_sent_at: user.reauthentication_sent_at,
             new_phone: user.phone_change.as_deref().filter(|n| !n.is_empty()),
             phone_change_sent_at: user.phone_change_sent_at,
             last_sign_in_at: user.last_sign_in_at,

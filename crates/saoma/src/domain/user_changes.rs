@@ -20,6 +20,14 @@ pub struct UserChanges {
     /// The pending new number (`Some(None)` once it is the user's, or abandoned).
     pub phone_change: Option<Option<String>>,
     pub phone_change_sent_at: Option<Option<DateTime<Utc>>>,
+    pub invited_at: Option<Option<DateTime<Utc>>>,
+    pub confirmation_sent_at: Option<Option<DateTime<Utc>>>,
+    pub recovery_sent_at: Option<Option<DateTime<Utc>>>,
+    /// The pending new address (`Some(None)` once it is the user's, or abandoned).
+    pub email_change: Option<Option<String>>,
+    pub email_change_sent_at: Option<Option<DateTime<Utc>>>,
+    pub email_change_confirm_status: Option<i16>,
+    pub reauthentication_sent_at: Option<Option<DateTime<Utc>>>,
     /// `Some(None)` removes the password (sign-in by code only).
     pub encrypted_password: Option<Option<String>>,
     pub role: Option<String>,
@@ -37,6 +45,9 @@ pub struct UserChanges {
     pub identity: Option<IdentityChange>,
     /// Recorded in the same transaction: the log holds the change if and only if it happened.
     pub audit: Option<AuditEntry>,
+    /// Voids every one-time code the user has, in the same transaction (a followed link, a
+    /// recovered account or a changed address leaves no older link working, as in GoTrue).
+    pub clear_one_time_tokens: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +79,27 @@ impl UserChanges {
         }
         if let Some(at) = self.phone_change_sent_at {
             user.phone_change_sent_at = at;
+        }
+        if let Some(at) = self.invited_at {
+            user.invited_at = at;
+        }
+        if let Some(at) = self.confirmation_sent_at {
+            user.confirmation_sent_at = at;
+        }
+        if let Some(at) = self.recovery_sent_at {
+            user.recovery_sent_at = at;
+        }
+        if let Some(address) = &self.email_change {
+            user.email_change.clone_from(address);
+        }
+        if let Some(at) = self.email_change_sent_at {
+            user.email_change_sent_at = at;
+        }
+        if let Some(status) = self.email_change_confirm_status {
+            user.email_change_confirm_status = status;
+        }
+        if let Some(at) = self.reauthentication_sent_at {
+            user.reauthentication_sent_at = at;
         }
         if let Some(hash) = &self.encrypted_password {
             user.encrypted_password.clone_from(hash);

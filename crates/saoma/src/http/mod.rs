@@ -21,7 +21,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::state::SharedState;
 use detach::writes;
 use error::ApiError;
-use handlers::{admin, health, identities, logout, oauth, otp, signup, token, user, wechat_mini};
+use handlers::{
+    admin, email, health, identities, logout, oauth, otp, signup, token, user, wechat_mini,
+};
 
 /// The routes of the auth API, relative to its mount point.
 fn api_routes() -> Router<SharedState> {
@@ -32,8 +34,13 @@ fn api_routes() -> Router<SharedState> {
         .route("/signup", writes(post(signup::signup)))
         .route("/token", writes(post(token::token)))
         .route("/otp", writes(post(otp::otp)))
-        .route("/verify", writes(post(otp::verify)))
+        .route("/verify", writes(post(otp::verify).get(email::verify_link)))
         .route("/resend", writes(post(otp::resend)))
+        .route("/magiclink", writes(post(email::magic_link)))
+        .route("/recover", writes(post(email::recover)))
+        .route("/reauthenticate", writes(get(email::reauthenticate)))
+        .route("/invite", writes(post(email::invite)))
+        .route("/admin/generate_link", writes(post(email::generate_link)))
         .route(
             "/user",
             get(user::get_user).merge(writes(put(user::update_user))),

@@ -38,6 +38,13 @@ pub trait OneTimeTokenStore: Send + Sync {
         relates_to: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>>;
+    /// The codes of the given kinds whose hash is `token_hash` (an emailed link carries the
+    /// hash, not the code).
+    async fn one_time_tokens_by_hash(
+        &self,
+        token_hash: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>>;
     /// Deletes the code `id` if it still has `token_hash`; `true` for exactly one caller
     /// however many present the same code at once.
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool>;

@@ -263,18 +263,98 @@ impl saoma::sms::SmsSender for CapturingSms {
 
 /// saoma with a capturing SMS gateway.
 pub async fn spawn_phone_app(configure: impl FnOnce(&mut Config)) -> (TestApp, Arc<CapturingSms>) {
+    let sms = Arc::new(CapturingSms::default());
+    let app = spawn_built(configure, |builder| builder.sms_sender(sms.clone())).await;
+    (app, sms)
+}
+
+/// saoma on a fresh database, its builder finished by `inject` (a gateway, a mailer).
+pub async fn spawn_built(
+    configure: impl FnOnce(&mut Config),
+    inject: impl FnOnce(saoma::app::ApplicationBuilder) -> saoma::app::ApplicationBuilder,
+) -> TestApp {
     let db = TestDb::new(Backend::from_env()).await;
     let mut config = test_config();
     config.database_url = db.url.clone();
     configure(&mut config);
     let clock = ManualClock::new(Utc::now());
-    let sms = Arc::new(CapturingSms::default());
-    let app = Application::builder(config.clone())
-        .clock(clock.clone())
-        .sms_sender(sms.clone())
-        .build()
-        .await
-        .expect("build app");
+    let builder = Application::builder(config.clone()).clock(clock.clone());
+    let app = inject(builder).build().await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
-    (TestApp::serve(app, address, clock, config, db), sms)
+    TestApp::serve(app, address, clock, config, db)
+}
+
+/// One mail as the mailer was handed it.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    pub action: saoma::mail::EmailAction,
+    pub to: String,
+    pub otp: String,
+    pub token_hash: String,
+    pub confirmation_url: String,
+    pub redirect_to: String,
+}
+
+/// A mailer that delivers nowhere: it keeps every mail, so that tests read codes and links as
+/// a person would (the SMTP path itself is tested against a real SMTP server).
+#[derive(Default)]
+pub struct CapturingMailer {
+    sent: std::sync::Mutex<Vec<SentMail>>,
+    /// While set, every send fails as an unreachable server would.
+    pub down: std::sync::atomic::AtomicBool,
+}
+
+impl CapturingMailer {
+    pub fn sent(&self) -> Vec<SentMail> {
+        self.sent.lock().expect("mail lock").clone()
+    }
+
+    /// The last mail sent to `to`.
+    pub fn last_to(&self, to: &str) -> SentMail {
+        self.sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == to)
+            .unwrap_or_else(|| panic!("no mail was sent to {to}"))
+    }
+}
+
+#[async_trait::async_trait]
+impl saoma::mail::Mailer for CapturingMailer {
+    fn name(&self) -> &'static str {
+        "capture"
+    }
+
+    async fn send(&self, mail: &saoma::mail::AuthMail<'_>) -> Result<(), saoma::mail::MailError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(saoma::mail::MailError::Unavailable(
+                "connection refused".into(),
+            ));
+        }
+        self.sent.lock().expect("mail lock").push(SentMail {
+            action: mail.action,
+            to: mail.to.to_owned(),
+            otp: mail.otp.to_owned(),
+            token_hash: mail.token_hash.to_owned(),
+            confirmation_url: mail.confirmation_url.to_owned(),
+            redirect_to: mail.redirect_to.to_owned(),
+        });
+        Ok(())
+    }
+}
+
+/// saoma with a capturing mailer and sign-ups confirmed by mail (`mailer.autoconfirm` off).
+pub async fn spawn_mail_app(
+    configure: impl FnOnce(&mut Config),
+) -> (TestApp, Arc<CapturingMailer>) {
+    let mailer = Arc::new(CapturingMailer::default());
+    let app = spawn_built(
+        |config| {
+            config.mailer.autoconfirm = false;
+            configure(config)
+        },
+        |builder| builder.mailer(mailer.clone()),
+    )
+    .await;
+    (app, mailer)
 }

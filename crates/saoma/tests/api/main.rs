@@ -13,6 +13,7 @@ mod bad_input;
 mod cancellation;
 mod db_faults;
 mod edge;
+mod email;
 mod health;
 mod integrity;
 mod jwt;

@@ -29,7 +29,7 @@ async fn autoconfirmed_signup_returns_a_session_with_metadata() {
 
 #[tokio::test]
 async fn signup_without_autoconfirm_returns_the_user_and_blocks_sign_in() {
-    let app = spawn_app_with(|c| c.mailer.autoconfirm = false).await;
+    let (app, mailer) = spawn_mail_app(|_| {}).await;
     let email = unique_email();
     let reply = app
         .post("/signup", json!({"email": email, "password": PASSWORD}))
@@ -41,6 +41,12 @@ async fn signup_without_autoconfirm_returns_the_user_and_blocks_sign_in() {
     );
     assert_eq!(reply.body["email"], email);
     assert!(reply.body.get("email_confirmed_at").is_none());
+
+    assert!(reply.body["confirmation_sent_at"].is_string());
+    assert_eq!(
+        mailer.last_to(&email).action,
+        saoma::mail::EmailAction::Signup
+    );
 
     let sign_in = app.sign_in(&email, PASSWORD).await;
     assert_eq!(sign_in.status, StatusCode::BAD_REQUEST);
@@ -72,28 +78,19 @@ async fn repeated_signup_does_not_reveal_or_touch_the_account() {
 
 #[tokio::test]
 async fn repeated_signup_of_a_confirmed_user_gets_a_decoy_without_autoconfirm() {
-    let app = spawn_app_with(|c| c.mailer.autoconfirm = false).await;
+    let (app, mailer) = spawn_mail_app(|_| {}).await;
     let email = unique_email();
     let original = app
         .post("/signup", json!({"email": email, "password": PASSWORD}))
         .await;
-    // Confirm it the way an operator would until mail confirmation exists: directly in the store.
-    let state_user_id = original.body["id"].as_str().expect("id").to_owned();
-    let store = saoma::store::connect(&app.config.database_url)
-        .await
-        .expect("store");
-    let confirmed = saoma::domain::UserChanges {
-        email_confirmed_at: Some(Some(chrono::Utc::now())),
-        ..Default::default()
-    };
-    store
-        .change_user(
-            state_user_id.parse().expect("uuid"),
-            &confirmed,
-            chrono::Utc::now(),
+    let link = mailer.last_to(&email);
+    let confirmed = app
+        .post(
+            "/verify",
+            json!({"type": "signup", "token_hash": link.token_hash}),
         )
-        .await
-        .expect("update");
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
 
     let again = app
         .post("/signup", json!({"email": email, "password": PASSWORD}))

@@ -56,3 +56,64 @@ conformance!(
         assert_eq!(store.flow_by_id(flow.id).await.expect("q"), None);
     }
 );
+
+conformance!(
+    an_email_links_flow_is_found_by_its_user_and_method_until_completed,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("alice");
+        let challenge = Challenge {
+            value: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            method: ChallengeMethod::S256,
+        };
+        let flow_for = |method: &str, at| {
+            let mut flow = FlowState::new(
+                "email",
+                "https://app.example/confirm".into(),
+                Some(challenge.clone()),
+                at,
+            );
+            flow.authentication_method = method.into();
+            flow.user_id = Some(alice.id);
+            flow
+        };
+        let older = flow_for("recovery", now() - Duration::seconds(30));
+        let newer = flow_for("recovery", now());
+        let other = flow_for("magiclink", now());
+        for flow in [&older, &newer, &other] {
+            store.create_flow(flow).await.expect("create");
+        }
+        assert_eq!(
+            store.flow_by_id(newer.id).await.expect("q"),
+            Some(newer.clone())
+        );
+        assert_eq!(
+            store
+                .pending_flow_of(alice.id, "recovery")
+                .await
+                .expect("q"),
+            Some(newer.clone())
+        );
+        assert_eq!(
+            store
+                .pending_flow_of(Uuid::new_v4(), "recovery")
+                .await
+                .expect("q"),
+            None
+        );
+        // Once it handed out its code, the next pending one is found.
+        let completed = FlowState {
+            auth_code: Some("code".into()),
+            auth_code_issued_at: Some(now()),
+            ..newer.clone()
+        };
+        assert!(store.complete_flow(&completed).await.expect("complete"));
+        assert_eq!(
+            store
+                .pending_flow_of(alice.id, "recovery")
+                .await
+                .expect("q"),
+            Some(older)
+        );
+    }
+);

@@ -8,7 +8,7 @@
 //! |-------------------------------|---------------------------------------------------------|
 //! | UserStore::create_user        | users::users_round_trip, users::emails_and_identities_are_unique |
 //! | UserStore::create_account     | users::an_account_is_written_whole_or_not_at_all        |
-//! | UserStore::change_user        | users::users_round_trip, users::concurrent_changes_to_one_user_all_hold, users::identities_change_with_the_user_in_one_transaction |
+//! | UserStore::change_user        | users::users_round_trip, users::concurrent_changes_to_one_user_all_hold, users::identities_change_with_the_user_in_one_transaction, one_time_tokens::links_are_found_by_hash_and_cleared_with_a_user_change |
 //! | UserStore::user_by_id         | users::users_round_trip                                 |
 //! | UserStore::principal          | users::principal_reads_user_session_and_identities_together, users::concurrent_principal_reads_each_get_their_own_answer, backends::* |
 //! | UserStore::user_by_email      | users::users_round_trip, users::soft_deleting_frees_the_email_and_ends_everything |
@@ -31,6 +31,7 @@
 //! | SessionStore::present_refresh_token | sessions::a_token_is_presented_as_the_client_sent_it |
 //! | FlowStore::create_flow        | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::flow_by_id         | flows::a_flow_is_completed_once_and_used_once           |
+//! | FlowStore::pending_flow_of    | flows::an_email_links_flow_is_found_by_its_user_and_method_until_completed |
 //! | FlowStore::flow_by_auth_code  | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::complete_flow      | flows::a_flow_is_completed_once_and_used_once           |
 //! | FlowStore::delete_flow        | flows::a_flow_is_completed_once_and_used_once           |
@@ -38,6 +39,7 @@
 //! | OneTimeTokenStore::issue_one_time_token | one_time_tokens::a_new_code_replaces_the_last_of_its_kind, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
 //! | OneTimeTokenStore::one_time_token_of | one_time_tokens::a_new_code_replaces_the_last_of_its_kind |
 //! | OneTimeTokenStore::one_time_tokens_for | one_time_tokens::codes_are_found_by_destination_and_kind |
+//! | OneTimeTokenStore::one_time_tokens_by_hash | one_time_tokens::links_are_found_by_hash_and_cleared_with_a_user_change |
 //! | OneTimeTokenStore::consume_one_time_token | one_time_tokens::a_code_is_consumed_once_even_concurrently |
 //! | OneTimeTokenStore::take_guess | one_time_tokens::wrong_guesses_kill_a_code_at_the_limit, one_time_tokens::guesses_at_once_get_no_more_tries_than_the_limit |
 //! | RateLimitStore::take_rate_limit_token | rate_limits::buckets_empty_and_refill, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |

@@ -214,3 +214,59 @@ conformance!(
         assert!(stored.matches("333333"));
     }
 );
+
+conformance!(
+    links_are_found_by_hash_and_cleared_with_a_user_change,
+    |store: SharedStore| async move {
+        let alice = alice(&store).await;
+        let address = "alice@example.com";
+        let link =
+            OneTimeToken::new(alice.id, TokenType::Recovery, address, "123456", now()).for_pkce();
+        let change = OneTimeToken::new(
+            alice.id,
+            TokenType::EmailChangeNew,
+            "new@example.com",
+            "654321",
+            now(),
+        );
+        for token in [&link, &change] {
+            store.issue_one_time_token(token).await.expect("issue");
+        }
+        let recovery = [TokenType::Recovery];
+        assert_eq!(
+            store
+                .one_time_tokens_by_hash(&link.token_hash, &recovery)
+                .await
+                .expect("q"),
+            vec![link.clone()]
+        );
+        // The hash of another kind, or without its prefix, finds nothing.
+        assert!(store
+            .one_time_tokens_by_hash(&link.token_hash, &[TokenType::Confirmation])
+            .await
+            .expect("q")
+            .is_empty());
+        let bare = link.token_hash.trim_start_matches("pkce_");
+        assert!(store
+            .one_time_tokens_by_hash(bare, &recovery)
+            .await
+            .expect("q")
+            .is_empty());
+        // A user change that voids the user's codes removes every kind, in its transaction.
+        let changes = UserChanges {
+            clear_one_time_tokens: true,
+            ..Default::default()
+        };
+        store
+            .change_user(alice.id, &changes, now())
+            .await
+            .expect("change")
+            .expect("alice");
+        for kind in [TokenType::Recovery, TokenType::EmailChangeNew] {
+            assert_eq!(
+                store.one_time_token_of(alice.id, kind).await.expect("q"),
+                None
+            );
+        }
+    }
+);

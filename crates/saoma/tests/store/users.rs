@@ -7,6 +7,12 @@ conformance!(users_round_trip, |store: SharedStore| async move {
     alice.email_confirmed_at = Some(now());
     alice.phone_change = Some("8613900000009".into());
     alice.phone_change_sent_at = Some(now());
+    alice.invited_at = Some(now());
+    alice.recovery_sent_at = Some(now());
+    alice.email_change = Some("alice@new.example.com".into());
+    alice.email_change_sent_at = Some(now());
+    alice.email_change_confirm_status = 1;
+    alice.reauthentication_sent_at = Some(now());
     let identity = Identity::email(alice.id, "alice@example.com", now());
     store
         .create_user(&alice, std::slice::from_ref(&identity))
@@ -45,6 +51,11 @@ conformance!(users_round_trip, |store: SharedStore| async move {
         // No pending number is stored as GoTrue stores it ('') and read back as none.
         phone_change: Some(None),
         phone_change_sent_at: Some(Some(at)),
+        // The same for a pending address.
+        email_change: Some(None),
+        email_change_confirm_status: Some(0),
+        confirmation_sent_at: Some(Some(at)),
+        recovery_sent_at: Some(None),
         ..Default::default()
     };
     let written = store
@@ -58,6 +69,10 @@ conformance!(users_round_trip, |store: SharedStore| async move {
     expected.is_anonymous = true;
     expected.phone_change = None;
     expected.phone_change_sent_at = Some(at);
+    expected.email_change = None;
+    expected.email_change_confirm_status = 0;
+    expected.confirmation_sent_at = Some(at);
+    expected.recovery_sent_at = None;
     expected.updated_at = at;
     assert_eq!(written, expected);
     assert_eq!(

@@ -60,6 +60,43 @@ fn every_refusal_has_gotrues_status_and_code() {
         ),
         (OtpExpired, 403, "otp_expired", "access_denied"),
         (OtpSignupsDisabled, 422, "otp_disabled", "access_denied"),
+        (EmailLinkInvalid, 403, "otp_expired", "access_denied"),
+        (
+            ReauthenticationNeeded,
+            400,
+            "reauthentication_needed",
+            "invalid_request",
+        ),
+        (
+            ReauthenticationNotValid,
+            422,
+            "reauthentication_not_valid",
+            "invalid_request",
+        ),
+        (
+            OverEmailSendRateLimit("after 42 seconds".into()),
+            429,
+            "over_email_send_rate_limit",
+            "invalid_request",
+        ),
+        (
+            Mail(MailError::InvalidAddress("550".into())),
+            400,
+            "email_address_invalid",
+            "invalid_request",
+        ),
+        (
+            Mail(MailError::Unavailable("down".into())),
+            503,
+            "email_send_failed",
+            "server_error",
+        ),
+        (
+            Mail(MailError::Misconfigured("auth".into())),
+            500,
+            "email_send_failed",
+            "server_error",
+        ),
         (
             OverSmsSendRateLimit("after 42 seconds".into()),
             429,

@@ -1,6 +1,7 @@
 //! One module per endpoint group.
 
 pub mod admin;
+pub mod email;
 pub mod health;
 pub mod identities;
 pub mod logout;

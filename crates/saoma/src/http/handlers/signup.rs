@@ -8,7 +8,8 @@ use crate::{
     auth::{phone, signup},
     http::{
         error::{ApiError, ApiResult},
-        extract::{present, ApiJson, Client},
+        extract::{present, ApiJson, ApiQuery, Client},
+        handlers::email::{link_options, PkceFields, RedirectQuery},
     },
     state::SharedState,
 };
@@ -23,11 +24,14 @@ pub struct SignupRequest {
     password: Option<String>,
     #[serde(default)]
     data: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    pkce: PkceFields,
 }
 
 pub async fn signup(
     State(state): State<SharedState>,
     client: Client,
+    ApiQuery(query): ApiQuery<RedirectQuery>,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<Json<Value>> {
     let metadata = Value::Object(req.data.unwrap_or_default());
@@ -44,8 +48,9 @@ pub async fn signup(
             phone::sign_up(&state, &client, number, password, metadata).await?
         }
         (Some(address), None) => {
+            let options = link_options(query, &req.pkce)?;
             let password = req.password.unwrap_or_default();
-            signup::with_email(&state, address, password, metadata, &client).await?
+            signup::with_email(&state, address, password, metadata, &client, &options).await?
         }
     };
     Ok(Json(answer))

@@ -14,7 +14,8 @@ use crate::{
     domain::user::UserView,
     http::{
         error::{ApiError, ApiResult},
-        extract::{present, ApiJson, Authenticated, Client},
+        extract::{present, ApiJson, ApiQuery, Authenticated, Client},
+        handlers::email::{link_options, PkceFields, RedirectQuery},
     },
     state::SharedState,
 };
@@ -45,21 +46,29 @@ pub struct UpdateUserRequest {
     data: Option<Map<String, Value>>,
     #[serde(default)]
     app_metadata: Option<Value>,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(flatten)]
+    pkce: PkceFields,
 }
 
 pub async fn update_user(
     State(state): State<SharedState>,
     auth: Authenticated,
     client: Client,
+    ApiQuery(query): ApiQuery<RedirectQuery>,
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<Value>> {
+    let link = link_options(query, &req.pkce)?;
     let update = UserUpdate {
+        nonce: req.nonce,
+        link,
         email: present(&req.email).map(str::to_owned),
         phone: present(&req.phone).map(str::to_owned),
         password: req.password,
         data: req.data,
         app_metadata: req.app_metadata,
     };
-    let user = user::update(&state, auth.user(), auth.session_id(), &client, update).await?;
+    let user = user::update(&state, auth.user(), auth.session(), &client, update).await?;
     Ok(Json(user))
 }

@@ -13,7 +13,8 @@ macro_rules! user_columns {
     ($t:literal) => {
         qualified!($t; id, aud, role, email, encrypted_password, email_confirmed_at,
             confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at,
-            last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous,
+            invited_at, recovery_sent_at, email_change, email_change_sent_at,
+            email_change_confirm_status, reauthentication_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous,
             created_at, updated_at)
     };
 }
@@ -60,7 +61,7 @@ pub(super) const TOKEN_COLUMNS: &str =
 pub(super) const FLOW_COLUMNS: &str =
     "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, \
     code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
-    auth_code_issued_at, referrer, provider_code_hash, linking_target_id";
+    auth_code_issued_at, referrer, provider_code_hash, linking_target_id, authentication_method";
 pub(super) const AUDIT_COLUMNS: &str = "id, payload::jsonb AS payload, created_at, ip_address";
 
 /// What the token check (`UserStore::principal`) selects: the user, the session (columns as

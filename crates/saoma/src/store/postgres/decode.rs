@@ -44,6 +44,16 @@ pub(super) fn user_from_row(row: &PgRow) -> StoreResult<User> {
             .try_get::<Option<String>, _>("phone_change")?
             .filter(|n| !n.is_empty()),
         phone_change_sent_at: row.try_get("phone_change_sent_at")?,
+        invited_at: row.try_get("invited_at")?,
+        recovery_sent_at: row.try_get("recovery_sent_at")?,
+        email_change: row
+            .try_get::<Option<String>, _>("email_change")?
+            .filter(|a| !a.is_empty()),
+        email_change_sent_at: row.try_get("email_change_sent_at")?,
+        email_change_confirm_status: row
+            .try_get::<Option<i16>, _>("email_change_confirm_status")?
+            .unwrap_or(0),
+        reauthentication_sent_at: row.try_get("reauthentication_sent_at")?,
         last_sign_in_at: row.try_get("last_sign_in_at")?,
         app_metadata: row
             .try_get::<Option<Value>, _>("raw_app_meta_data")?
@@ -136,6 +146,7 @@ pub(super) fn flow_from_row(row: &PgRow) -> StoreResult<FlowState> {
         provider_refresh_token: row.try_get("provider_refresh_token")?,
         provider_code_hash: row.try_get("provider_code_hash")?,
         linking_target_id: row.try_get("linking_target_id")?,
+        authentication_method: row.try_get("authentication_method")?,
         created_at: req(row.try_get("created_at")?, "created_at")?,
     })
 }

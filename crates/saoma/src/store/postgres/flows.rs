@@ -10,15 +10,17 @@ impl FlowStore for PostgresStore {
     async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO auth.flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-             authentication_method, linking_target_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, 'oauth', $6, $7, $7)",
+             authentication_method, linking_target_id, user_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, $6, $7, $8, $9, $9)",
         )
         .bind(flow.id)
         .bind(&flow.provider_type)
         .bind(&flow.redirect_to)
         .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
         .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
+        .bind(&flow.authentication_method)
         .bind(flow.linking_target_id)
+        .bind(flow.user_id)
         .bind(flow.created_at)
         .execute(&self.pool)
         .await?;
@@ -31,6 +33,26 @@ impl FlowStore for PostgresStore {
                 "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE id = $1"
             ))
             .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn pending_flow_of(
+        &self,
+        user_id: Uuid,
+        authentication_method: &str,
+    ) -> StoreResult<Option<FlowState>> {
+        let row = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {FLOW_COLUMNS} FROM auth.flow_state WHERE user_id = $1 \
+                 AND authentication_method = $2 AND auth_code_issued_at IS NULL \
+                 ORDER BY created_at DESC LIMIT 1"
+            ))
+            .bind(user_id)
+            .bind(authentication_method)
             .fetch_optional(&self.pool)
             .await?)
         })

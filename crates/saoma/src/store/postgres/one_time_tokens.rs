@@ -109,6 +109,27 @@ impl OneTimeTokenStore for PostgresStore {
         rows.iter().map(one_time_token_from_row).collect()
     }
 
+    async fn one_time_tokens_by_hash(
+        &self,
+        token_hash: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>> {
+        let kinds: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let rows = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} \
+                 WHERE t.token_hash = $1 AND t.token_type::text = ANY($2) \
+                 ORDER BY t.created_at, t.id"
+            ))
+            .bind(token_hash)
+            .bind(&kinds)
+            .fetch_all(&self.pool)
+            .await?)
+        })
+        .await?;
+        rows.iter().map(one_time_token_from_row).collect()
+    }
+
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
         let deleted =
             sqlx::query("DELETE FROM auth.one_time_tokens WHERE id = $1 AND token_hash = $2")

@@ -35,6 +35,12 @@ fn bind_user_columns<'q>(query: Query<'q>, user: &'q User) -> Query<'q> {
         // GoTrue's "none" is `''`, not null.
         .bind(user.phone_change.as_deref().unwrap_or(""))
         .bind(user.phone_change_sent_at)
+        .bind(user.invited_at)
+        .bind(user.recovery_sent_at)
+        .bind(user.email_change.as_deref().unwrap_or(""))
+        .bind(user.email_change_sent_at)
+        .bind(user.email_change_confirm_status)
+        .bind(user.reauthentication_sent_at)
         .bind(user.last_sign_in_at)
         .bind(&user.app_metadata)
         .bind(&user.user_metadata)
@@ -55,10 +61,12 @@ async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
     let query = sqlx::query(
         "INSERT INTO auth.users (aud, role, email, encrypted_password, email_confirmed_at, \
          confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
+         invited_at, recovery_sent_at, email_change, email_change_sent_at, \
+         email_change_confirm_status, reauthentication_sent_at, \
          last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
          updated_at, id, created_at, instance_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         '00000000-0000-0000-0000-000000000000')",
+         $19, $20, $21, $22, $23, $24, '00000000-0000-0000-0000-000000000000')",
     );
     let query = bind_user_columns(query, user)
         .bind(user.id)
@@ -71,9 +79,11 @@ async fn write_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
     let query = sqlx::query(
         "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
          email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
-         phone_change = $9, phone_change_sent_at = $10, last_sign_in_at = $11, \
-         raw_app_meta_data = $12, raw_user_meta_data = $13, banned_until = $14, \
-         is_anonymous = $15, updated_at = $16 WHERE id = $17",
+         phone_change = $9, phone_change_sent_at = $10, invited_at = $11, \
+         recovery_sent_at = $12, email_change = $13, email_change_sent_at = $14, \
+         email_change_confirm_status = $15, reauthentication_sent_at = $16, \
+         last_sign_in_at = $17, raw_app_meta_data = $18, raw_user_meta_data = $19, \
+         banned_until = $20, is_anonymous = $21, updated_at = $22 WHERE id = $23",
     );
     user_conflict(
         bind_user_columns(query, user)
@@ -126,6 +136,12 @@ impl UserStore for PostgresStore {
         write_user(&mut tx, &user).await?;
         if let Some((scope, current)) = changes.end_sessions {
             delete_sessions(&mut tx, id, current, scope).await?;
+        }
+        if changes.clear_one_time_tokens {
+            sqlx::query("DELETE FROM auth.one_time_tokens WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(entry) = &changes.audit {
             insert_audit(&mut tx, entry).await?;

@@ -117,6 +117,12 @@ pub(super) fn user_from_row(row: &impl Columns) -> StoreResult<User> {
         // `''` is GoTrue's "none".
         phone_change: row.text("phone_change")?.filter(|n| !n.is_empty()),
         phone_change_sent_at: get_ts(row, "phone_change_sent_at")?,
+        invited_at: get_ts(row, "invited_at")?,
+        recovery_sent_at: get_ts(row, "recovery_sent_at")?,
+        email_change: row.text("email_change")?.filter(|a| !a.is_empty()),
+        email_change_sent_at: get_ts(row, "email_change_sent_at")?,
+        email_change_confirm_status: row.int("email_change_confirm_status")?.unwrap_or(0) as i16,
+        reauthentication_sent_at: get_ts(row, "reauthentication_sent_at")?,
         last_sign_in_at: get_ts(row, "last_sign_in_at")?,
         app_metadata: get_json(row, "raw_app_meta_data")?,
         user_metadata: get_json(row, "raw_user_meta_data")?,
@@ -192,6 +198,7 @@ pub(super) fn flow_from_row(row: &impl Columns) -> StoreResult<FlowState> {
     Ok(FlowState {
         id: get_uuid(row, "id")?,
         provider_type: required(row.text("provider_type")?, "provider_type")?,
+        authentication_method: row.text("authentication_method")?.unwrap_or_default(),
         redirect_to: row.text("referrer")?.unwrap_or_default(),
         challenge,
         user_id: opt_uuid(row, "user_id")?,

@@ -14,15 +14,17 @@ impl FlowStore for SqliteStore {
     async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-             authentication_method, linking_target_id, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, 'oauth', ?, ?, ?)",
+             authentication_method, linking_target_id, user_id, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(flow.id.to_string())
         .bind(&flow.provider_type)
         .bind(&flow.redirect_to)
         .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
         .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
+        .bind(&flow.authentication_method)
         .bind(flow.linking_target_id.map(|id| id.to_string()))
+        .bind(flow.user_id.map(|id| id.to_string()))
         .bind(ts(flow.created_at))
         .bind(ts(flow.created_at))
         .execute(&self.writer)
@@ -35,6 +37,23 @@ impl FlowStore for SqliteStore {
             "SELECT {FLOW_COLUMNS} FROM flow_state WHERE id = ?"
         ))
         .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(flow_from_row).transpose()
+    }
+
+    async fn pending_flow_of(
+        &self,
+        user_id: Uuid,
+        authentication_method: &str,
+    ) -> StoreResult<Option<FlowState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {FLOW_COLUMNS} FROM flow_state WHERE user_id = ? \
+             AND authentication_method = ? AND auth_code_issued_at IS NULL \
+             ORDER BY created_at DESC LIMIT 1"
+        ))
+        .bind(user_id.to_string())
+        .bind(authentication_method)
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(flow_from_row).transpose()

@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "phone_change",
         include_str!("../../../migrations/sqlite/0005_phone_change.sql"),
     ),
+    (
+        6,
+        "email_flows",
+        include_str!("../../../migrations/sqlite/0006_email_flows.sql"),
+    ),
 ];
 
 #[async_trait]

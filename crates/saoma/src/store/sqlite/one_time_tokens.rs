@@ -96,6 +96,28 @@ impl OneTimeTokenStore for SqliteStore {
             .collect())
     }
 
+    async fn one_time_tokens_by_hash(
+        &self,
+        token_hash: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} WHERE t.token_hash = ? \
+             ORDER BY t.created_at, t.id"
+        ))
+        .bind(token_hash)
+        .fetch_all(&self.reader)
+        .await?;
+        let tokens = rows
+            .iter()
+            .map(one_time_token_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(tokens
+            .into_iter()
+            .filter(|t| types.contains(&t.token_type))
+            .collect())
+    }
+
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
         let deleted = sqlx::query("DELETE FROM one_time_tokens WHERE id = ? AND token_hash = ?")
             .bind(id.to_string())

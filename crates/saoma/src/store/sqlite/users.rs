@@ -34,6 +34,12 @@ fn bind_user_columns<'q>(query: Query<'q>, user: &'q User) -> Query<'q> {
         // GoTrue's "none" is `''`, not null.
         .bind(user.phone_change.as_deref().unwrap_or(""))
         .bind(opt_ts(user.phone_change_sent_at))
+        .bind(opt_ts(user.invited_at))
+        .bind(opt_ts(user.recovery_sent_at))
+        .bind(user.email_change.as_deref().unwrap_or(""))
+        .bind(opt_ts(user.email_change_sent_at))
+        .bind(user.email_change_confirm_status)
+        .bind(opt_ts(user.reauthentication_sent_at))
         .bind(opt_ts(user.last_sign_in_at))
         .bind(user.app_metadata.to_string())
         .bind(user.user_metadata.to_string())
@@ -54,9 +60,11 @@ async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreRes
     let query = sqlx::query(
         "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
          confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
+         invited_at, recovery_sent_at, email_change, email_change_sent_at, \
+         email_change_confirm_status, reauthentication_sent_at, \
          last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
          updated_at, id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     let query = bind_user_columns(query, user)
         .bind(user.id.to_string())
@@ -69,7 +77,9 @@ async fn write_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResu
     let query = sqlx::query(
         "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
          email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-         phone_change = ?, phone_change_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
+         phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
+         email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
+         reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
          is_anonymous = ?, updated_at = ? WHERE id = ?",
     );
     user_conflict(
@@ -123,6 +133,12 @@ impl UserStore for SqliteStore {
         write_user(&mut tx, &user).await?;
         if let Some((scope, current)) = changes.end_sessions {
             delete_sessions(&mut tx, id, current, scope).await?;
+        }
+        if changes.clear_one_time_tokens {
+            sqlx::query("DELETE FROM one_time_tokens WHERE user_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(entry) = &changes.audit {
             insert_audit(&mut tx, entry).await?;

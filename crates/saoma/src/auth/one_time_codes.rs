@@ -1,0 +1,101 @@
+//! Checking one-time codes, for text messages and email alike: a code typed by a person
+//! (`{phone|email, token}`) and a link's hash (`token_hash`), each consumed exactly once.
+
+use chrono::Duration;
+
+use crate::{
+    auth::{AuthError, AuthResult},
+    domain::one_time_token::{OneTimeToken, TokenType},
+    state::AppState,
+};
+
+/// How long codes live and how many wrong guesses one survives.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRules {
+    pub lifetime: Duration,
+    pub max_attempts: u32,
+}
+
+impl CodeRules {
+    pub fn sms(state: &AppState) -> Self {
+        let sms = &state.config.sms;
+        Self {
+            lifetime: Duration::seconds(sms.otp_exp.max(0)),
+            max_attempts: sms.max_attempts.max(1),
+        }
+    }
+
+    pub fn email(state: &AppState) -> Self {
+        let mailer = &state.config.mailer;
+        Self {
+            lifetime: Duration::seconds(mailer.otp_exp.max(0)),
+            max_attempts: mailer.max_attempts.max(1),
+        }
+    }
+}
+
+/// The live code of `types` sent to `relates_to` that `code` is, consumed. Every guess counts
+/// against every live code it could be meant for, and is counted before it is checked: a
+/// code that has had its `max_attempts` tries is dead, however many arrive at once.
+pub async fn consume_matching(
+    state: &AppState,
+    relates_to: &str,
+    types: &[TokenType],
+    code: &str,
+    rules: CodeRules,
+) -> AuthResult<OneTimeToken> {
+    let now = state.clock.now();
+    let live = state
+        .store
+        .one_time_tokens_for(relates_to, types)
+        .await?
+        .into_iter()
+        .filter(|t| now < t.created_at + rules.lifetime);
+    let mut tried = Vec::new();
+    for token in live {
+        if state.store.take_guess(token.id, rules.max_attempts).await? {
+            tried.push(token);
+        }
+    }
+    let token = tried
+        .into_iter()
+        .find(|t| t.matches(code))
+        .ok_or(AuthError::OtpExpired)?;
+    consume(state, token, AuthError::OtpExpired).await
+}
+
+/// The live code of `types` whose stored hash is `token_hash` (an emailed link), consumed. A
+/// hash is 224 random-looking bits: it cannot be guessed, so guesses are not counted.
+pub async fn consume_link(
+    state: &AppState,
+    token_hash: &str,
+    types: &[TokenType],
+    rules: CodeRules,
+) -> AuthResult<OneTimeToken> {
+    let now = state.clock.now();
+    let token = state
+        .store
+        .one_time_tokens_by_hash(token_hash, types)
+        .await?
+        .into_iter()
+        .find(|t| now < t.created_at + rules.lifetime)
+        .ok_or(AuthError::EmailLinkInvalid)?;
+    consume(state, token, AuthError::EmailLinkInvalid).await
+}
+
+/// Of concurrent right answers, only the one whose delete lands gets the token.
+async fn consume(
+    state: &AppState,
+    token: OneTimeToken,
+    lost: AuthError,
+) -> AuthResult<OneTimeToken> {
+    if state
+        .store
+        .consume_one_time_token(token.id, &token.token_hash)
+        .await?
+    {
+        Ok(token)
+    } else {
+        Err(lost)
+    }
+}
