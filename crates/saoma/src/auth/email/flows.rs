@@ -232,7 +232,10 @@ pub async fn invite(
         Some(existing) if existing.email_confirmed_at.is_some() => {
             return Err(AuthError::EmailExists)
         }
-        Some(existing) => mail(state, &existing, EmailAction::Invite, &options).await?,
+        Some(existing) => {
+            let existing = drop_squatted_password(state, existing).await?;
+            mail(state, &existing, EmailAction::Invite, &options).await?
+        }
         None => {
             match create_unconfirmed(state, &address, None, Value::Object(data), client).await? {
                 Ok(user) => mail_new_account(state, &user, EmailAction::Invite, &options).await?,

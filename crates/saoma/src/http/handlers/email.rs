@@ -75,7 +75,6 @@ pub async fn verify_link(
     let token = present(&query.token)
         .ok_or_else(|| ApiError::validation("Verify requires a token or a token hash"))?;
     let link = LinkType::parse(raw_type)
-        .filter(|l| *l != LinkType::Email)
         .ok_or_else(|| ApiError::validation("Invalid email verification type"))?;
     let location =
         verify::follow_link(&state, &client, link, token, present(&query.redirect_to)).await;
