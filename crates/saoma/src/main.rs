@@ -234,6 +234,13 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
     }
     // Built here rather than by the application, so `saoma dev` can mount the mailbox's pages.
     let mail = saoma::mail::build(&config)?;
+    if mail.is_none() && !config.mailer.autoconfirm && config.external.email.enabled {
+        tracing::warn!(
+            "no mailer is configured ([smtp] host, or the Send Email hook) and mailer.autoconfirm \
+             is off: email sign-ups, magic links and password recovery will be refused with \
+             email_send_failed until one is"
+        );
+    }
     let mut builder = Application::builder(config);
     let mut mailbox = None;
     if let Some(mail) = mail {

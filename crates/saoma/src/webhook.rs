@@ -91,6 +91,28 @@ pub fn check_uri(uri: &str, setting: &str) -> anyhow::Result<()> {
     }
 }
 
+/// A hook's refusal, `{"error": {"http_code", "message"}}` (GoTrue's shape), surfaced to the
+/// caller; `None` when the body is anything else.
+pub fn refusal(body: &[u8]) -> Option<RefusalError> {
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        error: Option<RefusalError>,
+    }
+    serde_json::from_slice::<Refusal>(body).ok()?.error
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RefusalError {
+    #[serde(default = "internal_error")]
+    pub http_code: u16,
+    #[serde(default)]
+    pub message: String,
+}
+
+fn internal_error() -> u16 {
+    500
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,13 @@ use serde_json::json;
 
 use crate::{
     auth::tokens::{self, NewSession},
-    auth::Client,
+    auth::{AuthError, AuthResult, Client},
     domain::{
         audit::{Action, AuditEntry},
         Identity, User,
     },
     state::AppState,
-    store::{NewAccount, StoreResult},
+    store::{NewAccount, StoreError, StoreResult},
 };
 
 /// Stores the account; `sign_in` is the session's method (`password`, `anonymous`...) when
@@ -46,4 +46,28 @@ pub async fn create(
         })
         .await?;
     Ok(session)
+}
+
+/// Stores `user` (no session) unless a concurrent sign-up stored the same address or number
+/// first: `Err(existing)` then, as `find_existing` reads it back.
+pub async fn create_unless_taken<F, Fut>(
+    state: &AppState,
+    user: User,
+    identities: &[Identity],
+    provider: &str,
+    client: &Client,
+    find_existing: F,
+) -> AuthResult<Result<User, User>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Option<User>>>,
+{
+    match create(state, &user, identities, provider, None, client).await {
+        Ok(_) => Ok(Ok(user)),
+        Err(StoreError::Conflict(_)) => find_existing()
+            .await?
+            .map(Err)
+            .ok_or_else(|| AuthError::internal("user vanished")),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -255,16 +255,10 @@ async fn create_unconfirmed(
     let mut user = new_phone_user(state, phone, password_hash, metadata, now);
     user.confirmation_sent_at = Some(now);
     let identities = [Identity::phone(user.id, phone, now)];
-    match accounts::create(state, &user, &identities, "phone", None, client).await {
-        Ok(_) => Ok(Ok(user)),
-        Err(StoreError::Conflict(_)) => state
-            .store
-            .user_by_phone(phone)
-            .await?
-            .map(Err)
-            .ok_or_else(|| AuthError::internal("user vanished")),
-        Err(other) => Err(other.into()),
-    }
+    accounts::create_unless_taken(state, user, &identities, "phone", client, || {
+        state.store.user_by_phone(phone)
+    })
+    .await
 }
 
 /// `POST /resend {type, phone}`: another code for a sign-up not yet confirmed, or for a

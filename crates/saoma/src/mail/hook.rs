@@ -6,13 +6,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AuthMail, EmailAction, MailError, Mailer};
 use crate::config::Config;
 use crate::domain::user::UserView;
-use crate::webhook::{check_uri, WebhookSigner};
+use crate::webhook::{self, check_uri, WebhookSigner};
 
 /// GoTrue's hook timeout.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,10 +106,7 @@ impl SendEmailHook {
         })?;
         let status = response.status();
         let bytes = response.bytes().await.unwrap_or_default();
-        if let Some(error) = serde_json::from_slice::<Refusal>(&bytes)
-            .ok()
-            .and_then(|refusal| refusal.error)
-        {
+        if let Some(error) = webhook::refusal(&bytes) {
             tracing::warn!(%status, http_code = error.http_code, message = %error.message, "send email hook refused");
             return Err((
                 false,
@@ -160,24 +156,6 @@ impl Mailer for SendEmailHook {
             Err((false, error)) => Err(error),
         }
     }
-}
-
-/// `{"error": {"http_code", "message"}}`: the hook's refusal, surfaced to the caller.
-#[derive(Deserialize)]
-struct Refusal {
-    error: Option<RefusalError>,
-}
-
-#[derive(Deserialize)]
-struct RefusalError {
-    #[serde(default = "internal_error")]
-    http_code: u16,
-    #[serde(default)]
-    message: String,
-}
-
-fn internal_error() -> u16 {
-    500
 }
 
 #[cfg(test)]

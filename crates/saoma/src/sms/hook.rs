@@ -6,13 +6,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 
 use super::outbound::{self, Attempt};
 use super::{OtpMessage, SmsError, SmsSender};
 use crate::config::SmsHookConfig;
 use crate::domain::user::UserView;
-use crate::webhook::{check_uri, WebhookSigner};
+use crate::webhook::{self, check_uri, WebhookSigner};
 
 /// GoTrue's hook timeout.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,8 +55,7 @@ impl SendSmsHook {
         };
         let status = response.status();
         let bytes = response.bytes().await.unwrap_or_default();
-        let refusal = serde_json::from_slice::<Refusal>(&bytes).ok();
-        if let Some(error) = refusal.and_then(|refusal| refusal.error) {
+        if let Some(error) = webhook::refusal(&bytes) {
             tracing::warn!(%status, http_code = error.http_code, message = %error.message, "send SMS hook refused");
             return Attempt::Done(Err(match error.http_code {
                 429 => SmsError::TooFrequent(error.message),
@@ -97,20 +95,3 @@ impl SmsSender for SendSmsHook {
     }
 }
 
-/// `{"error": {"http_code", "message"}}`: the hook's refusal, surfaced to the caller.
-#[derive(Deserialize)]
-struct Refusal {
-    error: Option<RefusalError>,
-}
-
-#[derive(Deserialize)]
-struct RefusalError {
-    #[serde(default = "internal_error")]
-    http_code: u16,
-    #[serde(default)]
-    message: String,
-}
-
-fn internal_error() -> u16 {
-    500
-}

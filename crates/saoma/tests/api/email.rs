@@ -21,14 +21,6 @@ fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
 }
 
-fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(
-        (reply.status, reply.code()),
-        (status, code),
-        "{}",
-        reply.body
-    );
-}
 
 /// Follows a mailed link as a browser would: the `Location` it answers with.
 async fn follow(app: &TestApp, link: &str) -> String {
@@ -674,4 +666,17 @@ async fn a_squatters_password_does_not_survive_the_owner_signing_in_by_link() {
         "invalid_credentials",
         "the squatter's password no longer opens the account"
     );
+}
+
+#[tokio::test]
+async fn with_autoconfirm_a_new_address_gets_a_magic_link_that_confirms_it() {
+    let (app, mailer) = spawn_mail_app(|c| c.mailer.autoconfirm = true).await;
+    let email = unique_email();
+    let sent = app.post("/auth/v1/otp", json!({"email": email})).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let mail = mailer.last_to(&email);
+    assert_eq!(mail.action, EmailAction::MagicLink);
+    let session = verify(&app, json!({"type": "magiclink", "token_hash": mail.token_hash})).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.body);
+    assert!(session.body["user"]["email_confirmed_at"].is_string());
 }

@@ -208,6 +208,16 @@ pub async fn into_reply(response: reqwest::Response) -> Reply {
     }
 }
 
+/// `reply` is GoTrue's refusal `code` with `status`.
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (status, code),
+        "{}",
+        reply.body
+    );
+}
+
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
 }

@@ -24,14 +24,6 @@ async fn verify(app: &TestApp, kind: &str, phone: &str, token: &str) -> Reply {
     .await
 }
 
-fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(
-        (reply.status, reply.code()),
-        (status, code),
-        "{}",
-        reply.body
-    );
-}
 
 /// A code texted to `NUMBER` and verified: the session.
 async fn sign_in_by_sms(app: &TestApp, sms: &CapturingSms) -> Value {

@@ -14,7 +14,6 @@ use crate::{
     domain::{flow::Challenge, Identity, User, UserChanges},
     mail::EmailAction,
     state::AppState,
-    store::StoreError,
 };
 
 /// Where a requested link lands and the PKCE challenge it belongs to.
@@ -67,16 +66,10 @@ pub async fn create_unconfirmed(
     user.encrypted_password = password_hash;
     user.user_metadata = metadata;
     let identities = [Identity::email(user.id, address, now)];
-    match accounts::create(state, &user, &identities, "email", None, client).await {
-        Ok(_) => Ok(Ok(user)),
-        Err(StoreError::Conflict(_)) => state
-            .store
-            .user_by_email(address)
-            .await?
-            .map(Err)
-            .ok_or_else(|| AuthError::internal("user vanished")),
-        Err(other) => Err(other.into()),
-    }
+    accounts::create_unless_taken(state, user, &identities, "email", client, || {
+        state.store.user_by_email(address)
+    })
+    .await
 }
 
 /// Mails a new account its first link; when it cannot leave, the account goes too (nobody
@@ -119,7 +112,7 @@ pub async fn magic_link(
             }
             match create_unconfirmed(state, &address, None, Value::Object(data), client).await? {
                 Ok(user) => {
-                    mail_new_account(state, &user, EmailAction::Signup, options).await?;
+                    mail_new_account(state, &user, first_link(state), options).await?;
                     return Ok(json!({}));
                 }
                 // Lost a race with a concurrent sign-up for the address: that account it is.
@@ -132,8 +125,18 @@ pub async fn magic_link(
         return Ok(json!({}));
     }
     let user = drop_squatted_password(state, user).await?;
-    mail(state, &user, EmailAction::Signup, options).await?;
+    mail(state, &user, first_link(state), options).await?;
     Ok(json!({}))
+}
+
+/// The link an unconfirmed address gets: a sign-up confirmation, or, where sign-ups are
+/// confirmed at once, a magic link (following either confirms the address), as in GoTrue.
+fn first_link(state: &AppState) -> EmailAction {
+    if state.config.mailer.autoconfirm {
+        EmailAction::MagicLink
+    } else {
+        EmailAction::Signup
+    }
 }
 
 /// An unconfirmed account's password was set by someone who never proved they hold the

@@ -93,20 +93,7 @@ impl OneTimeTokenStore for PostgresStore {
         relates_to: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>> {
-        let kinds: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-        let rows = retry_read(|| async {
-            Ok(sqlx::query(&format!(
-                "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} \
-                 WHERE t.relates_to = $1 AND t.token_type::text = ANY($2) \
-                 ORDER BY t.created_at, t.id"
-            ))
-            .bind(relates_to)
-            .bind(&kinds)
-            .fetch_all(&self.pool)
-            .await?)
-        })
-        .await?;
-        rows.iter().map(one_time_token_from_row).collect()
+        self.tokens_where(Matched::RelatesTo, relates_to, types).await
     }
 
     async fn one_time_tokens_by_hash(
@@ -114,20 +101,7 @@ impl OneTimeTokenStore for PostgresStore {
         token_hash: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>> {
-        let kinds: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-        let rows = retry_read(|| async {
-            Ok(sqlx::query(&format!(
-                "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} \
-                 WHERE t.token_hash = $1 AND t.token_type::text = ANY($2) \
-                 ORDER BY t.created_at, t.id"
-            ))
-            .bind(token_hash)
-            .bind(&kinds)
-            .fetch_all(&self.pool)
-            .await?)
-        })
-        .await?;
-        rows.iter().map(one_time_token_from_row).collect()
+        self.tokens_where(Matched::TokenHash, token_hash, types).await
     }
 
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
@@ -160,5 +134,41 @@ impl OneTimeTokenStore for PostgresStore {
             Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Ok(false),
             Err(other) => Err(other.into()),
         }
+    }
+}
+
+/// The column a lookup of codes matches on (both are indexed).
+#[derive(Clone, Copy)]
+enum Matched {
+    RelatesTo,
+    TokenHash,
+}
+
+impl PostgresStore {
+    /// The codes of `types` whose `column` is `value`, oldest first.
+    async fn tokens_where(
+        &self,
+        column: Matched,
+        value: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>> {
+        let condition = match column {
+            Matched::RelatesTo => "t.relates_to = $1",
+            Matched::TokenHash => "t.token_hash = $1",
+        };
+        let kinds: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let rows = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} \
+                 WHERE {condition} AND t.token_type::text = ANY($2) \
+                 ORDER BY t.created_at, t.id"
+            ))
+            .bind(value)
+            .bind(&kinds)
+            .fetch_all(&self.pool)
+            .await?)
+        })
+        .await?;
+        rows.iter().map(one_time_token_from_row).collect()
     }
 }

@@ -79,21 +79,8 @@ impl OneTimeTokenStore for SqliteStore {
         relates_to: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} WHERE t.relates_to = ? \
-             ORDER BY t.created_at, t.id"
-        ))
-        .bind(relates_to)
-        .fetch_all(&self.reader)
-        .await?;
-        let tokens = rows
-            .iter()
-            .map(one_time_token_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(tokens
-            .into_iter()
-            .filter(|t| types.contains(&t.token_type))
-            .collect())
+        self.tokens_where("t.relates_to = ?", relates_to, types)
+            .await
     }
 
     async fn one_time_tokens_by_hash(
@@ -101,21 +88,8 @@ impl OneTimeTokenStore for SqliteStore {
         token_hash: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} WHERE t.token_hash = ? \
-             ORDER BY t.created_at, t.id"
-        ))
-        .bind(token_hash)
-        .fetch_all(&self.reader)
-        .await?;
-        let tokens = rows
-            .iter()
-            .map(one_time_token_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(tokens
-            .into_iter()
-            .filter(|t| types.contains(&t.token_type))
-            .collect())
+        self.tokens_where("t.token_hash = ?", token_hash, types)
+            .await
     }
 
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
@@ -141,5 +115,31 @@ impl OneTimeTokenStore for SqliteStore {
         .fetch_optional(&self.writer)
         .await?;
         Ok(counted.is_some())
+    }
+}
+
+impl SqliteStore {
+    /// The codes of `types` matching `condition` (one column, both indexed) on `value`, oldest
+    /// first.
+    async fn tokens_where(
+        &self,
+        condition: &'static str,
+        value: &str,
+        types: &[TokenType],
+    ) -> StoreResult<Vec<OneTimeToken>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ONE_TIME_TOKEN_COLUMNS} {FROM} WHERE {condition} ORDER BY t.created_at, t.id"
+        ))
+        .bind(value)
+        .fetch_all(&self.reader)
+        .await?;
+        let tokens = rows
+            .iter()
+            .map(one_time_token_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(tokens
+            .into_iter()
+            .filter(|t| types.contains(&t.token_type))
+            .collect())
     }
 }
