@@ -26,7 +26,8 @@ pub struct Application {
     /// Prometheus metrics, apart from the API (`metrics.enabled`).
     metrics_listener: Option<TcpListener>,
     state: SharedState,
-    extra: Option<(String, axum::Router)>,
+    /// Routers served beside the API, by the path they are nested at.
+    extra: Vec<(String, axum::Router)>,
 }
 
 /// Everything an [`Application`] is built from: the configuration, and what tests replace
@@ -98,7 +99,7 @@ impl ApplicationBuilder {
             listener,
             metrics_listener,
             state,
-            extra: None,
+            extra: Vec::new(),
         })
     }
 }
@@ -134,9 +135,10 @@ impl Application {
             .await
     }
 
-    /// Serves another router beside the API (the WeChat simulator in `saoma dev`).
+    /// Serves another router beside the API, at `path` (`saoma dev`: the WeChat simulator,
+    /// the mailbox); each call adds one.
     pub fn mount(mut self, path: &str, router: axum::Router) -> Self {
-        self.extra = Some((path.to_owned(), router));
+        self.extra.push((path.to_owned(), router));
         self
     }
 
@@ -179,7 +181,7 @@ impl Application {
             }))
         });
         let mut router = http::router(self.state);
-        if let Some((path, extra)) = self.extra {
+        for (path, extra) in self.extra {
             router = axum::Router::new().nest(&path, extra).merge(router);
         }
         // Both listeners start their graceful shutdown at the same moment.

@@ -17,6 +17,7 @@ pub mod state;
 pub mod store;
 pub mod sweeper;
 pub mod sync;
+pub mod webhook;
 
 pub use app::Application;
 pub use config::Config;

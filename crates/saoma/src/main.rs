@@ -70,6 +70,7 @@ async fn run() -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             refuse_unsafe_secret(&config)?;
+            refuse_dev_mailbox(&config)?;
             serve(config, None).await
         }
         Command::Dev => {
@@ -98,6 +99,20 @@ async fn run() -> anyhow::Result<()> {
 
 /// Where `saoma dev` mounts the WeChat simulator.
 const SIMULATOR_PATH: &str = "/wechat-sim";
+/// Where `saoma dev` shows the mail it kept instead of sending.
+const MAILBOX_PATH: &str = "/mailbox";
+
+/// `saoma serve` sends mail or says it cannot: it never keeps it in a page nobody reads.
+fn refuse_dev_mailbox(config: &Config) -> anyhow::Result<()> {
+    if config.mailer.dev_mailbox {
+        anyhow::bail!(
+            "mailer.dev_mailbox is for `saoma dev` only: `saoma serve` would keep mail in memory \
+             instead of sending it. Remove it and set [smtp] (GOTRUE_SMTP_HOST...) or the Send \
+             Email hook (GOTRUE_HOOK_SEND_EMAIL_URI)"
+        );
+    }
+    Ok(())
+}
 
 /// `saoma dev`: everything on one port, WeChat included (the simulator), ready for an app on
 /// http://localhost:3000. Returns the simulator to mount, unless a real WeChat app is set up.
@@ -114,6 +129,8 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         config.external_url = format!("http://localhost:{}", config.port);
     }
     config.mailer.autoconfirm = true;
+    // Mail lands in the mailbox page (unless a Send Email hook is set up, which wins).
+    config.mailer.dev_mailbox = true;
     config.external.anonymous_users.enabled = true;
     if config.uri_allow_list.is_empty() {
         config.uri_allow_list = vec!["http://localhost:3000/**".into()];
@@ -215,10 +232,15 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
     if let Some(warning) = saoma::auth::rate_limit::off_warning(&config.rate_limit) {
         tracing::warn!("{warning}");
     }
-    let mut application = Application::builder(config)
-        .build()
-        .await
-        .context("starting saoma")?;
+    // Built here rather than by the application, so `saoma dev` can mount the mailbox's pages.
+    let mail = saoma::mail::build(&config)?;
+    let mut builder = Application::builder(config);
+    let mut mailbox = None;
+    if let Some(mail) = mail {
+        builder = builder.mailer(mail.mailer);
+        mailbox = mail.mailbox;
+    }
+    let mut application = builder.build().await.context("starting saoma")?;
     let state = application.state();
     let bound = format!("http://{}:{}", state.config.host, application.port());
     tracing::info!(url = %bound, elapsed_ms = started.elapsed().as_millis() as u64, "listening");
@@ -231,6 +253,10 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
         );
         println!("  supabase URL:   {url}");
         println!("  anon key:       {anon}");
+        if let Some(mailbox) = mailbox {
+            application = application.mount(MAILBOX_PATH, mailbox.router(MAILBOX_PATH));
+            println!("  mail:           kept, not sent; read it at {url}{MAILBOX_PATH} (JSON: {url}{MAILBOX_PATH}/messages?to=<address>)");
+        }
         if let Some(simulator) = simulator {
             application = application.mount(SIMULATOR_PATH, simulator.router());
             let echo = format!("{url}{SIMULATOR_PATH}/sim/echo-callback");

@@ -200,6 +200,7 @@ pub(super) fn env_vars() -> Vec<EnvVar> {
         })
         .collect();
     vars.extend(sms_vars());
+    vars.extend(mail_vars());
     for provider in WECHAT_PROVIDERS {
         let upper = provider.to_ascii_uppercase();
         for (field, kind) in [
@@ -289,6 +290,92 @@ fn sms_vars() -> Vec<EnvVar> {
             });
         }
     }
+    vars
+}
+
+/// The mails GoTrue has subjects and templates for (`mailer.subjects.*`, `mailer.templates.*`).
+const MAILS: [&str; 6] = [
+    "confirmation",
+    "invite",
+    "magic_link",
+    "recovery",
+    "email_change",
+    "reauthentication",
+];
+
+/// `SAOMA_MAILER_*` and `SAOMA_SMTP_*`: the `[mailer]` and `[smtp]` sections (not
+/// `mailer.dev_mailbox`, which only `saoma dev` sets), and the two mail settings of other
+/// sections.
+fn mail_vars() -> Vec<EnvVar> {
+    const MAILER: &[(&str, Kind)] = &[
+        ("secure_email_change_enabled", Kind::Bool),
+        ("otp_exp", Kind::Int),
+        ("otp_length", Kind::Int),
+        ("max_attempts", Kind::Int),
+        ("locale", Kind::Str),
+    ];
+    const SMTP: &[(&str, Kind)] = &[
+        ("host", Kind::Str),
+        ("port", Kind::Int),
+        ("user", Kind::Str),
+        ("pass", Kind::Str),
+        ("security", Kind::Str),
+        ("admin_email", Kind::Str),
+        ("sender_name", Kind::Str),
+        ("max_frequency", Kind::Seconds),
+        ("timeout_seconds", Kind::Int),
+        ("pool_size", Kind::Int),
+    ];
+    let var = |name: String, path: Vec<&'static str>, kind| EnvVar { name, path, kind };
+    let mut vars = Vec::new();
+    for (field, kind) in MAILER {
+        vars.push(var(
+            format!("SAOMA_MAILER_{}", field.to_ascii_uppercase()),
+            vec!["mailer", field],
+            *kind,
+        ));
+    }
+    for mail in MAILS {
+        let upper = mail.to_ascii_uppercase();
+        vars.push(var(
+            format!("SAOMA_MAILER_SUBJECTS_{upper}"),
+            vec!["mailer", "subjects", mail],
+            Kind::Str,
+        ));
+        vars.push(var(
+            format!("SAOMA_MAILER_TEMPLATES_{upper}"),
+            vec!["mailer", "templates", mail],
+            Kind::Str,
+        ));
+    }
+    for (field, kind) in [
+        ("enabled", Kind::Bool),
+        ("uri", Kind::Str),
+        ("secrets", Kind::Str),
+    ] {
+        vars.push(var(
+            format!("SAOMA_MAILER_HOOK_{}", field.to_ascii_uppercase()),
+            vec!["mailer", "hook", field],
+            kind,
+        ));
+    }
+    for (field, kind) in SMTP {
+        vars.push(var(
+            format!("SAOMA_SMTP_{}", field.to_ascii_uppercase()),
+            vec!["smtp", field],
+            *kind,
+        ));
+    }
+    vars.push(var(
+        "SAOMA_RATE_LIMIT_EMAIL_SENT".into(),
+        vec!["rate_limit", "email_sent"],
+        Kind::Float,
+    ));
+    vars.push(var(
+        "SAOMA_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION".into(),
+        vec!["security", "update_password_require_reauthentication"],
+        Kind::Bool,
+    ));
     vars
 }
 
@@ -423,6 +510,61 @@ const GOTRUE: &[(&str, &[&str], Kind)] = &[
         &["sms", "hook", "secrets"],
         Kind::Str,
     ),
+    ("GOTRUE_SMTP_HOST", &["smtp", "host"], Kind::Str),
+    ("GOTRUE_SMTP_PORT", &["smtp", "port"], Kind::Int),
+    ("GOTRUE_SMTP_USER", &["smtp", "user"], Kind::Str),
+    ("GOTRUE_SMTP_PASS", &["smtp", "pass"], Kind::Str),
+    (
+        "GOTRUE_SMTP_ADMIN_EMAIL",
+        &["smtp", "admin_email"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_SMTP_SENDER_NAME",
+        &["smtp", "sender_name"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_SMTP_MAX_FREQUENCY",
+        &["smtp", "max_frequency"],
+        Kind::Seconds,
+    ),
+    ("GOTRUE_MAILER_OTP_EXP", &["mailer", "otp_exp"], Kind::Int),
+    (
+        "GOTRUE_MAILER_OTP_LENGTH",
+        &["mailer", "otp_length"],
+        Kind::Int,
+    ),
+    (
+        "GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED",
+        &["mailer", "secure_email_change_enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_HOOK_SEND_EMAIL_ENABLED",
+        &["mailer", "hook", "enabled"],
+        Kind::Bool,
+    ),
+    (
+        "GOTRUE_HOOK_SEND_EMAIL_URI",
+        &["mailer", "hook", "uri"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_HOOK_SEND_EMAIL_SECRETS",
+        &["mailer", "hook", "secrets"],
+        Kind::Str,
+    ),
+    (
+        "GOTRUE_RATE_LIMIT_EMAIL_SENT",
+        &["rate_limit", "email_sent"],
+        Kind::Float,
+    ),
+    (
+        "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION",
+        &["security", "update_password_require_reauthentication"],
+        Kind::Bool,
+    ),
 ];
 
 pub(super) fn gotrue_vars() -> Vec<EnvVar> {
@@ -449,6 +591,18 @@ pub(super) fn gotrue_vars() -> Vec<EnvVar> {
                 name: format!("GOTRUE_EXTERNAL_{upper}_{suffix}"),
                 path: vec!["external", provider, field],
                 kind,
+            });
+        }
+    }
+    // GOTRUE_MAILER_SUBJECTS_* and GOTRUE_MAILER_TEMPLATES_* (GoTrue's are URLs, saoma's
+    // file paths: a URL is refused at start, with what to do instead).
+    for mail in MAILS {
+        let upper = mail.to_ascii_uppercase();
+        for (group, setting) in [("SUBJECTS", "subjects"), ("TEMPLATES", "templates")] {
+            vars.push(EnvVar {
+                name: format!("GOTRUE_MAILER_{group}_{upper}"),
+                path: vec!["mailer", setting, mail],
+                kind: Kind::Str,
             });
         }
     }

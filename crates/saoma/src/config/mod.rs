@@ -568,7 +568,8 @@ impl std::fmt::Debug for Config {
                 "security.refresh_token_reuse_interval",
                 &self.security.refresh_token_reuse_interval,
             )
-            .field("mailer.autoconfirm", &self.mailer.autoconfirm)
+            .field("mailer", &self.mailer)
+            .field("smtp", &self.smtp)
             .field("sms", &self.sms)
             .field("external", &self.external)
             .field("server", &self.server)
@@ -712,7 +713,23 @@ mod tests {
             ("GOTRUE_EXTERNAL_WECHAT_QR_ENABLED", "true"),
             ("GOTRUE_EXTERNAL_WECHAT_QR_CLIENT_ID", "wx123"),
             ("GOTRUE_EXTERNAL_WECHAT_QR_SECRET", "s"),
-            ("GOTRUE_SMTP_HOST", "smtp.example.com"),
+            ("GOTRUE_SAML_ENABLED", "true"),
+            ("GOTRUE_SMTP_HOST", "smtp.exmail.qq.com"),
+            ("GOTRUE_SMTP_PORT", "465"),
+            ("GOTRUE_SMTP_ADMIN_EMAIL", "noreply@example.cn"),
+            ("GOTRUE_SMTP_MAX_FREQUENCY", "1m30s"),
+            ("GOTRUE_MAILER_OTP_LENGTH", "8"),
+            ("GOTRUE_MAILER_SUBJECTS_MAGIC_LINK", "Your link"),
+            (
+                "GOTRUE_MAILER_TEMPLATES_RECOVERY",
+                "/etc/saoma/recovery.html",
+            ),
+            ("GOTRUE_HOOK_SEND_EMAIL_ENABLED", "false"),
+            ("GOTRUE_RATE_LIMIT_EMAIL_SENT", "100"),
+            (
+                "GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION",
+                "true",
+            ),
             ("PORT", "8081"),
             ("SAOMA_JWT_EXP", "900"),
         ]);
@@ -740,9 +757,18 @@ mod tests {
         assert_eq!(config.rate_limit.header.as_deref(), Some("X-Forwarded-For"));
         assert_eq!(config.external.wechat_qr.app_id, "wx123");
         assert_eq!(config.port, 8081);
+        assert_eq!(config.smtp.host, "smtp.exmail.qq.com");
+        assert_eq!(config.smtp.port, 465);
+        assert_eq!(config.smtp.admin_email, "noreply@example.cn");
+        assert_eq!(config.smtp.max_frequency, 90);
+        assert_eq!(config.mailer.otp_length, 8);
+        assert_eq!(config.mailer.subjects.magic_link, "Your link");
+        assert_eq!(config.mailer.templates.recovery, "/etc/saoma/recovery.html");
+        assert_eq!(config.rate_limit.email_sent, 100.0);
+        assert!(config.security.update_password_require_reauthentication);
         assert_eq!(
             unsupported_gotrue_names(&vars),
-            vec!["GOTRUE_SMTP_HOST".to_string()]
+            vec!["GOTRUE_SAML_ENABLED".to_string()]
         );
     }
 
@@ -767,8 +793,17 @@ mod tests {
         config.external.wechat_qr.secret = "wechat-app-secret".into();
         // A test number's fixed code signs anyone in as that number's user.
         config.sms.test_otp = "8613800000000:424242".into();
+        config.smtp.pass = "smtp-password-value".into();
+        config.mailer.hook.secrets = "v1,whsec_bWFpbGhvb2s=".into();
         let printed = format!("{config:?}");
-        for secret in ["topsecretvalue", "hunter2", "wechat-app-secret", "424242"] {
+        for secret in [
+            "topsecretvalue",
+            "hunter2",
+            "wechat-app-secret",
+            "424242",
+            "smtp-password-value",
+            "whsec_",
+        ] {
             assert!(!printed.contains(secret), "{printed}");
         }
         // The providers' sections are printed (an operator sees what is set up), bar secrets.

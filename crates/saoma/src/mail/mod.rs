@@ -2,6 +2,14 @@
 //! and reauthentication. Services see only [`Mailer`]; what stands behind it is SMTP, GoTrue's
 //! Send Email hook, or (`saoma dev`) a mailbox page; tests inject their own.
 
+mod defaults;
+pub mod hook;
+pub mod mailbox;
+pub mod message;
+pub mod smtp;
+pub mod template;
+pub mod templates;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -87,7 +95,85 @@ pub trait Mailer: Send + Sync {
 pub type SharedMailer = Arc<dyn Mailer>;
 
 /// The mailer the configuration names; `None` when mail cannot be sent (no SMTP host, no
-/// hook, no dev mailbox). As in GoTrue, an enabled Send Email hook replaces SMTP.
-pub fn from_config(_config: &Config) -> anyhow::Result<Option<SharedMailer>> {
-    Ok(None)
+/// hook, no dev mailbox). As in GoTrue, an enabled Send Email hook replaces SMTP; the dev
+/// mailbox (`saoma dev`) replaces SMTP too. Templates are read and checked here, at start,
+/// whichever sends.
+pub fn from_config(config: &Config) -> anyhow::Result<Option<SharedMailer>> {
+    Ok(build(config)?.map(|built| built.mailer))
+}
+
+/// What [`from_config`] builds, with the dev mailbox apart so `saoma dev` can mount its pages.
+pub struct Built {
+    pub mailer: SharedMailer,
+    pub mailbox: Option<mailbox::Mailbox>,
+}
+
+/// Called within a Tokio runtime: the SMTP connection pool starts a task.
+pub fn build(config: &Config) -> anyhow::Result<Option<Built>> {
+    let templates = Arc::new(templates::MailTemplates::load(&config.mailer)?);
+    if config.mailer.hook.enabled {
+        let hook: SharedMailer = Arc::new(hook::SendEmailHook::new(config)?);
+        return Ok(Some(Built {
+            mailer: hook,
+            mailbox: None,
+        }));
+    }
+    if config.mailer.dev_mailbox {
+        let mailbox = mailbox::Mailbox::new(&config.smtp, templates)?;
+        return Ok(Some(Built {
+            mailer: Arc::new(mailbox.clone()),
+            mailbox: Some(mailbox),
+        }));
+    }
+    if config.smtp.host.trim().is_empty() {
+        return Ok(None);
+    }
+    let smtp: SharedMailer = Arc::new(smtp::SmtpMailer::new(&config.smtp, templates)?);
+    Ok(Some(Built {
+        mailer: smtp,
+        mailbox: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(config: &Config) -> Option<&'static str> {
+        from_config(config).unwrap().map(|mailer| mailer.name())
+    }
+
+    // In a runtime: lettre's pool starts its task when the SMTP mailer is built.
+    #[tokio::test]
+    async fn the_hook_wins_then_the_dev_mailbox_then_smtp() {
+        let mut config = Config::default();
+        assert_eq!(name(&config), None);
+
+        config.smtp.host = "smtp.exmail.qq.com".into();
+        let error = from_config(&config).err().unwrap().to_string();
+        assert!(error.contains("smtp.admin_email"), "{error}");
+        config.smtp.admin_email = "noreply@example.cn".into();
+        assert_eq!(name(&config), Some("smtp"));
+
+        config.mailer.dev_mailbox = true;
+        assert_eq!(name(&config), Some("mailbox"));
+        assert!(build(&config).unwrap().unwrap().mailbox.is_some());
+
+        config.mailer.hook.enabled = true;
+        let error = from_config(&config).err().unwrap().to_string();
+        assert!(error.contains("mailer.hook.uri"), "{error}");
+        config.mailer.hook.uri = "https://hooks.example.com/email".into();
+        let error = from_config(&config).err().unwrap().to_string();
+        assert!(error.contains("mailer.hook.secrets"), "{error}");
+        config.mailer.hook.secrets = "v1,whsec_YWJj".into();
+        assert_eq!(name(&config), Some("hook"));
+    }
+
+    #[test]
+    fn templates_are_checked_at_start_even_without_a_sender() {
+        let mut config = Config::default();
+        config.mailer.templates.invite = "/nonexistent/invite.html".into();
+        let error = from_config(&config).err().unwrap().to_string();
+        assert!(error.contains("mailer.templates.invite"), "{error}");
+    }
 }
