@@ -20,20 +20,28 @@ struct Common {
     code_label: &'static str,
     link_label: &'static str,
     footer: &'static str,
+    /// The footer of a mail with a code and no link.
+    code_only_footer: &'static str,
+    /// Between a label and what it labels in the text part.
+    colon: &'static str,
 }
 
 const EN: Common = Common {
     lang: "en",
-    code_label: "Or enter this code:",
+    code_label: "Or enter this code",
     link_label: "If the button does not work, open this link:",
     footer: "The link and the code work once. If you did not ask for this mail, you can ignore it.",
+    code_only_footer: "The code works once. If you did not ask for it, you can ignore this mail.",
+    colon: ": ",
 };
 
 const ZH: Common = Common {
     lang: "zh-CN",
-    code_label: "或输入验证码：",
+    code_label: "或输入验证码",
     link_label: "如果按钮无法点击，请在浏览器中打开以下链接：",
     footer: "链接和验证码仅可使用一次。如果这不是您本人的操作，请忽略此邮件。",
+    code_only_footer: "验证码仅可使用一次。如果这不是您本人的操作，请忽略此邮件。",
+    colon: "：",
 };
 
 fn words(kind: Kind, zh: bool) -> Words {
@@ -143,8 +151,10 @@ fn html(words: &Words, common: &Common) -> String {
         lang,
         code_label,
         link_label,
-        footer,
+        colon,
+        ..
     } = common;
+    let footer = footer(words, common);
     let (button, code_label, link) = match button {
         Some(label) => (
             format!(
@@ -163,7 +173,10 @@ fn html(words: &Words, common: &Common) -> String {
     let code_label = if code_label.is_empty() {
         String::new()
     } else {
-        format!(r#"<p style="margin:0 0 4px;font-size:14px;color:#57606a;">{code_label}</p>"#)
+        format!(
+            r#"<p style="margin:0 0 4px;font-size:14px;color:#57606a;">{code_label}{}</p>"#,
+            colon.trim_end()
+        )
     };
     format!(
         r#"<!DOCTYPE html>
@@ -185,18 +198,27 @@ fn html(words: &Words, common: &Common) -> String {
     )
 }
 
+fn footer(words: &Words, common: &Common) -> &'static str {
+    if words.button.is_some() {
+        common.footer
+    } else {
+        common.code_only_footer
+    }
+}
+
 /// The plain-text part: the same words and data, readable in any mail client.
 fn text(words: &Words, common: &Common) -> String {
     let mut text = format!("{}\n\n{}\n\n", words.heading, words.intro);
+    let colon = common.colon;
     if let Some(button) = words.button {
         text.push_str(&format!(
-            "{button}: {{{{ .ConfirmationURL }}}}\n\n{} {{{{ .Token }}}}\n\n",
+            "{button}{colon}{{{{ .ConfirmationURL }}}}\n\n{}{colon}{{{{ .Token }}}}\n\n",
             common.code_label
         ));
     } else {
         text.push_str("    {{ .Token }}\n\n");
     }
-    text.push_str(common.footer);
+    text.push_str(footer(words, common));
     text.push('\n');
     text
 }

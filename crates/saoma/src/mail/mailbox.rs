@@ -226,11 +226,14 @@ fn linkify(text: &str) -> String {
     while !rest.is_empty() {
         let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (word, after) = rest.split_at(word_end);
-        if word.starts_with("http://") || word.starts_with("https://") {
-            let href = escaped(word);
-            out.push_str(&format!("<a href=\"{href}\">{href}</a>"));
-        } else {
-            out.push_str(&escaped(word));
+        // A link may follow a label without a space (`登录：http://...`).
+        match word.find("https://").or_else(|| word.find("http://")) {
+            Some(start) => {
+                let href = escaped(&word[start..]);
+                out.push_str(&escaped(&word[..start]));
+                out.push_str(&format!("<a href=\"{href}\">{href}</a>"));
+            }
+            None => out.push_str(&escaped(word)),
         }
         let space_end = after
             .find(|c: char| !c.is_whitespace())

@@ -218,7 +218,10 @@ async fn starts_from_a_gotrue_environment() {
         ("GOTRUE_SITE_URL", "https://app.example.com".into()),
         ("GOTRUE_MAILER_AUTOCONFIRM", "true".into()),
         ("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", "true".into()),
+        // Mail settings are GoTrue's too (nothing connects before a mail is sent).
         ("GOTRUE_SMTP_HOST", "smtp.example.com".into()),
+        ("GOTRUE_SMTP_ADMIN_EMAIL", "noreply@example.com".into()),
+        ("GOTRUE_SAML_ENABLED", "true".into()),
         ("SAOMA_JWT_SECRT", "typo".into()),
     ];
     let mut server = start(&env).await;
@@ -242,7 +245,8 @@ async fn starts_from_a_gotrue_environment() {
     assert_eq!(server.wait(Duration::from_secs(10)), 0);
     let logs = server.output();
     assert!(
-        logs.contains("GOTRUE_SMTP_HOST"),
+        logs.contains("GOTRUE_SAML_ENABLED")
+            && !logs.contains("ignoring GoTrue setting GOTRUE_SMTP"),
         "unsupported GoTrue settings are reported: {logs}"
     );
     assert!(
@@ -299,8 +303,46 @@ async fn dev_still_runs_with_the_development_secret() {
         status, 200,
         "anonymous sign-in on the dev server: {session}"
     );
+    // Mail is kept in the dev mailbox, its pages beside the WeChat simulator's.
+    let mailbox = reqwest::get(format!("{}/mailbox/messages?to=a@example.com", server.url))
+        .await
+        .expect("get");
+    assert_eq!(mailbox.status(), 200);
+    assert_eq!(mailbox.json::<Value>().await.expect("json"), json!([]));
+    let page = reqwest::get(format!("{}/mailbox", server.url))
+        .await
+        .expect("get");
+    assert_eq!(page.status(), 200);
+    let simulator = reqwest::get(format!("{}/wechat-sim/sim", server.url))
+        .await
+        .expect("get");
+    assert_eq!(simulator.status(), 200);
     server.terminate();
     assert_eq!(server.wait(Duration::from_secs(10)), 0);
+    let logs = server.output();
+    assert!(
+        logs.contains("/mailbox"),
+        "saoma dev says where mail is: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_the_dev_mailbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("saoma.toml"),
+        "[mailer]\ndev_mailbox = true\n",
+    )
+    .expect("write");
+    let env = base_env(free_port(), "saoma.db".into());
+    let mut server = Server {
+        child: saoma("serve", &env, dir.path()),
+        url: String::new(),
+        _dir: dir,
+    };
+    assert_ne!(server.wait(Duration::from_secs(10)), 0);
+    let logs = server.output();
+    assert!(logs.contains("mailer.dev_mailbox"), "{logs}");
 }
 
 #[tokio::test]
