@@ -4,7 +4,8 @@
 // embedded in /login (an iframe, as wxLogin.js does it); and a phone-sized context whose
 // User-Agent is WeChat's own browser signs in on the simulated 公众号 authorization page. The
 // phone login beside the WeChat button signs in with an SMS code read from the simulator's
-// inbox page in a second tab.
+// inbox page in a second tab. Email sign-in (the link, and the code) and 忘记密码 → 设置新密码
+// take their mail from saoma dev's mailbox page (/mailbox) and its JSON.
 //
 // Expects a built example (`npm ci && npx next build` in examples/nextjs-wechat-qr) and
 // target/debug/saoma; ./run.sh does both. Screenshots and both servers' logs go to
@@ -37,6 +38,12 @@ const STEP_TIMEOUT_MS = 20_000;
 const WECHAT_IOS_UA =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) " +
   "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
+/** A sign-in mail as Supabase's Next.js guide has it (Authentication → Email Templates). */
+const SUPABASE_STYLE_SIGN_IN = `<h2>Magic Link</h2>
+<p>Follow this link to login:</p>
+<p><a href="{{ .SiteURL }}/auth/confirm?token_hash={{ .TokenHash }}&type=email">Log In</a></p>
+<p>Or enter this code: {{ .Token }}</p>
+`;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let saoma; // { base, anonKey, stop, log }
@@ -119,6 +126,11 @@ async function startSaoma(appBase) {
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "saoma-e2e-nextjs-")); // saoma.db lands here
+  // Sign-in mails (a new address's confirmation, a known one's magic link) use the template
+  // Supabase's Next.js guide asks for, whose link goes straight to the app's /auth/confirm;
+  // password resets keep saoma's built-in one, whose link passes through saoma's /verify.
+  const template = join(dir, "sign-in.html");
+  writeFileSync(template, SUPABASE_STYLE_SIGN_IN);
   const server = spawnServer("saoma dev", SAOMA_BIN, ["dev"], {
     cwd: dir,
     env: {
@@ -127,6 +139,8 @@ async function startSaoma(appBase) {
       SAOMA_SITE_URL: appBase,
       SAOMA_URI_ALLOW_LIST: `${appBase}/**`,
       SAOMA_JWT_EXP: String(JWT_EXP_SECONDS),
+      SAOMA_MAILER_TEMPLATES_CONFIRMATION: template,
+      SAOMA_MAILER_TEMPLATES_MAGIC_LINK: template,
       NO_COLOR: "1",
     },
   });
@@ -693,6 +707,204 @@ describe("signing in with a phone number and an SMS code", () => {
       assert.equal(new URL(page.url()).pathname, "/");
     } finally {
       await desktop.close();
+    }
+  });
+});
+
+describe("email: a sign-in link or code, and 忘记密码 → 设置新密码, with mail from saoma dev's mailbox", () => {
+  let counter = 0;
+  const freshEmail = (what) => `${what}-${Date.now().toString(36)}-${++counter}@example.com`;
+
+  /** The mails saoma dev kept for `email`, newest first (its JSON), once `count` are there. */
+  async function mailsTo(email, count = 1) {
+    const deadline = Date.now() + STEP_TIMEOUT_MS;
+    for (;;) {
+      const response = await fetch(`${saoma.base}/mailbox/messages?to=${encodeURIComponent(email)}`);
+      assert.equal(response.status, 200);
+      const mails = await response.json();
+      if (mails.length >= count) return mails;
+      if (Date.now() > deadline) throw new Error(`${count} mail(s) to ${email} expected, ${mails.length} kept`);
+      await sleep(200);
+    }
+  }
+
+  /** Opens the mailbox page for `email` in a new tab of `context`; it refreshes every 2 s. */
+  async function openMailbox(context, email, prefix) {
+    await mailsTo(email);
+    const mailbox = await context.newPage();
+    await mailbox.goto(`${saoma.base}/mailbox?to=${encodeURIComponent(email)}`);
+    await mailbox.locator(".mail").first().waitFor({ timeout: STEP_TIMEOUT_MS });
+    await shoot(mailbox, `${prefix}-mailbox`);
+    return mailbox;
+  }
+
+  async function signOut(page) {
+    await page.getByTestId("sign-out").click();
+    await page.waitForURL(at(app.base, "/login"), { timeout: STEP_TIMEOUT_MS });
+  }
+
+  test("使用邮箱登录 → 发送登录邮件 → the link in the mailbox (Supabase-style /auth/confirm?token_hash=) lands on / signed in", async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    try {
+      const email = freshEmail("magic");
+      const page = await context.newPage();
+      await page.goto(`${app.base}/login`);
+      // The WeChat button and the phone login stay; the email login is a link away.
+      await page.getByRole("button", { name: "微信登录" }).waitFor();
+      await page.getByTestId("phone-login").waitFor();
+      await page.getByTestId("email-login").click();
+      await page.waitForURL(at(app.base, "/login/email"), { timeout: STEP_TIMEOUT_MS });
+      await page.fill("#email", email);
+      await shoot(page, "email-login");
+      await page.getByTestId("send-email-link").click();
+      await page.getByTestId("email-sent").waitFor({ timeout: STEP_TIMEOUT_MS });
+      assert.match(await page.getByTestId("email-sent").textContent(), new RegExp(email));
+      await shoot(page, "email-sent");
+
+      // The mailbox page lists the mail; its HTML view is the mail as the recipient sees it.
+      const mailbox = await openMailbox(context, email, "email-link");
+      await mailbox.locator(".mail a", { hasText: "HTML" }).first().click();
+      const link = mailbox.locator('a[href*="/auth/confirm?token_hash="]');
+      await link.waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(mailbox, "email-link-mail");
+      const href = new URL(await link.getAttribute("href"));
+      assert.equal(`${href.origin}${href.pathname}`, `${app.base}/auth/confirm`);
+      assert.match(href.searchParams.get("token_hash"), /^pkce_[0-9a-f]{56}$/, "the app's PKCE flow");
+      assert.equal(href.searchParams.get("type"), "email");
+
+      const trace = traceNavigations(mailbox);
+      await link.click();
+      await mailbox.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+        throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+      });
+      await mailbox.getByTestId("email").waitFor();
+      await shoot(mailbox, "email-link-home");
+      assert.equal(await mailbox.getByTestId("email").textContent(), email);
+      assert.ok(trace.some((line) => line.startsWith(`307 GET ${app.base}/auth/confirm?token_hash=`)), trace.join("\n"));
+      const stored = await sessionCookie(context);
+      assert.equal(stored.session.user.email, email);
+
+      // The first tab shares the cookies: signed in there too. The link works once.
+      await page.goto(`${app.base}/`);
+      await page.getByTestId("email").waitFor();
+      await signOut(page);
+      await mailbox.goto(href.toString());
+      await mailbox.waitForURL(at(app.base, "/error"), { timeout: STEP_TIMEOUT_MS });
+      assert.equal(await mailbox.getByTestId("error-code").textContent(), "otp_expired");
+      await shoot(mailbox, "email-link-used");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("发送登录邮件 → the code from the mailbox's JSON → 登录 (a wrong code first) lands on /", async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    try {
+      const email = freshEmail("code");
+      const page = await context.newPage();
+      await page.goto(`${app.base}/login/email`);
+      await page.fill("#email", email);
+      await page.getByTestId("send-email-link").click();
+      await page.getByTestId("email-sent").waitFor({ timeout: STEP_TIMEOUT_MS });
+
+      const [mail] = await mailsTo(email);
+      const code = /enter this code: (\d{6})/.exec(mail.html)?.[1];
+      assert.ok(code, `a code in the mail:\n${mail.html}`);
+
+      await page.fill("#token", code === "000000" ? "111111" : "000000");
+      await page.getByTestId("verify-email-code").click();
+      await page
+        .getByTestId("email-error")
+        .filter({ hasText: "验证码或链接错误或已过期" })
+        .waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(page, "email-wrong-code");
+
+      // Asking again at once: saoma's 60 s interval, said readably.
+      await page.getByTestId("send-email-link").click();
+      await page.getByTestId("email-error").filter({ hasText: /请 \d+ 秒后再试/ }).waitFor({ timeout: STEP_TIMEOUT_MS });
+
+      await page.fill("#token", code);
+      await page.getByTestId("verify-email-code").click();
+      await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS });
+      await page.getByTestId("email").waitFor();
+      await shoot(page, "email-code-home");
+      assert.equal(await page.getByTestId("email").textContent(), email);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("忘记密码 → the reset link in the mailbox (saoma's /verify → /auth/confirm?code=) → 设置新密码 → only the new password signs in", async () => {
+    const email = freshEmail("reset");
+    const oldPassword = "old-password-1";
+    const newPassword = "new-password-2";
+    // An account with a password (saoma dev confirms sign-ups at once).
+    const signup = await fetch(`${saoma.base}/auth/v1/signup`, {
+      method: "POST",
+      headers: { apikey: saoma.anonKey, "content-type": "application/json" },
+      body: JSON.stringify({ email, password: oldPassword }),
+    });
+    assert.equal(signup.status, 200, await signup.text());
+
+    const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${app.base}/login/email`);
+      await page.getByTestId("forgot-password").click();
+      await page.waitForURL(at(app.base, "/forgot-password"), { timeout: STEP_TIMEOUT_MS });
+      await page.fill("#email", email);
+      await page.getByTestId("send-reset").click();
+      await page.getByTestId("reset-sent").waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(page, "reset-sent");
+
+      // The built-in mail's link, clicked on the mailbox page (same browser: the PKCE code
+      // verifier cookie the request set is there for /auth/confirm).
+      const mailbox = await openMailbox(context, email, "reset");
+      const link = mailbox.locator('.mail pre a[href*="/verify?"]').first();
+      const href = new URL(await link.getAttribute("href"));
+      assert.equal(href.searchParams.get("type"), "recovery");
+      assert.equal(href.searchParams.get("redirect_to"), `${app.base}/auth/confirm?next=/update-password`);
+      const trace = traceNavigations(mailbox);
+      await link.click();
+      await mailbox.waitForURL(at(app.base, "/update-password"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+        throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+      });
+      assert.ok(trace.some((line) => /^303 GET .*\/verify\?token=pkce_/.test(line)), trace.join("\n"));
+      assert.ok(
+        trace.some((line) => line.startsWith(`307 GET ${app.base}/auth/confirm?next=%2Fupdate-password&code=`) ||
+          line.startsWith(`307 GET ${app.base}/auth/confirm?next=/update-password&code=`)),
+        trace.join("\n"),
+      );
+      assert.equal(await mailbox.getByTestId("update-password-email").textContent(), `账号：${email}`);
+      await shoot(mailbox, "reset-update-password");
+
+      await mailbox.fill("#password", newPassword);
+      await mailbox.fill("#confirm", `${newPassword}x`);
+      await mailbox.getByTestId("save-password").click();
+      await mailbox.getByTestId("update-password-error").filter({ hasText: "两次输入的密码不一致" }).waitFor({ timeout: STEP_TIMEOUT_MS });
+      await mailbox.fill("#password", newPassword);
+      await mailbox.fill("#confirm", newPassword);
+      await mailbox.getByTestId("save-password").click();
+      await mailbox.waitForURL((url) => url.origin === app.base && url.pathname === "/", { timeout: STEP_TIMEOUT_MS });
+      await mailbox.getByTestId("password-updated").waitFor();
+      await shoot(mailbox, "reset-done");
+      await signOut(mailbox);
+
+      // Signed out: the old password is refused, the new one signs in.
+      await page.goto(`${app.base}/login/email`);
+      await page.fill("#password-email", email);
+      await page.fill("#password", oldPassword);
+      await page.getByTestId("password-sign-in").click();
+      await page.getByTestId("password-error").filter({ hasText: "邮箱或密码错误" }).waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(page, "reset-old-password");
+      await page.fill("#password-email", email);
+      await page.fill("#password", newPassword);
+      await page.getByTestId("password-sign-in").click();
+      await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS });
+      assert.equal(await page.getByTestId("email").textContent(), email);
+      await shoot(page, "reset-new-password-home");
+    } finally {
+      await context.close();
     }
   });
 });

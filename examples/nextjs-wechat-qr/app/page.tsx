@@ -1,3 +1,4 @@
+import Link from 'next/link'
 import { redirect } from 'next/navigation'
 
 import { displayPhone } from '@/utils/phone'
@@ -5,7 +6,12 @@ import { createClient } from '@/utils/supabase/server'
 
 import { updateProfile } from './actions'
 
-export default async function Home() {
+export default async function Home({
+  searchParams,
+}: {
+  searchParams: Promise<{ password?: string }>
+}) {
+  const { password } = await searchParams
   const supabase = await createClient()
 
   // getUser() asks saoma who the cookie's access token belongs to; never trust getSession()
@@ -27,6 +33,11 @@ export default async function Home() {
   return (
     <main className="center">
       <div className="card">
+        {password === 'updated' ? (
+          <p className="notice" role="status" data-testid="password-updated">
+            密码已更新，下次可使用新密码登录。
+          </p>
+        ) : null}
         <div className="profile">
           {avatarUrl ? (
             // A plain <img>: the avatar is served by WeChat (here saoma's simulator), and
@@ -35,14 +46,21 @@ export default async function Home() {
             <img className="avatar" data-testid="avatar" src={avatarUrl} alt="微信头像" />
           ) : null}
           <div>
-            {/* Signed in by SMS without WeChat: no nickname, the number instead. */}
-            {nickname || !user.phone ? (
+            {/* Signed in by SMS or email without WeChat: no nickname, the number or address. */}
+            {nickname || (!user.phone && !user.email) ? (
               <h1>
                 Hello，你的微信昵称为：<span data-testid="nickname">{nickname}</span>
               </h1>
-            ) : (
+            ) : user.phone ? (
               <h1>Hello，你已使用手机号登录</h1>
+            ) : (
+              <h1>Hello，你已使用邮箱登录</h1>
             )}
+            {user.email ? (
+              <p className="muted">
+                邮箱：<span data-testid="email">{user.email}</span>
+              </p>
+            ) : null}
             {user.phone ? (
               <p className="muted">
                 手机号：<span data-testid="phone">{displayPhone(user.phone)}</span>
@@ -92,6 +110,12 @@ export default async function Home() {
             保存
           </button>
         </form>
+
+        {user.email ? (
+          <p className="muted">
+            <Link href="/update-password">修改密码</Link>
+          </p>
+        ) : null}
 
         <form action="/signout" method="post">
           <button className="secondary" type="submit" data-testid="sign-out">

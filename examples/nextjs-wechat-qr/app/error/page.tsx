@@ -2,6 +2,7 @@ import Link from 'next/link'
 
 const KNOWN: Record<string, string> = {
   access_denied: '你在手机上取消了微信登录。',
+  otp_expired: '邮件中的链接无效或已过期，请重新获取。',
 }
 
 export default async function ErrorPage({

@@ -75,6 +75,15 @@ export default async function LoginPage({
               sent={sent !== undefined}
               error={phoneError ? phoneErrorMessage(phoneError, wait) : undefined}
             />
+            <p className="muted">
+              <Link href="/login/email" data-testid="email-login" prefetch={false}>
+                使用邮箱登录
+              </Link>
+              {' · '}
+              <Link href="/forgot-password" prefetch={false}>
+                忘记密码
+              </Link>
+            </p>
           </>
         )}
       </div>
