@@ -89,6 +89,7 @@ pub async fn update(
     .filter(|address| user.email.as_deref() != Some(address.as_str()));
 
     let mut email_change = None;
+    let mut moved_identity = None;
     if let Some(address) = &new_email {
         if state.store.user_by_email(address).await?.is_some() {
             return Err(AuthError::EmailExists);
@@ -99,9 +100,13 @@ pub async fn update(
         // with secure change); until then it shows as `new_email`.
         email_change = Some(address.clone());
     } else if let Some(address) = &new_email {
-        // Sign-ups are confirmed at once here: so is a new address.
+        // Sign-ups are confirmed at once here: so is a new address, and the `email` identity
+        // follows it as it does a confirmed link.
         changes.email = Some(Some(address.clone()));
         changes.email_confirmed_at = Some(Some(now));
+        let (link, existing) = change::email_identity_for(state, user.id, address, now).await?;
+        changes.identity = link;
+        moved_identity = existing;
         if user.is_anonymous {
             // An anonymous user who adds an email becomes a permanent email user.
             changes.is_anonymous = Some(false);
@@ -199,6 +204,9 @@ pub async fn update(
         Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
         other => other?.ok_or(AuthError::TokenUserGone)?,
     };
+    if let (Some(identity), Some(address)) = (moved_identity, &user.email) {
+        change::move_email_identity(state, identity, address, now).await?;
+    }
     if let Some(number) = &phone_now {
         phone::set_phone_identity(state, &user, number).await?;
     }

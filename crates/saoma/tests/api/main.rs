@@ -14,6 +14,7 @@ mod cancellation;
 mod db_faults;
 mod edge;
 mod email;
+mod email_attacks;
 mod health;
 mod integrity;
 mod jwt;

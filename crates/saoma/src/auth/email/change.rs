@@ -2,12 +2,18 @@
 //! confirmed from the new address and, with `mailer.secure_email_change_enabled` (GoTrue's
 //! default), from the current one too, in either order.
 
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
 use crate::{
     auth::{
         email::{flows::LinkOptions, redirect_target, send},
         AuthError, AuthResult,
     },
-    domain::{one_time_token::TokenType, User, UserChanges},
+    domain::{
+        one_time_token::TokenType, user_changes::IdentityChange, Identity, User, UserChanges,
+    },
     mail::EmailAction,
     state::AppState,
 };
@@ -93,4 +99,42 @@ pub async fn send(
         .change_user(user.id, &changes, now)
         .await?
         .ok_or(AuthError::TokenUserGone)
+}
+
+/// How the user's `email` identity follows a new address: a user without one (anonymous,
+/// WeChat) gains one, linked in the user's own change (its providers list recomputed in the
+/// same transaction); an existing one is returned, to be moved by [`move_email_identity`]
+/// once the user is written.
+pub async fn email_identity_for(
+    state: &AppState,
+    user_id: Uuid,
+    new_email: &str,
+    now: DateTime<Utc>,
+) -> AuthResult<(Option<IdentityChange>, Option<Identity>)> {
+    let identities = state.store.identities_of(user_id).await?;
+    if let Some(existing) = identities.into_iter().find(|i| i.provider == "email") {
+        return Ok((None, Some(existing)));
+    }
+    let mut identity = Identity::email(user_id, new_email, now);
+    if let Value::Object(data) = &mut identity.identity_data {
+        data.insert("email_verified".into(), json!(true));
+    }
+    Ok((Some(IdentityChange::Link(identity)), None))
+}
+
+/// The `email` identity now names `new_email`, verified.
+pub async fn move_email_identity(
+    state: &AppState,
+    mut identity: Identity,
+    new_email: &str,
+    now: DateTime<Utc>,
+) -> AuthResult<()> {
+    if let Value::Object(data) = &mut identity.identity_data {
+        data.insert("email".into(), json!(new_email));
+        data.insert("email_verified".into(), json!(true));
+    }
+    identity.email = Some(new_email.to_owned());
+    identity.updated_at = now;
+    state.store.update_identity(&identity).await?;
+    Ok(())
 }

@@ -12,8 +12,7 @@ use crate::{
     },
     domain::{
         one_time_token::{OneTimeToken, TokenType},
-        user_changes::IdentityChange,
-        Identity, User, UserChanges,
+        User, UserChanges,
     },
     state::AppState,
     store::StoreError,
@@ -192,29 +191,15 @@ async fn confirm_email_change(
     if user.email_confirmed_at.is_none() {
         changes.email_confirmed_at = Some(Some(now));
     }
-    let identities = state.store.identities_of(user.id).await?;
-    let email_identity = identities.into_iter().find(|i| i.provider == "email");
-    if email_identity.is_none() {
-        // A user without one (anonymous, WeChat) gains an `email` identity with the address,
-        // its providers list recomputed in the same transaction.
-        let mut identity = Identity::email(user.id, &new_email, now);
-        if let Value::Object(data) = &mut identity.identity_data {
-            data.insert("email_verified".into(), json!(true));
-        }
-        changes.identity = Some(IdentityChange::Link(identity));
-    }
+    let (link, email_identity) =
+        change::email_identity_for(state, user.id, &new_email, now).await?;
+    changes.identity = link;
     let user = match state.store.change_user(user.id, &changes, now).await {
         Err(StoreError::Conflict(_)) => return Err(AuthError::EmailExists),
         other => other?.ok_or(AuthError::UserNotFound)?,
     };
-    if let Some(mut identity) = email_identity {
-        if let Value::Object(data) = &mut identity.identity_data {
-            data.insert("email".into(), json!(new_email));
-            data.insert("email_verified".into(), json!(true));
-        }
-        identity.email = Some(new_email.clone());
-        identity.updated_at = now;
-        state.store.update_identity(&identity).await?;
+    if let Some(identity) = email_identity {
+        change::move_email_identity(state, identity, &new_email, now).await?;
     }
     Ok(Verified::SignIn {
         user: Box::new(user),
