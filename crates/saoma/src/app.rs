@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::{
     clock::{SharedClock, SystemClock},
     config::Config,
-    domain::refresh::RefreshTokenKey,
+    domain::{one_time_token::LinkKey, refresh::RefreshTokenKey},
     http::{self, serve},
     jwt::JwtKeys,
     mail::SharedMailer,
@@ -267,12 +267,14 @@ async fn build_state_with(
         .with_context(|| format!("opening database {}", config.redacted_database_url()))?;
     store.migrate().await.context("applying migrations")?;
     let refresh_key = RefreshTokenKey::derive(config.jwt.secret.as_bytes());
+    let link_key = LinkKey::derive(config.jwt.secret.as_bytes());
     let issuer = config.issuer();
     Ok(Arc::new(AppState {
         config,
         store,
         keys,
         refresh_key,
+        link_key,
         clock,
         issuer,
         providers,

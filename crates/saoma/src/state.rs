@@ -7,7 +7,10 @@ use chrono::Duration;
 use crate::{
     clock::SharedClock,
     config::Config,
-    domain::refresh::{RefreshTokenKey, RotationPolicy},
+    domain::{
+        one_time_token::LinkKey,
+        refresh::{RefreshTokenKey, RotationPolicy},
+    },
     jwt::JwtKeys,
     mail::SharedMailer,
     metrics::Metrics,
@@ -21,6 +24,8 @@ pub struct AppState {
     pub store: SharedStore,
     pub keys: JwtKeys,
     pub refresh_key: RefreshTokenKey,
+    /// Keys the hashes of emailed codes (also their links' tokens).
+    pub link_key: LinkKey,
     pub clock: SharedClock,
     pub providers: Providers,
     /// The gateway phone sign-in's codes go through; `None` when none is configured.

@@ -5,15 +5,17 @@ use chrono::Duration;
 
 use crate::{
     auth::{AuthError, AuthResult},
-    domain::one_time_token::{OneTimeToken, TokenType},
+    domain::one_time_token::{LinkKey, OneTimeToken, TokenType},
     state::AppState,
 };
 
-/// How long codes live and how many wrong guesses one survives.
-#[derive(Debug, Clone, Copy)]
+/// How long codes live, how many wrong guesses one survives, and the key their hashes were
+/// made with (emailed codes; text messages keep GoTrue's unkeyed hash).
+#[derive(Clone)]
 pub struct CodeRules {
     pub lifetime: Duration,
     pub max_attempts: u32,
+    pub key: Option<LinkKey>,
 }
 
 impl CodeRules {
@@ -22,6 +24,7 @@ impl CodeRules {
         Self {
             lifetime: Duration::seconds(sms.otp_exp.max(0)),
             max_attempts: sms.max_attempts.max(1),
+            key: None,
         }
     }
 
@@ -30,6 +33,7 @@ impl CodeRules {
         Self {
             lifetime: Duration::seconds(mailer.otp_exp.max(0)),
             max_attempts: mailer.max_attempts.max(1),
+            key: Some(state.link_key.clone()),
         }
     }
 }
@@ -59,13 +63,14 @@ pub async fn consume_matching(
     }
     let token = tried
         .into_iter()
-        .find(|t| t.matches(code))
+        .find(|t| t.matches(code, rules.key.as_ref()))
         .ok_or(AuthError::OtpExpired)?;
     consume(state, token, AuthError::OtpExpired).await
 }
 
-/// The live code of `types` whose stored hash is `token_hash` (an emailed link), consumed. A
-/// hash is 224 random-looking bits: it cannot be guessed, so guesses are not counted.
+/// The live code of `types` whose stored hash is `token_hash` (an emailed link), consumed. The
+/// hash is keyed with the server's secret ([`LinkKey`]): nobody without the mail can compute
+/// it, so guesses at it need not be counted.
 pub async fn consume_link(
     state: &AppState,
     token_hash: &str,

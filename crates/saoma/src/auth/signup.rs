@@ -60,12 +60,12 @@ pub async fn with_email(
     }
     let address = email::normalize(address).map_err(AuthError::validation)?;
     // Hash before looking the address up, so that a taken address answers as slowly as a new one.
-    let hash = password::hash(password, config.password.bcrypt_cost)
+    let hash = password::hash(password.clone(), config.password.bcrypt_cost)
         .await
         .map_err(AuthError::internal)?;
 
     if let Some(existing) = state.store.user_by_email(&address).await? {
-        return existing_account(state, &existing, metadata, options).await;
+        return existing_account(state, &existing, &password, metadata, options).await;
     }
 
     let now = state.clock.now();
@@ -91,7 +91,14 @@ pub async fn with_email(
                 .user_by_email(&address)
                 .await?
                 .ok_or_else(|| AuthError::internal("user vanished"))?;
-            existing_account(state, &existing, user.user_metadata.clone(), options).await
+            existing_account(
+                state,
+                &existing,
+                &password,
+                user.user_metadata.clone(),
+                options,
+            )
+            .await
         }
         Err(other) => Err(other.into()),
         Ok(Some(session)) => tokens::issued(state, &user, identities, &session),
@@ -119,6 +126,7 @@ fn refuse_if_signups_disabled(state: &AppState) -> AuthResult<()> {
 async fn existing_account(
     state: &AppState,
     existing: &User,
+    given_password: &str,
     metadata: Value,
     options: &LinkOptions,
 ) -> AuthResult<Value> {
@@ -126,9 +134,24 @@ async fn existing_account(
         return Err(AuthError::UserAlreadyExists);
     }
     if existing.email_confirmed_at.is_none() {
-        // Another confirmation mail (the password and metadata stay as they were, as GoTrue
-        // keeps them).
-        let user = flows::mail(state, existing, EmailAction::Signup, options).await?;
+        // Another confirmation mail; the metadata stays as it was, as GoTrue keeps it. The
+        // password stays only if this sign-up gave the same one: two sign-ups with different
+        // passwords mean one of them is not the address's holder (anyone may sign an address
+        // up), and whichever link gets followed must not confirm the account with the other's
+        // password. The holder sets one after confirming (recovery, magic link).
+        let same = password::verify(
+            given_password.to_owned(),
+            existing.encrypted_password.clone(),
+            state.config.password.bcrypt_cost,
+        )
+        .await
+        .map_err(AuthError::internal)?;
+        let existing = if same {
+            existing.clone()
+        } else {
+            flows::drop_squatted_password(state, existing.clone()).await?
+        };
+        let user = flows::mail(state, &existing, EmailAction::Signup, options).await?;
         return user::user_json(state, &user).await;
     }
     let now = state.clock.now();

@@ -119,28 +119,18 @@ pub async fn update(
     let password_changed = update.password.is_some();
     if let Some(new_password) = update.password {
         check_password_strength(config, &new_password)?;
-        if needs_reauthentication(state, session) {
+        // Asked for before anything else; spent only once the change is otherwise allowed.
+        let nonce = if needs_reauthentication(state, session) {
             let nonce = update
                 .nonce
                 .as_deref()
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .ok_or(AuthError::ReauthenticationNeeded)?;
-            let address = user
-                .email
-                .as_deref()
-                .ok_or(AuthError::ReauthenticationNotValid)?;
-            let types = [TokenType::Reauthentication];
-            one_time_codes::consume_matching(
-                state,
-                address,
-                &types,
-                nonce,
-                CodeRules::email(state),
-            )
-            .await
-            .map_err(|_| AuthError::ReauthenticationNotValid)?;
-        }
+            Some(nonce.to_owned())
+        } else {
+            None
+        };
         if user.is_anonymous && user.email.is_none() && new_email.is_none() {
             return Err(AuthError::Unprocessable(
                 "Updating password of an anonymous user without an email or phone is not allowed",
@@ -155,6 +145,11 @@ pub async fn update(
         .map_err(AuthError::internal)?;
         if same {
             return Err(AuthError::SamePassword);
+        }
+        if let Some(nonce) = nonce {
+            spend_reauthentication_code(state, user, &nonce).await?;
+            // As GoTrue: a proven presence voids every other code the user has.
+            changes.clear_one_time_tokens = true;
         }
         changes.encrypted_password = Some(Some(
             password::hash(new_password, config.password.bcrypt_cost)
@@ -211,6 +206,23 @@ pub async fn update(
         phone::set_phone_identity(state, &user, number).await?;
     }
     user_json(state, &user).await
+}
+
+/// Consumes the user's code from `GET /reauthenticate` that `nonce` is.
+async fn spend_reauthentication_code(state: &AppState, user: &User, nonce: &str) -> AuthResult<()> {
+    let address = user
+        .email
+        .as_deref()
+        .ok_or(AuthError::ReauthenticationNotValid)?;
+    let types = [TokenType::Reauthentication];
+    let rules = CodeRules::email(state);
+    let token = one_time_codes::consume_matching(state, address, &types, nonce, rules)
+        .await
+        .map_err(|_| AuthError::ReauthenticationNotValid)?;
+    if token.user_id != user.id {
+        return Err(AuthError::ReauthenticationNotValid);
+    }
+    Ok(())
 }
 
 /// GoTrue asks for a fresh code before a password change when the setting is on and the

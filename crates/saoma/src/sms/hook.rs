@@ -94,4 +94,3 @@ impl SmsSender for SendSmsHook {
         outbound::with_one_retry("send SMS hook", || self.attempt(&body)).await
     }
 }
-

@@ -21,7 +21,6 @@ fn challenge() -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
 }
 
-
 /// Follows a mailed link as a browser would: the `Location` it answers with.
 async fn follow(app: &TestApp, link: &str) -> String {
     let path = link
@@ -676,7 +675,11 @@ async fn with_autoconfirm_a_new_address_gets_a_magic_link_that_confirms_it() {
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
     let mail = mailer.last_to(&email);
     assert_eq!(mail.action, EmailAction::MagicLink);
-    let session = verify(&app, json!({"type": "magiclink", "token_hash": mail.token_hash})).await;
+    let session = verify(
+        &app,
+        json!({"type": "magiclink", "token_hash": mail.token_hash}),
+    )
+    .await;
     assert_eq!(session.status, StatusCode::OK, "{}", session.body);
     assert!(session.body["user"]["email_confirmed_at"].is_string());
 }

@@ -24,7 +24,6 @@ async fn verify(app: &TestApp, kind: &str, phone: &str, token: &str) -> Reply {
     .await
 }
 
-
 /// A code texted to `NUMBER` and verified: the session.
 async fn sign_in_by_sms(app: &TestApp, sms: &CapturingSms) -> Value {
     let sent = send_otp(app, "+86 138-0000-0001").await;

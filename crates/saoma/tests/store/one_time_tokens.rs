@@ -35,7 +35,7 @@ conformance!(
             .expect("stored");
         assert_eq!(stored, second);
         assert_eq!(stored.wrong_guesses, 0);
-        assert!(stored.matches("222222") && !stored.matches("111111"));
+        assert!(stored.matches("222222", None) && !stored.matches("111111", None));
         // Other kinds are separate slots.
         assert_eq!(
             store
@@ -211,7 +211,7 @@ conformance!(
             .await
             .expect("q")
             .expect("stored");
-        assert!(stored.matches("333333"));
+        assert!(stored.matches("333333", None));
     }
 );
 

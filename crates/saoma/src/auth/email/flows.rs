@@ -143,7 +143,7 @@ fn first_link(state: &AppState) -> EmailAction {
 /// address (anyone may sign an address up): once the address's holder follows a link it must
 /// not open their account, so a sign-in by link takes the password away before anything is
 /// mailed. The holder can set a password of their own afterwards.
-async fn drop_squatted_password(state: &AppState, user: User) -> AuthResult<User> {
+pub async fn drop_squatted_password(state: &AppState, user: User) -> AuthResult<User> {
     if user.email_confirmed_at.is_some() || user.encrypted_password.is_none() {
         return Ok(user);
     }

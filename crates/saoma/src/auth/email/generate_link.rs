@@ -129,7 +129,8 @@ pub async fn generate(
 
     let otp = one_time_token::generate(state.config.mailer.otp_length.clamp(6, 10));
     let (token_type, link) = send::shape(action);
-    let token = OneTimeToken::new(user.id, token_type, &relates_to, &otp, now);
+    let token =
+        OneTimeToken::new_keyed(user.id, token_type, &relates_to, &otp, now, &state.link_key);
     state.store.issue_one_time_token(&token).await?;
     let changes = send::sent_at_changes(action, now);
     let user = state

@@ -102,7 +102,8 @@ pub async fn prepare(
     }
     take_email_budget(state).await?;
     let otp = one_time_token::generate(state.config.mailer.otp_length.clamp(6, 10));
-    let mut token = OneTimeToken::new(out.user.id, token_type, address, &otp, now);
+    let mut token =
+        OneTimeToken::new_keyed(out.user.id, token_type, address, &otp, now, &state.link_key);
     let flow = match (out.challenge, link) {
         (Some(challenge), Some(link)) if link != LinkType::Invite => {
             token = token.for_pkce();

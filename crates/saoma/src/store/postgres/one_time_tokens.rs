@@ -93,7 +93,8 @@ impl OneTimeTokenStore for PostgresStore {
         relates_to: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>> {
-        self.tokens_where(Matched::RelatesTo, relates_to, types).await
+        self.tokens_where(Matched::RelatesTo, relates_to, types)
+            .await
     }
 
     async fn one_time_tokens_by_hash(
@@ -101,7 +102,8 @@ impl OneTimeTokenStore for PostgresStore {
         token_hash: &str,
         types: &[TokenType],
     ) -> StoreResult<Vec<OneTimeToken>> {
-        self.tokens_where(Matched::TokenHash, token_hash, types).await
+        self.tokens_where(Matched::TokenHash, token_hash, types)
+            .await
     }
 
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
