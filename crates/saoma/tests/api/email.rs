@@ -62,24 +62,6 @@ async fn sign_up(app: &TestApp, email: &str, query: &str, extra: Value) -> Reply
     app.post(&format!("/auth/v1/signup{query}"), body).await
 }
 
-/// A user signed up and confirmed through the mailed link: the session the link gave.
-async fn confirmed_user(app: &TestApp, mailer: &CapturingMailer, email: &str) -> Value {
-    let signed_up = sign_up(app, email, "", json!({})).await;
-    assert_eq!(signed_up.status, StatusCode::OK, "{}", signed_up.body);
-    let mail = mailer.last_to(email);
-    let session = verify(
-        app,
-        json!({"type": "signup", "token_hash": mail.token_hash}),
-    )
-    .await;
-    assert_eq!(session.status, StatusCode::OK, "{}", session.body);
-    session.body
-}
-
-async fn verify(app: &TestApp, body: Value) -> Reply {
-    app.post("/auth/v1/verify", body).await
-}
-
 #[tokio::test]
 async fn the_confirmation_link_signs_in_once_and_confirms_the_address() {
     let (app, mailer) = spawn_mail_app(|c| c.uri_allow_list = vec![APP.into()]).await;

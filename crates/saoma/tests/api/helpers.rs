@@ -368,3 +368,27 @@ pub async fn spawn_mail_app(
     .await;
     (app, mailer)
 }
+
+/// `POST /auth/v1/verify` with `body`.
+pub async fn verify(app: &TestApp, body: Value) -> Reply {
+    app.post("/auth/v1/verify", body).await
+}
+
+/// A user signed up by email and confirmed through the mailed link: the session the link gave.
+pub async fn confirmed_user(app: &TestApp, mailer: &CapturingMailer, email: &str) -> Value {
+    let signed_up = app
+        .post(
+            "/auth/v1/signup",
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_up.status, StatusCode::OK, "{}", signed_up.body);
+    let mail = mailer.last_to(email);
+    let session = verify(
+        app,
+        json!({"type": "signup", "token_hash": mail.token_hash}),
+    )
+    .await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.body);
+    session.body
+}
