@@ -20,7 +20,10 @@ import path from 'node:path';
 import { createClient } from '@supabase/supabase-js';
 
 import { startSaoma, createPgDatabase, pgBaseUrl } from './helpers.mjs';
-import { SmtpSink, verifyLink, mailedCode, htmlLinks } from './smtp-sink.mjs';
+// The SMTP sink the Rust mail tests use too; its packages come from tests/smtp-sink/node_modules
+// (`npm ci` there first, as scripts/test does).
+import { SmtpSink } from '../smtp-sink/sink.mjs';
+import { verifyLink, mailedCode, htmlLinks } from './mail.mjs';
 
 const SMTP_USER = 'saoma-mailer';
 const SMTP_PASS = `smtp-${randomBytes(8).toString('hex')}`;
