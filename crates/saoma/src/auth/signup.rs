@@ -65,7 +65,7 @@ pub async fn with_email(
         .map_err(AuthError::internal)?;
 
     if let Some(existing) = state.store.user_by_email(&address).await? {
-        return existing_account(state, &existing, &password, metadata, options).await;
+        return existing_account(state, client, &existing, &password, metadata, options).await;
     }
 
     let now = state.clock.now();
@@ -93,6 +93,7 @@ pub async fn with_email(
                 .ok_or_else(|| AuthError::internal("user vanished"))?;
             existing_account(
                 state,
+                client,
                 &existing,
                 &password,
                 user.user_metadata.clone(),
@@ -105,7 +106,8 @@ pub async fn with_email(
         Ok(None) => {
             // The confirmation mail; without it the account could never be confirmed, so it
             // goes when the mail cannot.
-            let user = flows::mail_new_account(state, &user, EmailAction::Signup, options).await?;
+            let user =
+                flows::mail_new_account(state, client, &user, EmailAction::Signup, options).await?;
             view(&user, identities)
         }
     }
@@ -125,6 +127,7 @@ fn refuse_if_signups_disabled(state: &AppState) -> AuthResult<()> {
 /// cannot be used to find out who has an account.
 async fn existing_account(
     state: &AppState,
+    client: &Client,
     existing: &User,
     given_password: &str,
     metadata: Value,
@@ -151,7 +154,7 @@ async fn existing_account(
         } else {
             flows::drop_squatted_password(state, existing.clone()).await?
         };
-        let user = flows::mail(state, &existing, EmailAction::Signup, options).await?;
+        let user = flows::mail(state, client, &existing, EmailAction::Signup, options).await?;
         return user::user_json(state, &user).await;
     }
     let now = state.clock.now();

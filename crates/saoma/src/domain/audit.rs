@@ -19,6 +19,10 @@ pub enum Action {
     IdentityUnlinked,
     UserModified,
     UserDeleted,
+    UserConfirmationRequested,
+    UserRecoveryRequested,
+    UserInvited,
+    UserReauthenticateRequested,
 }
 
 impl Action {
@@ -33,12 +37,22 @@ impl Action {
             Self::IdentityUnlinked => "identity_unlinked",
             Self::UserModified => "user_modified",
             Self::UserDeleted => "user_deleted",
+            Self::UserConfirmationRequested => "user_confirmation_requested",
+            Self::UserRecoveryRequested => "user_recovery_requested",
+            Self::UserInvited => "user_invited",
+            Self::UserReauthenticateRequested => "user_reauthenticate_requested",
         }
     }
 
     fn log_type(self) -> &'static str {
         match self {
-            Self::UserSignedUp | Self::UserModified | Self::UserDeleted => "user",
+            Self::UserSignedUp
+            | Self::UserModified
+            | Self::UserDeleted
+            | Self::UserConfirmationRequested
+            | Self::UserRecoveryRequested
+            | Self::UserReauthenticateRequested => "user",
+            Self::UserInvited => "team",
             Self::Login | Self::Logout | Self::IdentityLinked | Self::IdentityUnlinked => "account",
             Self::TokenRefreshed | Self::TokenRevoked => "token",
         }

@@ -665,3 +665,33 @@ async fn with_autoconfirm_a_new_address_gets_a_magic_link_that_confirms_it() {
     assert_eq!(session.status, StatusCode::OK, "{}", session.body);
     assert!(session.body["user"]["email_confirmed_at"].is_string());
 }
+
+#[tokio::test]
+async fn mails_asked_for_are_in_the_audit_log_under_gotrues_names() {
+    let (app, mailer) = spawn_mail_app(|_| {}).await;
+    let email = unique_email();
+    confirmed_user(&app, &mailer, &email).await;
+    app.clock.advance(Duration::seconds(61));
+    app.post("/auth/v1/recover", json!({"email": email})).await;
+    let admin = admin_key("service_role");
+    app.request(
+        Method::POST,
+        "/auth/v1/invite",
+        Some(&admin),
+        Some(json!({"email": unique_email()})),
+    )
+    .await;
+    let audit = app
+        .get("/auth/v1/admin/audit?per_page=50", Some(&admin))
+        .await;
+    let entries = audit.body.as_array().expect("entries").clone();
+    let logged = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["payload"]["action"] == action)
+            .map(|e| e["payload"]["log_type"].clone())
+    };
+    assert_eq!(logged("user_confirmation_requested"), Some(json!("user")));
+    assert_eq!(logged("user_recovery_requested"), Some(json!("user")));
+    assert_eq!(logged("user_invited"), Some(json!("team")));
+}

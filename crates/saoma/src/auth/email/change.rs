@@ -37,6 +37,7 @@ pub async fn send(
         user,
         redirect_to: &redirect_to,
         challenge: options.challenge.as_ref(),
+        audit: None,
     };
     let new = send::prepare(state, &to_new, new_email, true).await?;
     let current = match user.email.as_deref().filter(|_| needs_current(state, user)) {

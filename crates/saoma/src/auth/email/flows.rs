@@ -6,12 +6,15 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
-        accounts,
-        email::{self, change, send, send::Outgoing},
+        accounts, audit,
+        email::{
+            self, change,
+            send::{self, Outgoing},
+        },
         rate_limit::{self, Bucket},
         user, AuthError, AuthResult, Client,
     },
-    domain::{flow::Challenge, Identity, User, UserChanges},
+    domain::{audit::Action, flow::Challenge, Identity, User, UserChanges},
     mail::EmailAction,
     state::AppState,
 };
@@ -24,31 +27,38 @@ pub struct LinkOptions {
     pub challenge: Option<Challenge>,
 }
 
-impl LinkOptions {
-    fn outgoing<'a>(
-        &'a self,
-        action: EmailAction,
-        user: &'a User,
-        redirect_to: &'a str,
-    ) -> Outgoing<'a> {
-        Outgoing {
-            action,
-            user,
-            redirect_to,
-            challenge: self.challenge.as_ref(),
-        }
-    }
-}
-
-/// Mails `action` to `user` with the options' redirect and challenge.
+/// Mails `action` to `user` with the options' redirect and challenge, recording the request
+/// in the audit log as GoTrue names it.
 pub async fn mail(
     state: &AppState,
+    client: &Client,
     user: &User,
     action: EmailAction,
     options: &LinkOptions,
 ) -> AuthResult<User> {
     let redirect_to = email::redirect_target(state, options.redirect_to.as_deref());
-    send::send(state, options.outgoing(action, user, &redirect_to)).await
+    let audit =
+        audit_action(action).map(|action| audit::entry(state, action, user, json!({}), client));
+    let out = Outgoing {
+        action,
+        user,
+        redirect_to: &redirect_to,
+        challenge: options.challenge.as_ref(),
+        audit: audit.as_ref(),
+    };
+    send::send(state, out).await
+}
+
+/// GoTrue's audit action for a mail asked for.
+fn audit_action(action: EmailAction) -> Option<Action> {
+    match action {
+        EmailAction::Signup => Some(Action::UserConfirmationRequested),
+        EmailAction::MagicLink | EmailAction::Recovery => Some(Action::UserRecoveryRequested),
+        EmailAction::Invite => Some(Action::UserInvited),
+        EmailAction::Reauthentication => Some(Action::UserReauthenticateRequested),
+        // PUT /user records the change itself (`user_modified`).
+        EmailAction::EmailChangeCurrent | EmailAction::EmailChangeNew => None,
+    }
 }
 
 /// A new unconfirmed email user (with its `email` identity), about to be mailed a link;
@@ -76,11 +86,12 @@ pub async fn create_unconfirmed(
 /// could ever confirm it), as GoTrue's transaction rolls the sign-up back.
 pub async fn mail_new_account(
     state: &AppState,
+    client: &Client,
     user: &User,
     action: EmailAction,
     options: &LinkOptions,
 ) -> AuthResult<User> {
-    match mail(state, user, action, options).await {
+    match mail(state, client, user, action, options).await {
         Ok(user) => Ok(user),
         Err(err) => {
             state.store.delete_user(user.id).await?;
@@ -112,7 +123,7 @@ pub async fn magic_link(
             }
             match create_unconfirmed(state, &address, None, Value::Object(data), client).await? {
                 Ok(user) => {
-                    mail_new_account(state, &user, first_link(state), options).await?;
+                    mail_new_account(state, client, &user, first_link(state), options).await?;
                     return Ok(json!({}));
                 }
                 // Lost a race with a concurrent sign-up for the address: that account it is.
@@ -121,11 +132,11 @@ pub async fn magic_link(
         }
     };
     if user.email_confirmed_at.is_some() {
-        mail(state, &user, EmailAction::MagicLink, options).await?;
+        mail(state, client, &user, EmailAction::MagicLink, options).await?;
         return Ok(json!({}));
     }
     let user = drop_squatted_password(state, user).await?;
-    mail(state, &user, first_link(state), options).await?;
+    mail(state, client, &user, first_link(state), options).await?;
     Ok(json!({}))
 }
 
@@ -173,7 +184,7 @@ pub async fn recover(
     }
     let address = email::normalize(raw_email)?;
     if let Some(user) = state.store.user_by_email(&address).await? {
-        mail(state, &user, EmailAction::Recovery, options).await?;
+        mail(state, client, &user, EmailAction::Recovery, options).await?;
     }
     Ok(json!({}))
 }
@@ -203,7 +214,7 @@ pub async fn resend(
     };
     match kind {
         Resend::Signup if user.email_confirmed_at.is_none() => {
-            mail(state, &user, EmailAction::Signup, options).await?;
+            mail(state, client, &user, EmailAction::Signup, options).await?;
         }
         Resend::EmailChange => {
             if let Some(new_email) = user.email_change.clone() {
@@ -237,11 +248,13 @@ pub async fn invite(
         }
         Some(existing) => {
             let existing = drop_squatted_password(state, existing).await?;
-            mail(state, &existing, EmailAction::Invite, &options).await?
+            mail(state, client, &existing, EmailAction::Invite, &options).await?
         }
         None => {
             match create_unconfirmed(state, &address, None, Value::Object(data), client).await? {
-                Ok(user) => mail_new_account(state, &user, EmailAction::Invite, &options).await?,
+                Ok(user) => {
+                    mail_new_account(state, client, &user, EmailAction::Invite, &options).await?
+                }
                 Err(_) => return Err(AuthError::EmailExists),
             }
         }
@@ -251,7 +264,7 @@ pub async fn invite(
 
 /// `GET /reauthenticate`: a code to the signed-in user's address, which `PUT /user` takes as
 /// `nonce` for a password change on an old session.
-pub async fn reauthenticate(state: &AppState, user: &User) -> AuthResult<Value> {
+pub async fn reauthenticate(state: &AppState, client: &Client, user: &User) -> AuthResult<Value> {
     if user.email.is_none() {
         return Err(AuthError::validation(
             "Reauthentication requires the user to have an email or a phone number",
@@ -262,6 +275,7 @@ pub async fn reauthenticate(state: &AppState, user: &User) -> AuthResult<Value> 
     }
     mail(
         state,
+        client,
         user,
         EmailAction::Reauthentication,
         &LinkOptions::default(),

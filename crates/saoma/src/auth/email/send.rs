@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::{
     auth::{email::LinkType, rate_limit, AuthError, AuthResult},
     domain::{
+        audit::AuditEntry,
         flow::{Challenge, FlowState},
         one_time_token::{self, OneTimeToken, TokenType},
         User, UserChanges,
@@ -25,6 +26,8 @@ pub struct Outgoing<'a> {
     pub redirect_to: &'a str,
     /// The PKCE challenge of the request that asked for the mail, if any.
     pub challenge: Option<&'a Challenge>,
+    /// Recorded with the mail's `*_sent_at` (GoTrue's `user_confirmation_requested`...).
+    pub audit: Option<&'a AuditEntry>,
 }
 
 /// What a mail's link confirms, and how the mail's kind is stored and limited.
@@ -70,7 +73,8 @@ pub async fn send(state: &AppState, out: Outgoing<'_>) -> AuthResult<User> {
         return Err(err);
     }
     let now = prepared.token.created_at;
-    let changes = sent_at_changes(out.action, now);
+    let mut changes = sent_at_changes(out.action, now);
+    changes.audit = out.audit.cloned();
     state
         .store
         .change_user(out.user.id, &changes, now)

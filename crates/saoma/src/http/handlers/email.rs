@@ -134,8 +134,11 @@ pub async fn recover(
 pub async fn reauthenticate(
     State(state): State<SharedState>,
     auth: Authenticated,
+    client: Client,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(flows::reauthenticate(&state, auth.user()).await?))
+    Ok(Json(
+        flows::reauthenticate(&state, &client, auth.user()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
