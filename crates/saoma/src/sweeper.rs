@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use crate::{
+    config::Config,
     domain::flow::FLOW_LIFETIME,
     state::SharedState,
     store::{StoreResult, SweepPlan, Swept},
@@ -22,7 +23,8 @@ const BUCKET_IDLE_SECONDS: f64 = 3600.0;
 pub fn plan(now: DateTime<Utc>, code_lifetime: chrono::Duration) -> SweepPlan {
     SweepPlan {
         // Six lifetimes: well past the last moment a callback or a code exchange could use it.
-        flows_before: now - FLOW_LIFETIME * 6,
+        // An emailed PKCE link's flow waits for the link as long as its code lives.
+        flows_before: now - (FLOW_LIFETIME * 6).max(code_lifetime),
         buckets_idle_before: now.timestamp_micros() as f64 / 1e6 - BUCKET_IDLE_SECONDS,
         sessions_ended_before: now,
         one_time_tokens_before: now - code_lifetime,
@@ -35,14 +37,21 @@ pub fn plan(now: DateTime<Utc>, code_lifetime: chrono::Duration) -> SweepPlan {
 /// not be swept at an SMS code's lifetime.
 const CODES_KEPT_AT_LEAST_SECONDS: i64 = 86_400;
 
+/// How long one-time codes are kept: the longer of the SMS codes' and the emailed codes'
+/// lifetimes, and at least a day.
+pub fn code_lifetime(config: &Config) -> chrono::Duration {
+    let longest = config
+        .sms
+        .otp_exp
+        .max(config.mailer.otp_exp)
+        .max(CODES_KEPT_AT_LEAST_SECONDS);
+    chrono::Duration::seconds(longest)
+}
+
 /// One run, now.
 pub async fn sweep_once(state: &SharedState) -> StoreResult<Swept> {
-    let code_lifetime =
-        chrono::Duration::seconds(state.config.sms.otp_exp.max(CODES_KEPT_AT_LEAST_SECONDS));
-    state
-        .store
-        .sweep(&plan(state.clock.now(), code_lifetime))
-        .await
+    let plan = plan(state.clock.now(), code_lifetime(&state.config));
+    state.store.sweep(&plan).await
 }
 
 /// The background sweeper; it stops when dropped.
@@ -69,4 +78,28 @@ pub fn spawn(state: SharedState, every: Duration) -> Sweeper {
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_email_link_flows_are_kept_as_long_as_the_longest_code_lives() {
+        let mut config = Config::default();
+        assert_eq!(code_lifetime(&config), chrono::Duration::days(1));
+        config.mailer.otp_exp = 3 * 86_400;
+        assert_eq!(code_lifetime(&config), chrono::Duration::days(3));
+        config.sms.otp_exp = 4 * 86_400;
+        assert_eq!(code_lifetime(&config), chrono::Duration::days(4));
+
+        // A PKCE link followed two hours after it was mailed still finds its flow.
+        let now = Utc::now();
+        let plan = plan(now, chrono::Duration::days(1));
+        assert!(plan.flows_before <= now - chrono::Duration::days(1));
+        assert!(plan.one_time_tokens_before <= now - chrono::Duration::days(1));
+        // Without long-lived codes, OAuth flows go after six of their lifetimes.
+        let short = super::plan(now, chrono::Duration::seconds(60));
+        assert_eq!(short.flows_before, now - FLOW_LIFETIME * 6);
+    }
 }
