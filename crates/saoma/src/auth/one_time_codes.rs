@@ -1,7 +1,8 @@
 //! Checking one-time codes, for text messages and email alike: a code typed by a person
 //! (`{phone|email, token}`) and a link's hash (`token_hash`), each consumed exactly once.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
 
 use crate::{
     auth::{AuthError, AuthResult},
@@ -36,6 +37,34 @@ impl CodeRules {
             key: Some(state.link_key.clone()),
         }
     }
+}
+
+/// Whole seconds (rounded up, at least 1) still to wait before another code of `kind` may go
+/// to `user_id`, whose last one was issued less than `interval` before `now`; `None` when one
+/// may go now. The answer for the caller; the lock that holds against a burst is
+/// `issue_one_time_token_unless_sent_after`.
+pub async fn seconds_until_next(
+    state: &AppState,
+    user_id: Uuid,
+    kind: TokenType,
+    interval: Duration,
+    now: DateTime<Utc>,
+) -> AuthResult<Option<i64>> {
+    let Some(last) = state.store.one_time_token_of(user_id, kind).await? else {
+        return Ok(None);
+    };
+    let next = last.created_at + interval;
+    // Rounded up: waiting what the message says is always enough.
+    Ok((now < next).then(|| {
+        ((next - now).num_milliseconds() + 999)
+            .div_euclid(1000)
+            .max(1)
+    }))
+}
+
+/// GoTrue's words for another code asked for inside the resend interval.
+pub fn too_soon_message(wait_seconds: i64) -> String {
+    format!("For security purposes, you can only request this after {wait_seconds} seconds.")
 }
 
 /// The live code of `types` sent to `relates_to` that `code` is, consumed. Every guess counts

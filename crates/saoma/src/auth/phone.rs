@@ -304,15 +304,11 @@ pub async fn send_code(
 ) -> AuthResult<()> {
     let sms = &state.config.sms;
     let now = state.clock.now();
-    if let Some(last) = state.store.one_time_token_of(user.id, kind).await? {
-        let next = last.created_at + Duration::seconds(sms.max_frequency.max(0));
-        if now < next {
-            // Whole seconds, rounded up: waiting what the message says is always enough.
-            let wait = ((next - now).num_milliseconds() + 999)
-                .div_euclid(1000)
-                .max(1);
-            return Err(too_soon(wait));
-        }
+    let interval = Duration::seconds(sms.max_frequency.max(0));
+    if let Some(wait) =
+        one_time_codes::seconds_until_next(state, user.id, kind, interval, now).await?
+    {
+        return Err(too_soon(wait));
     }
     let test = test_code(state, phone, now);
     let gateway = match (&test, &state.sms) {
@@ -329,7 +325,7 @@ pub async fn send_code(
     let token = OneTimeToken::new(user.id, kind, phone, &otp, now);
     // The check above answers with the time left; this one is the lock that holds when
     // several requests for one number arrive at once: exactly one issues (and texts).
-    let not_before = now - Duration::seconds(sms.max_frequency.max(0));
+    let not_before = now - interval;
     if !state
         .store
         .issue_one_time_token_unless_sent_after(&token, not_before)
@@ -357,9 +353,7 @@ pub async fn send_code(
 
 /// GoTrue's refusal of another code inside the resend interval.
 fn too_soon(wait_seconds: i64) -> AuthError {
-    AuthError::OverSmsSendRateLimit(format!(
-        "For security purposes, you can only request this after {wait_seconds} seconds."
-    ))
+    AuthError::OverSmsSendRateLimit(one_time_codes::too_soon_message(wait_seconds))
 }
 
 /// `POST /verify {type, phone, token}`: the code's user, signed in; a new number becomes the

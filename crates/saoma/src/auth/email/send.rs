@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
-    auth::{email::LinkType, rate_limit, AuthError, AuthResult},
+    auth::{email::LinkType, one_time_codes, rate_limit, AuthError, AuthResult},
     domain::{
         audit::AuditEntry,
         flow::{Challenge, FlowState},
@@ -102,7 +102,12 @@ pub async fn prepare(
     let now = state.clock.now();
     let interval = Duration::seconds(state.config.smtp.max_frequency.max(0));
     if limited {
-        refuse_if_too_soon(state, out.user.id, token_type, interval, now).await?;
+        let wait =
+            one_time_codes::seconds_until_next(state, out.user.id, token_type, interval, now)
+                .await?;
+        if let Some(wait) = wait {
+            return Err(too_soon(wait));
+        }
     }
     take_email_budget(state).await?;
     let otp = one_time_token::generate(state.config.mailer.otp_length.clamp(6, 10));
@@ -216,32 +221,9 @@ pub fn sent_at_changes(action: EmailAction, now: DateTime<Utc>) -> UserChanges {
     changes
 }
 
-/// Refuses, with the seconds left, another code of `kind` inside `interval` of the last.
-pub async fn refuse_if_too_soon(
-    state: &AppState,
-    user_id: uuid::Uuid,
-    kind: TokenType,
-    interval: Duration,
-    now: DateTime<Utc>,
-) -> AuthResult<()> {
-    if let Some(last) = state.store.one_time_token_of(user_id, kind).await? {
-        let next = last.created_at + interval;
-        if now < next {
-            // Whole seconds, rounded up: waiting what the message says is always enough.
-            let wait = ((next - now).num_milliseconds() + 999)
-                .div_euclid(1000)
-                .max(1);
-            return Err(too_soon(wait));
-        }
-    }
-    Ok(())
-}
-
 /// GoTrue's refusal of another mail inside the resend interval.
 fn too_soon(wait_seconds: i64) -> AuthError {
-    AuthError::OverEmailSendRateLimit(format!(
-        "For security purposes, you can only request this after {wait_seconds} seconds."
-    ))
+    AuthError::OverEmailSendRateLimit(one_time_codes::too_soon_message(wait_seconds))
 }
 
 /// Takes one mail from the deployment's hourly budget (`rate_limit.email_sent`).

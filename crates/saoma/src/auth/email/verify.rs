@@ -211,12 +211,9 @@ async fn confirm_email_change(
 /// The user's `email` identity says the address is verified (GoTrue's `email_verified`).
 async fn mark_email_identity(state: &AppState, user: &User) -> AuthResult<()> {
     let identities = state.store.identities_of(user.id).await?;
-    if let Some(mut identity) = identities.into_iter().find(|i| i.provider == "email") {
-        if let Value::Object(data) = &mut identity.identity_data {
-            data.insert("email_verified".into(), json!(true));
-        }
-        identity.updated_at = state.clock.now();
-        state.store.update_identity(&identity).await?;
+    let identity = identities.into_iter().find(|i| i.provider == "email");
+    if let (Some(identity), Some(address)) = (identity, user.email.as_deref()) {
+        change::move_email_identity(state, identity, address, state.clock.now()).await?;
     }
     Ok(())
 }
