@@ -1,5 +1,6 @@
 //! Domain types and rules, free of HTTP and SQL.
 
+pub mod app_token;
 pub mod audit;
 pub mod duration;
 pub mod email;
@@ -10,6 +11,7 @@ pub mod password;
 pub mod phone;
 pub mod redirect;
 pub mod refresh;
+pub mod scan_ticket;
 pub mod session;
 pub mod user;
 pub mod user_changes;

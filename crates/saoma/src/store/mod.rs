@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+mod app_tokens;
 mod audit;
 mod flows;
 mod housekeeping;
@@ -15,10 +16,12 @@ mod principal;
 mod rate_limits;
 mod rotation;
 mod row_shapes;
+mod scan_tickets;
 mod sessions;
 mod sqlite;
 mod users;
 
+pub use app_tokens::AppTokenStore;
 pub use audit::AuditStore;
 pub use flows::FlowStore;
 pub use housekeeping::{Housekeeping, SweepPlan, Swept};
@@ -33,6 +36,7 @@ pub use postgres::TOKEN_CHECK_APPLICATION_NAME as POSTGRES_TOKEN_CHECK_APPLICATI
 pub use principal::Principal;
 pub(crate) use principal::PrincipalKey;
 pub use rate_limits::RateLimitStore;
+pub use scan_tickets::ScanTicketStore;
 pub use sessions::{Rotation, SessionStore};
 pub use sqlite::SqliteStore;
 pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;
