@@ -18,6 +18,9 @@ const BATCH: i64 = 1000;
 /// A bucket untouched this long has refilled completely (the longest refill period is an
 /// hour), so forgetting it changes nothing.
 const BUCKET_IDLE_SECONDS: f64 = 3600.0;
+/// An expired scan ticket is kept this long, so that a browser still polling it is told it
+/// expired rather than that it never existed.
+const SCAN_TICKETS_KEPT_AFTER_EXPIRY: chrono::Duration = chrono::Duration::hours(1);
 
 /// What a run at `now` deletes; one-time codes live `code_lifetime`.
 pub fn plan(now: DateTime<Utc>, code_lifetime: chrono::Duration) -> SweepPlan {
@@ -28,6 +31,7 @@ pub fn plan(now: DateTime<Utc>, code_lifetime: chrono::Duration) -> SweepPlan {
         buckets_idle_before: now.timestamp_micros() as f64 / 1e6 - BUCKET_IDLE_SECONDS,
         sessions_ended_before: now,
         one_time_tokens_before: now - code_lifetime,
+        scan_tickets_before: now - SCAN_TICKETS_KEPT_AFTER_EXPIRY,
         batch: BATCH,
     }
 }
@@ -101,5 +105,12 @@ mod tests {
         // Without long-lived codes, OAuth flows go after six of their lifetimes.
         let short = super::plan(now, chrono::Duration::seconds(60));
         assert_eq!(short.flows_before, now - FLOW_LIFETIME * 6);
+    }
+
+    #[test]
+    fn scan_tickets_are_kept_an_hour_past_their_expiry() {
+        let now = Utc::now();
+        let plan = plan(now, chrono::Duration::seconds(60));
+        assert_eq!(plan.scan_tickets_before, now - chrono::Duration::hours(1));
     }
 }

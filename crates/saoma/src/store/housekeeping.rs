@@ -17,6 +17,8 @@ pub struct SweepPlan {
     pub sessions_ended_before: DateTime<Utc>,
     /// One-time codes issued before this: expired.
     pub one_time_tokens_before: DateTime<Utc>,
+    /// Scan-to-log-in tickets that expired before this.
+    pub scan_tickets_before: DateTime<Utc>,
     pub batch: i64,
 }
 
@@ -29,6 +31,7 @@ pub struct Swept {
     /// Refresh tokens without a session (left by old GoTrue versions): nothing accepts them.
     pub orphan_refresh_tokens: u64,
     pub one_time_tokens: u64,
+    pub scan_tickets: u64,
     /// Another node held the sweep lock: this run did nothing.
     pub skipped: bool,
 }

@@ -1,5 +1,6 @@
 //! Storage, split by aggregate: one trait each (users, identities, sessions with their refresh
-//! tokens, flows, one-time codes, rate limits, audit, housekeeping), each implemented for SQLite
+//! tokens, flows, one-time codes, rate limits, scan-to-log-in tickets, provider apps' access
+//! tokens, audit, housekeeping), each implemented for SQLite
 //! (`sqlite/`) and Postgres (`postgres/`), and one conformance suite (`tests/store`) that
 //! both must pass for every method. [`Store`] is all of them together.
 
@@ -47,8 +48,8 @@ pub use users::{NewAccount, UserStore};
 /// [`SharedStore`] (a `dyn Store` needs no import to call them).
 pub mod prelude {
     pub use super::{
-        AuditStore, FlowStore, Housekeeping, IdentityStore, OneTimeTokenStore, RateLimitStore,
-        SessionStore, Store, UserStore,
+        AppTokenStore, AuditStore, FlowStore, Housekeeping, IdentityStore, OneTimeTokenStore,
+        RateLimitStore, ScanTicketStore, SessionStore, Store, UserStore,
     };
 }
 
@@ -61,6 +62,8 @@ pub trait Store:
     + FlowStore
     + OneTimeTokenStore
     + RateLimitStore
+    + ScanTicketStore
+    + AppTokenStore
     + AuditStore
     + Housekeeping
     + Send
@@ -76,6 +79,8 @@ impl<T> Store for T where
         + FlowStore
         + OneTimeTokenStore
         + RateLimitStore
+        + ScanTicketStore
+        + AppTokenStore
         + AuditStore
         + Housekeeping
         + Send

@@ -68,6 +68,26 @@ conformance!(
             .await
             .expect("fresh");
 
+        // Scan tickets: one expired over an hour ago, one expired minutes ago (a browser may
+        // still poll it), one live.
+        let long_expired = scan_tickets::ticket("LongExpired", now() - Duration::hours(2));
+        let just_expired = scan_tickets::ticket("JustExpired", now() - Duration::minutes(10));
+        let live_ticket = scan_tickets::ticket("Live", now());
+        for t in [&long_expired, &just_expired, &live_ticket] {
+            store.create_scan_ticket(t).await.expect("ticket");
+        }
+        // An app token row is never swept, however old.
+        let long_ago = now() - Duration::days(30);
+        assert!(store
+            .lease_app_token(
+                "wxold",
+                "node-a",
+                long_ago,
+                long_ago + Duration::seconds(30)
+            )
+            .await
+            .expect("lease"));
+
         let plan = saoma::sweeper::plan(now(), Duration::seconds(60));
         let swept = store.sweep(&plan).await.expect("sweep");
         assert_eq!(
@@ -76,10 +96,21 @@ conformance!(
                 swept.rate_limit_buckets,
                 swept.sessions,
                 swept.one_time_tokens,
+                swept.scan_tickets,
                 swept.skipped
             ),
-            (1, 1, 1, 1, false)
+            (1, 1, 1, 1, 1, false)
         );
+        assert_eq!(store.scan_ticket("LongExpired").await.expect("q"), None);
+        assert_eq!(
+            store.scan_ticket("JustExpired").await.expect("q"),
+            Some(just_expired)
+        );
+        assert_eq!(
+            store.scan_ticket("Live").await.expect("q"),
+            Some(live_ticket)
+        );
+        assert!(store.app_token("wxold").await.expect("q").is_some());
         let codes = |t| store.one_time_token_of(alice.id, t);
         assert_eq!(codes(TokenType::Confirmation).await.expect("q"), None);
         assert!(codes(TokenType::Recovery).await.expect("q").is_some());

@@ -43,6 +43,13 @@
 //! | OneTimeTokenStore::consume_one_time_token | one_time_tokens::a_code_is_consumed_once_even_concurrently |
 //! | OneTimeTokenStore::take_guess | one_time_tokens::wrong_guesses_kill_a_code_at_the_limit, one_time_tokens::guesses_at_once_get_no_more_tries_than_the_limit |
 //! | RateLimitStore::take_rate_limit_token | rate_limits::buckets_empty_and_refill, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
+//! | ScanTicketStore::create_scan_ticket | scan_tickets::a_ticket_reads_back_as_created_and_its_scene_is_unique, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
+//! | ScanTicketStore::scan_ticket  | scan_tickets::a_ticket_reads_back_as_created_and_its_scene_is_unique |
+//! | ScanTicketStore::advance_scan_ticket | scan_tickets::a_ticket_moves_only_from_the_listed_statuses, scan_tickets::an_expired_ticket_does_not_move, scan_tickets::two_confirms_at_once_only_one_wins |
+//! | AppTokenStore::app_token      | app_tokens::the_first_holder_keeps_the_lease_until_it_runs_out, app_tokens::only_the_holder_stores_and_storing_ends_the_lease |
+//! | AppTokenStore::lease_app_token | app_tokens::the_first_holder_keeps_the_lease_until_it_runs_out, app_tokens::two_nodes_leasing_at_once_only_one_wins, housekeeping::the_sweeper_deletes_only_what_nothing_can_use |
+//! | AppTokenStore::store_app_token | app_tokens::only_the_holder_stores_and_storing_ends_the_lease, app_tokens::forced_refreshes_are_counted_per_utc_day |
+//! | AppTokenStore::release_app_token_lease | app_tokens::a_released_lease_is_free_for_the_next_holder |
 //! | AuditStore::record_audit      | audit::audit_entries_are_listed_newest_first_in_pages   |
 //! | AuditStore::list_audit        | audit::audit_entries_are_listed_newest_first_in_pages   |
 //! | Housekeeping::migrate         | housekeeping::migrations_are_idempotent_and_concurrent_safe |
@@ -60,6 +67,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use saoma::{
     domain::{
+        app_token::AppToken,
         audit::{Action, AuditEntry},
         flow::FlowState,
         one_time_token::{OneTimeToken, TokenType},
@@ -145,6 +153,7 @@ async fn alice_with_a_session(store: &SharedStore) -> (User, Session) {
     (alice, session)
 }
 
+mod app_tokens;
 mod audit;
 mod backends;
 mod flows;
@@ -152,5 +161,6 @@ mod housekeeping;
 mod identities;
 mod one_time_tokens;
 mod rate_limits;
+mod scan_tickets;
 mod sessions;
 mod users;

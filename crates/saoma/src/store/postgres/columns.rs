@@ -63,6 +63,10 @@ pub(super) const FLOW_COLUMNS: &str =
     code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
     auth_code_issued_at, referrer, provider_code_hash, linking_target_id, authentication_method";
 pub(super) const AUDIT_COLUMNS: &str = "id, payload::jsonb AS payload, created_at, ip_address";
+pub(super) const SCAN_TICKET_COLUMNS: &str = "scene, provider, flow_id, browser_secret_hash, \
+    status, person, created_at, expires_at, updated_at";
+pub(super) const APP_TOKEN_COLUMNS: &str = "app_id, access_token, expires_at, lease_holder, \
+    lease_until, forced_at, forced_today, updated_at";
 
 /// What the token check (`UserStore::principal`) selects: the user, the session (columns as
 /// in `SessionColumns::JOINED`) and the identities as a JSON array.

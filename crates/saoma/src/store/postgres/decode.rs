@@ -10,10 +10,12 @@ use super::super::{
     Principal, StoreError, StoreResult,
 };
 use crate::domain::{
+    app_token::AppToken,
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     one_time_token::{OneTimeToken, TokenType},
     refresh::RefreshToken,
+    scan_ticket::{ScanStatus, ScanTicket},
     Identity, Session, User,
 };
 
@@ -198,5 +200,36 @@ pub(super) fn one_time_token_from_row(row: &PgRow) -> StoreResult<OneTimeToken> 
         relates_to: row.try_get("relates_to")?,
         created_at: created_at.and_utc(),
         wrong_guesses: u32::try_from(wrong_guesses).unwrap_or(0),
+    })
+}
+
+/// A row of [`super::columns::SCAN_TICKET_COLUMNS`].
+pub(super) fn scan_ticket_from_row(row: &PgRow) -> StoreResult<ScanTicket> {
+    let status: String = row.try_get("status")?;
+    Ok(ScanTicket {
+        scene: row.try_get("scene")?,
+        provider: row.try_get("provider")?,
+        flow_id: row.try_get("flow_id")?,
+        browser_secret_hash: row.try_get("browser_secret_hash")?,
+        status: ScanStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("scan ticket status: {status}")))?,
+        person: row.try_get("person")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A row of [`super::columns::APP_TOKEN_COLUMNS`].
+pub(super) fn app_token_from_row(row: &PgRow) -> StoreResult<AppToken> {
+    Ok(AppToken {
+        app_id: row.try_get("app_id")?,
+        access_token: row.try_get("access_token")?,
+        expires_at: row.try_get("expires_at")?,
+        lease_holder: row.try_get("lease_holder")?,
+        lease_until: row.try_get("lease_until")?,
+        forced_at: row.try_get("forced_at")?,
+        forced_today: row.try_get("forced_today")?,
+        updated_at: row.try_get("updated_at")?,
     })
 }

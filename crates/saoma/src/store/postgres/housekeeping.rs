@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "one_time_tokens",
         include_str!("../../../migrations/postgres/0005_one_time_tokens.sql"),
     ),
+    (
+        6,
+        "scan_login",
+        include_str!("../../../migrations/postgres/0006_scan_login.sql"),
+    ),
 ];
 /// Arbitrary, fixed: serialises migrations across processes.
 const MIGRATION_LOCK_KEY: i64 = 0x5a0a_5a0a;
@@ -141,6 +146,15 @@ impl Housekeeping for PostgresStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let scan_tickets = sqlx::query(
+            "DELETE FROM auth.saoma_scan_tickets WHERE scene IN \
+             (SELECT scene FROM auth.saoma_scan_tickets WHERE expires_at < $1 LIMIT $2)",
+        )
+        .bind(plan.scan_tickets_before)
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(Swept {
             flows,
@@ -148,6 +162,7 @@ impl Housekeeping for PostgresStore {
             sessions,
             orphan_refresh_tokens,
             one_time_tokens,
+            scan_tickets,
             skipped: false,
         })
     }

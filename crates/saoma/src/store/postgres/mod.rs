@@ -11,6 +11,7 @@ use std::str::FromStr;
 use super::StoreResult;
 use reads::PrincipalReads;
 
+mod app_tokens;
 mod audit;
 mod columns;
 mod decode;
@@ -20,6 +21,7 @@ mod identities;
 mod one_time_tokens;
 mod rate_limits;
 mod reads;
+mod scan_tickets;
 mod sessions;
 mod users;
 

@@ -49,6 +49,10 @@ pub(super) const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_me
     code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
     auth_code_issued_at, referrer, provider_code_hash, linking_target_id, authentication_method";
 pub(super) const AUDIT_COLUMNS: &str = "id, payload, created_at, ip_address";
+pub(super) const SCAN_TICKET_COLUMNS: &str = "scene, provider, flow_id, browser_secret_hash, \
+    status, person, created_at, expires_at, updated_at";
+pub(super) const APP_TOKEN_COLUMNS: &str = "app_id, access_token, expires_at, lease_holder, \
+    lease_until, forced_at, forced_today, updated_at";
 /// A one-time code with its wrong guesses (from `saoma_one_time_token_guesses`, joined as `g`).
 pub(super) const ONE_TIME_TOKEN_COLUMNS: &str = "t.id, t.user_id, t.token_type, t.token_hash, \
     t.relates_to, t.created_at, coalesce(g.wrong_guesses, 0) AS wrong_guesses";

@@ -10,10 +10,12 @@ use super::super::{
     Principal, StoreError, StoreResult,
 };
 use crate::domain::{
+    app_token::AppToken,
     audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     one_time_token::{OneTimeToken, TokenType},
     refresh::RefreshToken,
+    scan_ticket::{ScanStatus, ScanTicket},
     Identity, Session, User,
 };
 
@@ -249,5 +251,38 @@ pub(super) fn one_time_token_from_row(row: &impl Columns) -> StoreResult<OneTime
         relates_to: required(row.text("relates_to")?, "relates_to")?,
         created_at: req_ts(row, "created_at")?,
         wrong_guesses: u32::try_from(row.int("wrong_guesses")?.unwrap_or(0)).unwrap_or(u32::MAX),
+    })
+}
+
+/// A row of [`super::columns::SCAN_TICKET_COLUMNS`].
+pub(super) fn scan_ticket_from_row(row: &impl Columns) -> StoreResult<ScanTicket> {
+    let status = required(row.text("status")?, "status")?;
+    Ok(ScanTicket {
+        scene: required(row.text("scene")?, "scene")?,
+        provider: required(row.text("provider")?, "provider")?,
+        flow_id: get_uuid(row, "flow_id")?,
+        browser_secret_hash: required(row.text("browser_secret_hash")?, "browser_secret_hash")?,
+        status: ScanStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("scan ticket status: {status}")))?,
+        person: row.text("person")?,
+        created_at: req_ts(row, "created_at")?,
+        expires_at: req_ts(row, "expires_at")?,
+        updated_at: req_ts(row, "updated_at")?,
+    })
+}
+
+/// A row of [`super::columns::APP_TOKEN_COLUMNS`].
+pub(super) fn app_token_from_row(row: &impl Columns) -> StoreResult<AppToken> {
+    let forced_today = row.int("forced_today")?.unwrap_or(0);
+    Ok(AppToken {
+        app_id: required(row.text("app_id")?, "app_id")?,
+        access_token: row.text("access_token")?,
+        expires_at: get_ts(row, "expires_at")?,
+        lease_holder: row.text("lease_holder")?,
+        lease_until: get_ts(row, "lease_until")?,
+        forced_at: get_ts(row, "forced_at")?,
+        forced_today: i32::try_from(forced_today)
+            .map_err(|e| StoreError::Corrupt(format!("forced_today: {e}")))?,
+        updated_at: req_ts(row, "updated_at")?,
     })
 }

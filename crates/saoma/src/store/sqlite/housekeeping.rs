@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "email_flows",
         include_str!("../../../migrations/sqlite/0006_email_flows.sql"),
     ),
+    (
+        7,
+        "scan_login",
+        include_str!("../../../migrations/sqlite/0007_scan_login.sql"),
+    ),
 ];
 
 #[async_trait]
@@ -140,6 +145,15 @@ impl Housekeeping for SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let scan_tickets = sqlx::query(
+            "DELETE FROM saoma_scan_tickets WHERE scene IN \
+             (SELECT scene FROM saoma_scan_tickets WHERE expires_at < ? LIMIT ?)",
+        )
+        .bind(ts(plan.scan_tickets_before))
+        .bind(plan.batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(Swept {
             flows,
@@ -147,6 +161,7 @@ impl Housekeeping for SqliteStore {
             sessions,
             orphan_refresh_tokens,
             one_time_tokens,
+            scan_tickets,
             skipped: false,
         })
     }

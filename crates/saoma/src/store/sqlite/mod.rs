@@ -14,6 +14,7 @@ use sqlx::{
 use super::StoreResult;
 use reads::InlineReaders;
 
+mod app_tokens;
 mod audit;
 mod columns;
 mod decode;
@@ -23,6 +24,7 @@ mod identities;
 mod one_time_tokens;
 mod rate_limits;
 mod reads;
+mod scan_tickets;
 mod sessions;
 mod users;
 

@@ -1,0 +1,90 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{columns::APP_TOKEN_COLUMNS, decode::app_token_from_row, PostgresStore};
+use crate::domain::app_token::AppToken;
+use crate::store::{retry_read, AppTokenStore, StoreResult};
+
+/// One statement (the row is created if missing), so that two nodes cannot both take the
+/// lease. A lease that ran out is anyone's.
+const LEASE_SQL: &str = "INSERT INTO auth.saoma_app_tokens AS t \
+    (app_id, lease_holder, lease_until, forced_today, updated_at) VALUES ($1, $2, $4, 0, $3) \
+    ON CONFLICT (app_id) DO UPDATE SET lease_holder = $2, lease_until = $4, updated_at = $3 \
+    WHERE t.lease_holder IS NULL OR t.lease_holder = $2 \
+    OR t.lease_until IS NULL OR t.lease_until <= $3";
+
+/// Only the holder stores, and storing ends its lease. A forced refresh on the same UTC day
+/// as the last one adds to that day's count; on a new day the count starts again.
+const STORE_SQL: &str = "UPDATE auth.saoma_app_tokens SET access_token = $3, expires_at = $4, \
+    lease_holder = NULL, lease_until = NULL, \
+    forced_today = CASE WHEN NOT $5 THEN forced_today \
+        WHEN (forced_at AT TIME ZONE 'UTC')::date = ($6::timestamptz AT TIME ZONE 'UTC')::date \
+        THEN forced_today + 1 ELSE 1 END, \
+    forced_at = CASE WHEN $5 THEN $6 ELSE forced_at END, updated_at = $6 \
+    WHERE app_id = $1 AND lease_holder = $2";
+
+#[async_trait]
+impl AppTokenStore for PostgresStore {
+    async fn app_token(&self, app_id: &str) -> StoreResult<Option<AppToken>> {
+        let row = retry_read(|| async {
+            Ok(sqlx::query(&format!(
+                "SELECT {APP_TOKEN_COLUMNS} FROM auth.saoma_app_tokens WHERE app_id = $1"
+            ))
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?)
+        })
+        .await?;
+        row.as_ref().map(app_token_from_row).transpose()
+    }
+
+    async fn lease_app_token(
+        &self,
+        app_id: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(LEASE_SQL)
+            .bind(app_id)
+            .bind(holder)
+            .bind(now)
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn store_app_token(
+        &self,
+        app_id: &str,
+        holder: &str,
+        access_token: &str,
+        expires_at: DateTime<Utc>,
+        forced: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(STORE_SQL)
+            .bind(app_id)
+            .bind(holder)
+            .bind(access_token)
+            .bind(expires_at)
+            .bind(forced)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_app_token_lease(&self, app_id: &str, holder: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE auth.saoma_app_tokens SET lease_holder = NULL, lease_until = NULL \
+             WHERE app_id = $1 AND lease_holder = $2",
+        )
+        .bind(app_id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
