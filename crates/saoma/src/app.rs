@@ -266,6 +266,7 @@ async fn build_state_with(
         .await
         .with_context(|| format!("opening database {}", config.redacted_database_url()))?;
     store.migrate().await.context("applying migrations")?;
+    providers.attach_store(store.clone());
     let refresh_key = RefreshTokenKey::derive(config.jwt.secret.as_bytes());
     let link_key = LinkKey::derive(config.jwt.secret.as_bytes());
     let issuer = config.issuer();

@@ -132,6 +132,18 @@ pub enum AuthError {
     /// The provider reported an error in the callback (the person refused, or cancelled).
     #[error("{0}")]
     ProviderRefused(String),
+    /// A scan-to-log-in ticket nobody issued (or swept long ago).
+    #[error("This login code is unknown")]
+    ScanTicketNotFound,
+    /// A scan-to-log-in ticket past its life: the browser must show a new code.
+    #[error("This login code has expired; refresh the page for a new one")]
+    ScanTicketExpired,
+    /// A scan-to-log-in ticket already confirmed, cancelled or used.
+    #[error("This login code was already used or cancelled")]
+    ScanTicketFinished,
+    /// A push that claims to be WeChat's and is not (its signature, or its app, is wrong).
+    #[error("{0}")]
+    PushRefused(&'static str),
     /// The user to link an identity to was deleted while the person was at the provider.
     #[error("The user to link to no longer exists")]
     LinkTargetGone,
@@ -209,10 +221,18 @@ impl AuthError {
             BadOAuthCallback(_) => (400, "bad_oauth_callback", INVALID_REQUEST),
             ProviderRefused(_) => (400, "provider_error", ACCESS_DENIED),
             LinkTargetGone => (404, "user_not_found", ACCESS_DENIED),
+            ScanTicketNotFound => (404, "flow_state_not_found", INVALID_REQUEST),
+            ScanTicketExpired => (422, "flow_state_expired", INVALID_REQUEST),
+            ScanTicketFinished => (400, "flow_state_already_used", INVALID_REQUEST),
+            PushRefused(_) => (401, "bad_signature", INVALID_REQUEST),
             Provider(ProviderError::InvalidCode(_)) => {
                 (400, "invalid_credentials", INVALID_REQUEST)
             }
             Provider(ProviderError::Unavailable(_)) => (503, "provider_unavailable", SERVER_ERROR),
+            Provider(ProviderError::BadRequest(_)) => (400, "validation_failed", INVALID_REQUEST),
+            Provider(ProviderError::RateLimited(_)) => {
+                (429, "over_request_rate_limit", INVALID_REQUEST)
+            }
             Provider(_) | Internal(_) => (500, UNEXPECTED, SERVER_ERROR),
             Mail(MailError::InvalidAddress(_)) => (400, "email_address_invalid", INVALID_REQUEST),
             Mail(MailError::Unavailable(_)) => (503, "email_send_failed", SERVER_ERROR),

@@ -17,6 +17,7 @@ pub mod phone;
 pub mod pkce;
 pub mod rate_limit;
 pub mod refresh;
+pub mod scan_login;
 pub mod sign_in;
 pub mod signup;
 pub mod tokens;

@@ -13,13 +13,13 @@ use uuid::Uuid;
 use crate::{
     auth::{
         external::{self, PendingLink},
-        sign_in, AuthError, AuthResult, Client,
+        scan_login, sign_in, AuthError, AuthResult, Client,
     },
     domain::{
         flow::{hash_code, Challenge, FlowState, DUPLICATE_CALLBACK_WINDOW},
         redirect,
     },
-    providers::{push_query, urlencode, ProviderError},
+    providers::{push_query, urlencode, ProviderError, ProviderTokens, ProviderUser},
     state::AppState,
 };
 
@@ -62,15 +62,21 @@ pub async fn start(
     };
     let provider_name = param("provider").unwrap_or_default();
     // The provider decides whether this browser needs another one (inside WeChat a QR code
-    // cannot be scanned: its 公众号 login takes over).
-    let provider = state
+    // cannot be scanned: its 公众号 login takes over). A scan login has no provider page:
+    // the browser waits on saoma's own.
+    let redirect_provider = state
         .providers
-        .for_browser(provider_name, client.user_agent.as_deref())
-        .ok_or_else(|| {
-            AuthError::validation(format!(
+        .for_browser(provider_name, client.user_agent.as_deref());
+    let scan_provider = state.providers.scan_login(provider_name);
+    let name = match (redirect_provider, scan_provider) {
+        (Some(provider), _) => provider.name(),
+        (None, Some(provider)) => provider.name(),
+        (None, None) => {
+            return Err(AuthError::validation(format!(
                 "Unsupported provider: provider {provider_name:?} could not be found or is not enabled"
-            ))
-        })?;
+            )))
+        }
+    };
     let challenge = Challenge::parse(param("code_challenge"), param("code_challenge_method"))
         .map_err(AuthError::validation)?;
     // Without PKCE, whoever completes a link URL would get the target's session: the verifier
@@ -84,7 +90,7 @@ pub async fn start(
         &config.site_url,
         &config.uri_allow_list,
     );
-    let mut flow = FlowState::new(provider.name(), redirect_to, challenge, state.clock.now());
+    let mut flow = FlowState::new(name, redirect_to, challenge, state.clock.now());
     flow.linking_target_id = linking_target;
     state.store.create_flow(&flow).await?;
 
@@ -95,7 +101,10 @@ pub async fn start(
         })
         .cloned()
         .collect();
-    Ok(provider.authorize_url(&flow.state_param(), param("scopes"), &extra))
+    match redirect_provider {
+        Some(provider) => Ok(provider.authorize_url(&flow.state_param(), param("scopes"), &extra)),
+        None => Ok(scan_login::page_url(state, &flow)),
+    }
 }
 
 /// What the provider sent back.
@@ -171,14 +180,7 @@ async fn finish(
         let _ = state.store.delete_flow(flow.id).await;
         return Err(AuthError::validation(LINK_NEEDS_PKCE));
     }
-    let provider = state
-        .providers
-        .get(&flow.provider_type)
-        .ok_or_else(|| AuthError::ProviderDisabled(flow.provider_type.clone()))?;
-    let (provider_tokens, profile) = provider.exchange(code).await.map_err(|err| match err {
-        ProviderError::InvalidCode(message) => AuthError::BadOAuthCallback(message),
-        other => AuthError::Provider(other),
-    })?;
+    let (provider_tokens, profile) = exchange(state, flow, code).await?;
     let pkce = flow.challenge.is_some();
     let (user, provider_access_token, found) = match flow.linking_target_id {
         Some(target_id) => {
@@ -211,7 +213,8 @@ async fn finish(
         user_id: Some(user.id),
         auth_code: pkce.then(|| Uuid::new_v4().to_string()),
         auth_code_issued_at: Some(now),
-        provider_access_token: Some(provider_access_token),
+        // A scan login has no provider token to hand on.
+        provider_access_token: Some(provider_access_token).filter(|t| !t.is_empty()),
         provider_refresh_token: provider_tokens.refresh_token.clone(),
         provider_code_hash: Some(hash_code(code)),
         ..flow.clone()
@@ -234,6 +237,31 @@ async fn finish(
         // Links always use PKCE (checked above).
         (None, None) => Err(AuthError::internal("implicit link flow")),
     }
+}
+
+/// The callback's code → the provider's tokens and the person: from the provider, or from
+/// saoma's own ticket for a scan login.
+async fn exchange(
+    state: &AppState,
+    flow: &FlowState,
+    code: &str,
+) -> AuthResult<(ProviderTokens, ProviderUser)> {
+    if state.providers.scan_login(&flow.provider_type).is_some() {
+        let person = scan_login::redeem(state, flow, code).await?;
+        let no_tokens = ProviderTokens {
+            access_token: String::new(),
+            refresh_token: None,
+        };
+        return Ok((no_tokens, person));
+    }
+    let provider = state
+        .providers
+        .get(&flow.provider_type)
+        .ok_or_else(|| AuthError::ProviderDisabled(flow.provider_type.clone()))?;
+    provider.exchange(code).await.map_err(|err| match err {
+        ProviderError::InvalidCode(message) => AuthError::BadOAuthCallback(message),
+        other => AuthError::Provider(other),
+    })
 }
 
 /// A second callback for a flow that already finished. WeChat's duplicate redirect (same code,

@@ -24,7 +24,14 @@ pub(super) enum Kind {
 }
 
 /// The WeChat app sections, each read from `SAOMA_EXTERNAL_<NAME>_*`.
-pub const WECHAT_PROVIDERS: [&str; 4] = ["wechat_qr", "wechat_mp", "wechat_mini", "wechat_app"];
+pub const WECHAT_PROVIDERS: [&str; 6] = [
+    "wechat_qr",
+    "wechat_mp",
+    "wechat_mini",
+    "wechat_app",
+    "wechat_mini_qr",
+    "wechat_mp_qr",
+];
 
 const FIXED: &[(&str, &[&str], Kind)] = &[
     ("SAOMA_HOST", &["host"], Kind::Str),
@@ -210,6 +217,11 @@ pub(super) fn env_vars() -> Vec<EnvVar> {
             ("redirect_uri", Kind::Str),
             ("open_base_url", Kind::Str),
             ("api_base_url", Kind::Str),
+            ("page", Kind::Str),
+            ("env_version", Kind::Str),
+            ("push_token", Kind::Str),
+            ("encoding_aes_key", Kind::Str),
+            ("previous_encoding_aes_key", Kind::Str),
         ] {
             vars.push(EnvVar {
                 name: format!("SAOMA_EXTERNAL_{upper}_{}", field.to_ascii_uppercase()),

@@ -107,6 +107,12 @@ pub struct ExternalConfig {
     pub wechat_mini: WeChatAppConfig,
     /// Mobile-app login (codes from the WeChat SDK).
     pub wechat_app: WeChatAppConfig,
+    /// Website login by scanning a mini-program code (小程序码): the mini-program's AppID and
+    /// secret, and `page`, the mini-program page that confirms the login.
+    pub wechat_mini_qr: WeChatAppConfig,
+    /// Website login by scanning a 公众号's QR code and following it (关注公众号登录): a
+    /// verified 服务号 or the free 公众平台测试号, its `push_token` and `encoding_aes_key`.
+    pub wechat_mp_qr: WeChatAppConfig,
 }
 
 impl ExternalConfig {
@@ -117,6 +123,8 @@ impl ExternalConfig {
             "wechat_mp" => Some(&self.wechat_mp),
             "wechat_mini" => Some(&self.wechat_mini),
             "wechat_app" => Some(&self.wechat_app),
+            "wechat_mini_qr" => Some(&self.wechat_mini_qr),
+            "wechat_mp_qr" => Some(&self.wechat_mp_qr),
             _ => None,
         }
     }
@@ -128,6 +136,8 @@ impl ExternalConfig {
             "wechat_mp" => Some(&mut self.wechat_mp),
             "wechat_mini" => Some(&mut self.wechat_mini),
             "wechat_app" => Some(&mut self.wechat_app),
+            "wechat_mini_qr" => Some(&mut self.wechat_mini_qr),
+            "wechat_mp_qr" => Some(&mut self.wechat_mp_qr),
             _ => None,
         }
     }
@@ -146,7 +156,25 @@ pub struct WeChatAppConfig {
     pub redirect_uri: Option<String>,
     pub open_base_url: String,
     pub api_base_url: String,
+    /// `wechat_mini_qr`: the mini-program page a scanned code opens (no leading `/`), which
+    /// confirms the login (examples/wechat-mini-program).
+    pub page: String,
+    /// `wechat_mini_qr`: which version of the mini-program the code opens (`release`,
+    /// `trial`, `develop`); an unpublished page needs `trial` or `develop`.
+    pub env_version: String,
+    /// `wechat_mp_qr`: the Token of the 公众号's server configuration (基本配置 → 服务器配置),
+    /// which signs its event pushes to `/wechat_mp/notify`.
+    pub push_token: Secret,
+    /// `wechat_mp_qr`: the EncodingAESKey (43 characters), for 安全模式 pushes; empty for
+    /// 明文模式 only.
+    pub encoding_aes_key: Secret,
+    /// `wechat_mp_qr`: the EncodingAESKey before the last change, still accepted while WeChat
+    /// switches over.
+    pub previous_encoding_aes_key: Secret,
 }
+
+/// The mini-program page of examples/wechat-mini-program.
+pub const DEFAULT_SCAN_LOGIN_PAGE: &str = "pages/scan-login/index";
 
 pub const WECHAT_OPEN_BASE_URL: &str = "https://open.weixin.qq.com";
 pub const WECHAT_API_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -160,11 +188,41 @@ impl Default for WeChatAppConfig {
             redirect_uri: None,
             open_base_url: WECHAT_OPEN_BASE_URL.into(),
             api_base_url: WECHAT_API_BASE_URL.into(),
+            page: DEFAULT_SCAN_LOGIN_PAGE.into(),
+            env_version: "release".into(),
+            push_token: Secret::default(),
+            encoding_aes_key: Secret::default(),
+            previous_encoding_aes_key: Secret::default(),
         }
     }
 }
 
 impl WeChatAppConfig {
+    /// The scan logins' own fields, checked at start rather than at a user's first scan.
+    fn validate_scan_login(&self, provider: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if provider == "wechat_mini_qr" {
+            if self.page.is_empty() || self.page.starts_with('/') || self.page.contains('?') {
+                return invalid(format!(
+                    "external.wechat_mini_qr.page must be a mini-program page such as {DEFAULT_SCAN_LOGIN_PAGE} (no leading / and no query), got {:?}",
+                    self.page
+                ));
+            }
+            if !matches!(self.env_version.as_str(), "release" | "trial" | "develop") {
+                return invalid(format!(
+                    "external.wechat_mini_qr.env_version must be release, trial or develop, got {:?}",
+                    self.env_version
+                ));
+            }
+        }
+        if provider == "wechat_mp_qr" && self.push_token.is_empty() {
+            return invalid(
+                "external.wechat_mp_qr needs push_token: the Token of the 公众号's server configuration, which signs its pushes to /wechat_mp/notify".into(),
+            );
+        }
+        Ok(())
+    }
+
     fn uses_official_urls(&self) -> bool {
         self.open_base_url.trim_end_matches('/') == WECHAT_OPEN_BASE_URL
             && self.api_base_url.trim_end_matches('/') == WECHAT_API_BASE_URL
@@ -210,6 +268,8 @@ impl Default for Config {
                 anonymous_users: ProviderToggle { enabled: false },
                 phone: ProviderToggle { enabled: true },
                 wechat_qr: WeChatAppConfig::default(),
+                wechat_mini_qr: WeChatAppConfig::default(),
+                wechat_mp_qr: WeChatAppConfig::default(),
                 wechat_mp: WeChatAppConfig::default(),
                 wechat_mini: WeChatAppConfig::default(),
                 wechat_app: WeChatAppConfig::default(),
@@ -448,6 +508,7 @@ impl Config {
                     "external.{provider} needs app_id and secret"
                 )));
             }
+            wechat.validate_scan_login(provider)?;
             if !wechat.uses_official_urls() && !self.wechat_simulator_allowed {
                 return Err(ConfigError::Invalid(format!(
                     "external.{provider} points at {} / {} instead of WeChat; set wechat_simulator_allowed = true \

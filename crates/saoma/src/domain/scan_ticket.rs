@@ -13,6 +13,9 @@ use uuid::Uuid;
 /// How long a person has to scan and confirm. WeChat's own QR login gives a few minutes; a
 /// 公众号's temporary code is created with this expiry too.
 pub const SCAN_TICKET_LIFETIME: Duration = Duration::minutes(5);
+/// How long past the last moment to scan a confirmed ticket may still be redeemed: the
+/// browser polls every second or two, and a confirm in the last second must not be lost.
+pub const REDEEM_GRACE: Duration = Duration::minutes(1);
 
 /// Where a ticket is in its life. Only forward moves exist: waiting → scanned → confirmed →
 /// redeemed, or → cancelled; an expired ticket stays as it was and is refused by its time.
@@ -73,7 +76,36 @@ pub struct ScanTicket {
 }
 
 impl ScanTicket {
+    /// A ticket the browser will wait on until `scannable_until`; the row lives
+    /// [`REDEEM_GRACE`] longer, so that a last-second confirm can still be redeemed.
+    pub fn new(
+        scene: String,
+        provider: &str,
+        flow_id: Uuid,
+        browser_secret_hash: String,
+        now: DateTime<Utc>,
+        scannable_until: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            scene,
+            provider: provider.to_owned(),
+            flow_id,
+            browser_secret_hash,
+            status: ScanStatus::Waiting,
+            person: None,
+            created_at: now,
+            expires_at: scannable_until + REDEEM_GRACE,
+            updated_at: now,
+        }
+    }
+
+    /// The last moment a phone may scan, confirm or cancel.
+    pub fn scannable_until(&self) -> DateTime<Utc> {
+        self.expires_at - REDEEM_GRACE
+    }
+
+    /// Past the moment to scan: a waiting browser shows a new code.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        now >= self.expires_at
+        now >= self.scannable_until()
     }
 }

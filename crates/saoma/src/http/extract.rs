@@ -65,6 +65,11 @@ pub struct RawBody {
 }
 
 impl RawBody {
+    /// The body as it came (a provider's XML push).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(&self.headers, &self.bytes)
     }

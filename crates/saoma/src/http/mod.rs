@@ -22,7 +22,8 @@ use crate::state::SharedState;
 use detach::writes;
 use error::ApiError;
 use handlers::{
-    admin, email, health, identities, logout, oauth, otp, signup, token, user, wechat_mini,
+    admin, email, health, identities, logout, oauth, otp, scan_login, signup, token, user,
+    wechat_mini,
 };
 
 /// The routes of the auth API, relative to its mount point.
@@ -62,6 +63,23 @@ fn api_routes() -> Router<SharedState> {
             writes(get(wechat_mini::bind_phone)),
         )
         .route("/wechat_app/login", writes(get(wechat_mini::app_login)))
+        .route(
+            "/wechat_mini/unlimited_qrcode",
+            writes(post(scan_login::unlimited_qrcode)),
+        )
+        .route("/scan_login", get(scan_login::waiting_page))
+        .route("/scan_login/ticket", writes(post(scan_login::ticket)))
+        .route("/scan_login/poll", get(scan_login::poll))
+        .route("/wechat_mini/qr/scan", writes(post(scan_login::mini_scan)))
+        .route(
+            "/wechat_mini/qr/confirm",
+            writes(post(scan_login::mini_confirm)),
+        )
+        .route("/wechat_mini/qr/cancel", writes(post(scan_login::mini_cancel)))
+        .route(
+            "/wechat_mp/notify",
+            get(scan_login::mp_verify).merge(writes(post(scan_login::mp_notify))),
+        )
         .route(
             "/callback",
             writes(get(oauth::callback_get).post(oauth::callback_post)),

@@ -12,6 +12,7 @@ mod registry;
 pub mod wechat;
 
 pub use registry::{Capabilities, Outbound, Providers, Setup};
+pub use wechat::app_tokens::AppTokenShelf;
 
 /// Tokens from the provider, handed to the app as `provider_token` / `provider_refresh_token`.
 #[derive(Clone, PartialEq)]
@@ -56,6 +57,13 @@ pub enum ProviderError {
     /// The provider answered something we cannot read.
     #[error("{0}")]
     Protocol(String),
+    /// The provider refused what the caller asked for (a bad page or scene for a
+    /// mini-program code): the caller's to fix.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The provider's rate limit for this app was hit.
+    #[error("{0}")]
+    RateLimited(String),
 }
 
 #[async_trait]
@@ -93,6 +101,73 @@ pub trait PhoneNumbers: Send + Sync {
     fn name(&self) -> &'static str;
     /// The number as GoTrue stores phones: country code and number, digits only.
     async fn phone_number(&self, code: &str) -> Result<String, ProviderError>;
+}
+
+/// What a person scans to log in to a website with WeChat (`wechat_mini_qr`,
+/// `wechat_mp_qr`): a code that carries a ticket's `scene`, shown on saoma's waiting page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanCode {
+    /// A picture WeChat drew (a mini-program code): shown as it is.
+    Image { content_type: String, bytes: Vec<u8> },
+    /// What a QR code must contain (a 公众号's parametric code): saoma draws it.
+    Content(String),
+}
+
+/// How the person who scanned proves who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanProof {
+    /// The mini-program page sends a `wx.login()` code, which only WeChat can resolve.
+    MiniProgramCode,
+    /// The 公众号 pushes a signed event naming the follower's openid.
+    SignedPush,
+}
+
+/// A website login by scanning a code with WeChat, for apps without a verified website app:
+/// saoma shows the code, WeChat tells saoma who scanned it, and the waiting browser continues.
+#[async_trait]
+pub trait ScanLogin: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn proof(&self) -> ScanProof;
+    /// A code carrying `scene` that stays scannable for `lifetime`.
+    async fn code(
+        &self,
+        scene: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<ScanCode, ProviderError>;
+    /// Who scanned: `proof` is a `wx.login()` code, or the openid of a verified push.
+    async fn person(&self, proof: &str) -> Result<ProviderUser, ProviderError>;
+    /// The keys that authenticate the 公众号's pushes (`SignedPush` only).
+    fn push_keys(&self) -> Option<&wechat::push::PushKeys> {
+        None
+    }
+}
+
+/// What `wxacode.getUnlimited` draws (MemFire's `getUnlimitedQRCode`), as WeChat names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnlimitedCodeRequest {
+    pub scene: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_path: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_color: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_color: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_hyaline: Option<bool>,
+}
+
+/// A mini-program's codes (小程序码) drawn by WeChat.
+#[async_trait]
+pub trait MiniProgramCodes: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The picture's bytes (WeChat answers JPEG or PNG).
+    async fn unlimited_code(&self, request: &UnlimitedCodeRequest) -> Result<Vec<u8>, ProviderError>;
 }
 
 /// Appends `key=value` pairs, URL-encoded, to a query string under construction.

@@ -5,8 +5,14 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use super::{wechat, CodeLogin, OAuthProvider, PhoneNumbers};
-use crate::config::{Config, WECHAT_PROVIDERS};
+use super::{
+    wechat, AppTokenShelf, CodeLogin, MiniProgramCodes, OAuthProvider, PhoneNumbers, ScanLogin,
+};
+use crate::{
+    clock::SystemClock,
+    config::{Config, WECHAT_PROVIDERS},
+    store::AppTokenStore,
+};
 
 /// What builds one provider: `Ok(None)` when its section is disabled.
 type Build = fn(&Setup<'_>) -> anyhow::Result<Option<Capabilities>>;
@@ -18,6 +24,8 @@ const REGISTRY: &[(&str, Build)] = &[
     ("wechat_mp", wechat::setup::official_account),
     ("wechat_mini", wechat::setup::mini_program),
     ("wechat_app", wechat::setup::mobile_app),
+    ("wechat_mini_qr", wechat::setup::mini_program_scan),
+    ("wechat_mp_qr", wechat::setup::official_account_scan),
 ];
 
 /// What a provider's constructor is given.
@@ -26,6 +34,8 @@ pub struct Setup<'a> {
     pub name: &'static str,
     pub config: &'a Config,
     pub outbound: &'a Outbound,
+    /// App access tokens shared by every node (WeChat's `stable_token`).
+    pub app_tokens: &'a Arc<AppTokenShelf>,
 }
 
 /// What one enabled provider offers; a provider fills in the parts it has.
@@ -37,6 +47,10 @@ pub struct Capabilities {
     pub code_login: Option<Arc<dyn CodeLogin>>,
     /// A verified phone number from a consent code.
     pub phone_numbers: Option<Arc<dyn PhoneNumbers>>,
+    /// A website login by scanning a code with the provider's app.
+    pub scan_login: Option<Arc<dyn ScanLogin>>,
+    /// Mini-program codes drawn for the app (`/wechat_mini/unlimited_qrcode`).
+    pub mini_program_codes: Option<Arc<dyn MiniProgramCodes>>,
 }
 
 /// Where providers' outbound HTTP goes instead of the configured base URLs: tests point a
@@ -69,12 +83,21 @@ impl Outbound {
 }
 
 /// The enabled providers, by name and by what they can do.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Providers {
     browser: BTreeMap<&'static str, Arc<dyn OAuthProvider>>,
     code_login: BTreeMap<&'static str, Arc<dyn CodeLogin>>,
     phone_numbers: BTreeMap<&'static str, Arc<dyn PhoneNumbers>>,
+    scan_login: BTreeMap<&'static str, Arc<dyn ScanLogin>>,
+    mini_program_codes: BTreeMap<&'static str, Arc<dyn MiniProgramCodes>>,
     enabled: Vec<&'static str>,
+    app_tokens: Arc<AppTokenShelf>,
+}
+
+impl Default for Providers {
+    fn default() -> Self {
+        Self::empty(AppTokenShelf::new(Arc::new(SystemClock), b""))
+    }
 }
 
 impl Providers {
@@ -86,6 +109,24 @@ impl Providers {
     /// Builds every enabled provider, with `outbound`'s base URLs replacing configured ones.
     pub fn build(config: &Config, outbound: &Outbound) -> anyhow::Result<Self> {
         build_from(REGISTRY, config, outbound)
+    }
+
+    fn empty(app_tokens: Arc<AppTokenShelf>) -> Self {
+        Self {
+            browser: BTreeMap::new(),
+            code_login: BTreeMap::new(),
+            phone_numbers: BTreeMap::new(),
+            scan_login: BTreeMap::new(),
+            mini_program_codes: BTreeMap::new(),
+            enabled: Vec::new(),
+            app_tokens,
+        }
+    }
+
+    /// Gives the providers the database, where app access tokens are shared with the other
+    /// nodes (the providers are built before it is open).
+    pub fn attach_store(&self, store: Arc<dyn AppTokenStore>) {
+        self.app_tokens.attach(store);
     }
 
     /// Adds a browser provider under its own name (tests add fakes this way).
@@ -108,6 +149,12 @@ impl Providers {
         }
         if let Some(phone_numbers) = capabilities.phone_numbers {
             self.phone_numbers.insert(name, phone_numbers);
+        }
+        if let Some(scan_login) = capabilities.scan_login {
+            self.scan_login.insert(name, scan_login);
+        }
+        if let Some(codes) = capabilities.mini_program_codes {
+            self.mini_program_codes.insert(name, codes);
         }
         if !self.enabled.contains(&name) {
             self.enabled.push(name);
@@ -145,6 +192,16 @@ impl Providers {
         self.phone_numbers.get(name)
     }
 
+    /// The scan-to-log-in provider named `name` (`wechat_mini_qr`, `wechat_mp_qr`).
+    pub fn scan_login(&self, name: &str) -> Option<&Arc<dyn ScanLogin>> {
+        self.scan_login.get(name)
+    }
+
+    /// The mini-program whose codes `name` draws (`wechat_mini`).
+    pub fn mini_program_codes(&self, name: &str) -> Option<&Arc<dyn MiniProgramCodes>> {
+        self.mini_program_codes.get(name)
+    }
+
     /// Every enabled provider's name, for `/settings`.
     pub fn enabled(&self) -> Vec<&'static str> {
         self.enabled.clone()
@@ -173,12 +230,15 @@ fn build_from(
     {
         anyhow::bail!("an outbound base URL names {name:?}, which is no provider");
     }
-    let mut providers = Providers::default();
+    // Tokens are the system's time, as WeChat's: a test's manual clock does not age them.
+    let app_tokens = AppTokenShelf::new(Arc::new(SystemClock), config.jwt.secret.as_bytes());
+    let mut providers = Providers::empty(app_tokens.clone());
     for &(name, build) in table {
         let setup = Setup {
             name,
             config,
             outbound,
+            app_tokens: &app_tokens,
         };
         let Some(capabilities) = build(&setup)? else {
             continue;
@@ -187,6 +247,8 @@ fn build_from(
             capabilities.browser.as_ref().map(|p| p.name()),
             capabilities.code_login.as_ref().map(|p| p.name()),
             capabilities.phone_numbers.as_ref().map(|p| p.name()),
+            capabilities.scan_login.as_ref().map(|p| p.name()),
+            capabilities.mini_program_codes.as_ref().map(|p| p.name()),
         ];
         if let Some(other) = names.into_iter().flatten().find(|other| *other != name) {
             anyhow::bail!("the registry's {name} line built a provider named {other}");

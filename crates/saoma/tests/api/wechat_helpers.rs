@@ -4,8 +4,12 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::Utc;
 use reqwest::StatusCode;
-use saoma::{clock::ManualClock, providers::Outbound, Application, Config};
-use saoma_wechat_sim::{SimConfig, Simulator};
+use saoma::{
+    clock::{Clock, ManualClock},
+    providers::Outbound,
+    Application, Config,
+};
+use saoma_wechat_sim::{PushConfig, SimConfig, Simulator};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -66,12 +70,18 @@ pub async fn spawn_wechat(
         (&mut config.external.wechat_mp, "wx_sim_mp"),
         (&mut config.external.wechat_mini, "wx_sim_mini"),
         (&mut config.external.wechat_app, "wx_sim_app"),
+        (&mut config.external.wechat_mini_qr, "wx_sim_mini"),
+        (&mut config.external.wechat_mp_qr, "wx_sim_mp"),
     ];
     for (wechat, app_id) in apps {
         wechat.enabled = true;
         wechat.app_id = app_id.into();
         wechat.secret = secret_of(app_id).into();
     }
+    // The demo 公众号's 服务器配置, as the simulator signs its pushes.
+    let push = mp_push_config(&sim);
+    config.external.wechat_mp_qr.push_token = push.token.clone().into();
+    config.external.wechat_mp_qr.encoding_aes_key = push.encoding_aes_key.clone().into();
     configure(&mut config);
     let clock = ManualClock::new(Utc::now());
     // The configuration keeps WeChat's own URLs: the simulator is wired in, not configured.
@@ -82,8 +92,53 @@ pub async fn spawn_wechat(
         .build()
         .await
         .expect("build");
-    let app = TestApp::serve(application, address, clock, config, db);
+    let app = TestApp::serve(application, address.clone(), clock, config, db);
+    point_simulator_at(&sim, &address);
     WeChatWorld { app, sim, sim_url }
+}
+
+/// The demo 公众号's push configuration (Token, EncodingAESKey, mode).
+pub fn mp_push_config(sim: &Simulator) -> PushConfig {
+    sim.config()
+        .app("wx_sim_mp")
+        .and_then(|app| app.push.clone())
+        .expect("the demo 公众号 has a push configuration")
+}
+
+/// The mini-program's requests and the 公众号's pushes go to the saoma at `address`.
+pub fn point_simulator_at(sim: &Simulator, address: &str) {
+    assert!(sim.set_server_url("wx_sim_mini", &format!("{address}/auth/v1")));
+    let push = PushConfig {
+        url: Some(format!("{address}/auth/v1/wechat_mp/notify")),
+        ..mp_push_config(sim)
+    };
+    assert!(sim.set_push("wx_sim_mp", push));
+}
+
+impl WeChatWorld {
+    /// Another saoma on the same database, configured alike, with its own clock at the same
+    /// time (a second node behind the same load balancer).
+    pub async fn second_node(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind saoma");
+        let address = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let mut config = self.app.config.clone();
+        config.external_url = address.clone();
+        let db = self.app.db.as_ref().expect("db").alias();
+        let clock = ManualClock::new(self.app.clock.now());
+        let application = Application::builder(config.clone())
+            .clock(clock.clone())
+            .outbound(Outbound::wechat_at(&self.sim_url))
+            .listener(listener)
+            .build()
+            .await
+            .expect("build second node");
+        TestApp::serve(application, address, clock, config, db)
+    }
 }
 
 pub fn secret_of(app_id: &str) -> &'static str {

@@ -69,6 +69,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database for a second node; only the original cleans it up, so it must
+    /// outlive the alias.
+    pub fn alias(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+            pg: None,
+        }
+    }
+}
+
 fn replace_db_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),

@@ -213,6 +213,27 @@ fn every_refusal_has_gotrues_status_and_code() {
             "access_denied",
         ),
         (LinkTargetGone, 404, "user_not_found", "access_denied"),
+        (ScanTicketNotFound, 404, "flow_state_not_found", "invalid_request"),
+        (ScanTicketExpired, 422, "flow_state_expired", "invalid_request"),
+        (ScanTicketFinished, 400, "flow_state_already_used", "invalid_request"),
+        (
+            PushRefused("Invalid signature"),
+            401,
+            "bad_signature",
+            "invalid_request",
+        ),
+        (
+            Provider(ProviderError::BadRequest("41030 invalid page".into())),
+            400,
+            "validation_failed",
+            "invalid_request",
+        ),
+        (
+            Provider(ProviderError::RateLimited("45009".into())),
+            429,
+            "over_request_rate_limit",
+            "invalid_request",
+        ),
         (
             Provider(ProviderError::InvalidCode("40029".into())),
             400,

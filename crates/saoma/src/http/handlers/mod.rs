@@ -7,6 +7,7 @@ pub mod identities;
 pub mod logout;
 pub mod oauth;
 pub mod otp;
+pub mod scan_login;
 pub mod signup;
 pub mod token;
 pub mod user;

@@ -1,12 +1,17 @@
 //! WeChat's logins without a browser: a mini-program's `wx.login()` code and a mobile app's
 //! SDK code, plus the mini-program's verified phone number.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
-use super::WeChatClient;
+use super::{app_tokens::AppTokenShelf, WeChatClient};
 use crate::{
     config::WeChatAppConfig,
-    providers::{CodeLogin, PhoneNumbers, ProviderError, ProviderUser},
+    providers::{
+        CodeLogin, MiniProgramCodes, PhoneNumbers, ProviderError, ProviderUser,
+        UnlimitedCodeRequest,
+    },
 };
 
 /// `wechat_mini`: codes go to `jscode2session`, which names the user but gives no profile.
@@ -15,9 +20,9 @@ pub struct MiniProgram {
 }
 
 impl MiniProgram {
-    pub fn new(config: &WeChatAppConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &WeChatAppConfig, app_tokens: Arc<AppTokenShelf>) -> anyhow::Result<Self> {
         Ok(Self {
-            client: WeChatClient::new(config)?,
+            client: WeChatClient::new(config, app_tokens)?,
         })
     }
 }
@@ -44,6 +49,20 @@ impl PhoneNumbers for MiniProgram {
     }
 }
 
+#[async_trait]
+impl MiniProgramCodes for MiniProgram {
+    fn name(&self) -> &'static str {
+        "wechat_mini"
+    }
+
+    async fn unlimited_code(
+        &self,
+        request: &UnlimitedCodeRequest,
+    ) -> Result<Vec<u8>, ProviderError> {
+        self.client.unlimited_code(request).await
+    }
+}
+
 /// `wechat_app`: codes go through the same OAuth exchange as the browser's; the app gets no
 /// provider token from saoma, so only the user is kept.
 pub struct MobileApp {
@@ -51,9 +70,9 @@ pub struct MobileApp {
 }
 
 impl MobileApp {
-    pub fn new(config: &WeChatAppConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &WeChatAppConfig, app_tokens: Arc<AppTokenShelf>) -> anyhow::Result<Self> {
         Ok(Self {
-            client: WeChatClient::new(config)?,
+            client: WeChatClient::new(config, app_tokens)?,
         })
     }
 }

@@ -10,11 +10,19 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{push_query, OAuthProvider, ProviderError, ProviderTokens, ProviderUser};
+use super::{
+    push_query, OAuthProvider, ProviderError, ProviderTokens, ProviderUser, UnlimitedCodeRequest,
+};
 use crate::config::WeChatAppConfig;
 
+pub mod app_tokens;
 pub mod code_login;
+pub mod push;
+pub mod scan;
 pub mod setup;
+
+use app_tokens::{AppTokenShelf, Fetched};
+use std::sync::Arc;
 
 /// Calls WeChat's server API with one app's credentials.
 pub struct WeChatClient {
@@ -22,8 +30,18 @@ pub struct WeChatClient {
     secret: String,
     api_base_url: String,
     http: reqwest::Client,
-    app_token: tokio::sync::Mutex<Option<(String, std::time::Instant)>>,
+    /// The app's access token, shared with every node.
+    app_tokens: Arc<AppTokenShelf>,
 }
+
+/// WeChat's refusal of a call made with the app's access token.
+struct Refusal {
+    errcode: i64,
+    errmsg: String,
+}
+
+/// A call's answer: what was asked for, or WeChat's errcode.
+type Answer<T> = Result<Result<T, Refusal>, ProviderError>;
 
 #[derive(Debug, Deserialize)]
 struct TokenReply {
@@ -101,7 +119,7 @@ impl PhoneInfo {
 }
 
 impl WeChatClient {
-    pub fn new(config: &WeChatAppConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &WeChatAppConfig, app_tokens: Arc<AppTokenShelf>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -111,7 +129,7 @@ impl WeChatClient {
             secret: config.secret.expose().to_owned(),
             api_base_url: config.api_base_url.trim_end_matches('/').to_owned(),
             http,
-            app_token: tokio::sync::Mutex::new(None),
+            app_tokens,
         })
     }
 
@@ -246,14 +264,18 @@ impl WeChatClient {
     /// A `getPhoneNumber` code → the user's verified phone number, as GoTrue stores phones
     /// (country code and number, digits only).
     pub async fn phone_number(&self, code: &str) -> Result<String, ProviderError> {
-        let mut access_token = self.app_access_token(false).await?;
-        let mut reply = self.get_phone_number(&access_token, code).await?;
-        if reply.errcode == 40001 {
-            // Another saoma node fetched a newer app token, retiring ours: fetch again, once.
-            access_token = self.app_access_token(true).await?;
-            reply = self.get_phone_number(&access_token, code).await?;
-        }
-        check(reply.errcode, &reply.errmsg)?;
+        let reply: PhoneReply = self
+            .with_app_token(|token| async move {
+                let url = self.url(
+                    "/wxa/business/getuserphonenumber",
+                    &[("access_token", &token)],
+                );
+                let reply: PhoneReply = self
+                    .send(self.http.post(url).json(&json!({ "code": code })))
+                    .await?;
+                Ok(refused_or(reply.errcode, reply.errmsg.clone(), reply))
+            })
+            .await?;
         reply
             .phone_info
             .map(|info| info.e164_digits())
@@ -262,52 +284,210 @@ impl WeChatClient {
             })
     }
 
-    /// The app's own access token (`cgi-bin/token`), cached: WeChat limits how often it may be
-    /// fetched per day, and each fetch retires the previous token.
-    async fn app_access_token(&self, renew: bool) -> Result<String, ProviderError> {
+    /// A mini-program code (`wxa/getwxacodeunlimit`): the picture's bytes.
+    pub async fn unlimited_code(
+        &self,
+        request: &UnlimitedCodeRequest,
+    ) -> Result<Vec<u8>, ProviderError> {
+        self.with_app_token(|token| async move {
+            let url = self.url("/wxa/getwxacodeunlimit", &[("access_token", &token)]);
+            let response = self
+                .http
+                .post(url)
+                .json(request)
+                .send()
+                .await
+                .map_err(|e| {
+                    ProviderError::Unavailable(format!("WeChat unreachable: {}", e.without_url()))
+                })?;
+            if !response.status().is_success() {
+                return Err(ProviderError::Unavailable(format!(
+                    "WeChat answered HTTP {}",
+                    response.status()
+                )));
+            }
+            let body = response.bytes().await.map_err(|e| {
+                ProviderError::Unavailable(format!("WeChat answer cut short: {}", e.without_url()))
+            })?;
+            // An image on success, JSON on failure, whatever the Content-Type says.
+            if body.first() == Some(&b'{') {
+                let reply: ErrcodeReply = serde_json::from_slice(&body).map_err(|e| {
+                    ProviderError::Protocol(format!("unreadable WeChat answer: {e}"))
+                })?;
+                return Ok(Err(Refusal {
+                    errcode: reply.errcode,
+                    errmsg: reply.errmsg,
+                }));
+            }
+            if body.is_empty() {
+                return Err(ProviderError::Protocol(
+                    "getwxacodeunlimit answered an empty body".into(),
+                ));
+            }
+            Ok(Ok(body.to_vec()))
+        })
+        .await
+    }
+
+    /// A 公众号's temporary parametric QR code (`cgi-bin/qrcode/create`, `QR_STR_SCENE`):
+    /// what the code must contain.
+    pub async fn temporary_qr_code(
+        &self,
+        scene: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, ProviderError> {
         #[derive(Deserialize)]
-        struct AppToken {
+        struct QrReply {
+            #[serde(default)]
+            errcode: i64,
+            #[serde(default)]
+            errmsg: String,
+            url: Option<String>,
+        }
+        let body = json!({
+            "expire_seconds": lifetime.as_secs().max(60),
+            "action_name": "QR_STR_SCENE",
+            "action_info": { "scene": { "scene_str": scene } },
+        });
+        let reply: QrReply = self
+            .with_app_token(|token| {
+                let body = body.clone();
+                async move {
+                    let url = self.url("/cgi-bin/qrcode/create", &[("access_token", &token)]);
+                    let reply: QrReply = self.send(self.http.post(url).json(&body)).await?;
+                    Ok(refused_or(reply.errcode, reply.errmsg.clone(), reply))
+                }
+            })
+            .await?;
+        reply
+            .url
+            .filter(|url| !url.is_empty())
+            .ok_or_else(|| ProviderError::Protocol("qrcode/create answered no url".into()))
+    }
+
+    /// A 公众号 follower's openid → the person (`cgi-bin/user/info`: unionid when the account
+    /// is bound to an open platform; WeChat no longer gives nicknames or avatars here).
+    pub async fn follower(&self, openid: &str) -> Result<ProviderUser, ProviderError> {
+        #[derive(Deserialize)]
+        struct InfoReply {
+            #[serde(default)]
+            errcode: i64,
+            #[serde(default)]
+            errmsg: String,
+            openid: Option<String>,
+            unionid: Option<String>,
+        }
+        let reply: InfoReply = self
+            .with_app_token(|token| async move {
+                let reply: InfoReply = self
+                    .get(
+                        "/cgi-bin/user/info",
+                        &[
+                            ("access_token", &token),
+                            ("openid", openid),
+                            ("lang", "zh_CN"),
+                        ],
+                    )
+                    .await?;
+                Ok(refused_or(reply.errcode, reply.errmsg.clone(), reply))
+            })
+            .await?;
+        if reply.openid.as_deref().is_some_and(|o| o != openid) {
+            return Err(ProviderError::Protocol(
+                "WeChat's user/info names another openid".into(),
+            ));
+        }
+        let unionid = reply.unionid.filter(|u| !u.is_empty());
+        Ok(profile(openid, unionid.as_deref(), None, &self.api_base_url))
+    }
+
+    /// Runs `call` with the app's shared access token; when WeChat calls that token stale
+    /// (40001: another fetch retired it) or expired (42001), once more with a replacement.
+    async fn with_app_token<'a, T, F, Fut>(&'a self, call: F) -> Result<T, ProviderError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Answer<T>> + 'a,
+    {
+        let token = self
+            .app_tokens
+            .token(&self.app_id, |force| self.fetch_stable_token(force))
+            .await?;
+        let refusal = match call(token.clone()).await? {
+            Ok(answer) => return Ok(answer),
+            Err(refusal) => refusal,
+        };
+        if !matches!(refusal.errcode, 40001 | 42001) {
+            check(refusal.errcode, &refusal.errmsg)?;
+            return Err(ProviderError::Protocol(format!(
+                "WeChat errcode {}",
+                refusal.errcode
+            )));
+        }
+        let token = self
+            .app_tokens
+            .replace(&self.app_id, &token, |force| self.fetch_stable_token(force))
+            .await?;
+        match call(token).await? {
+            Ok(answer) => Ok(answer),
+            Err(refusal) => {
+                check(refusal.errcode, &refusal.errmsg)?;
+                Err(ProviderError::Protocol(format!(
+                    "WeChat errcode {}",
+                    refusal.errcode
+                )))
+            }
+        }
+    }
+
+    /// `cgi-bin/stable_token`: in normal mode WeChat hands every caller the same token while
+    /// it is valid, so nodes never retire each other's; `force` replaces it (rationed).
+    async fn fetch_stable_token(&self, force: bool) -> Result<Fetched, ProviderError> {
+        #[derive(Deserialize)]
+        struct StableToken {
             #[serde(default)]
             errcode: i64,
             #[serde(default)]
             errmsg: String,
             access_token: Option<String>,
             #[serde(default)]
-            expires_in: u64,
+            expires_in: i64,
         }
-        let mut cached = self.app_token.lock().await;
-        if let Some((token, until)) = cached.as_ref() {
-            if !renew && std::time::Instant::now() < *until {
-                return Ok(token.clone());
-            }
-        }
-        let query = [
-            ("grant_type", "client_credential"),
-            ("appid", &self.app_id),
-            ("secret", &self.secret),
-        ];
-        let reply: AppToken = self.get("/cgi-bin/token", &query).await?;
+        let body = json!({
+            "grant_type": "client_credential",
+            "appid": self.app_id,
+            "secret": self.secret,
+            "force_refresh": force,
+        });
+        let url = format!("{}/cgi-bin/stable_token", self.api_base_url);
+        let reply: StableToken = self.send(self.http.post(url).json(&body)).await?;
         check(reply.errcode, &reply.errmsg)?;
-        let token = reply
-            .access_token
-            .ok_or_else(|| ProviderError::Protocol("cgi-bin/token answered no token".into()))?;
-        // Renew five minutes early, never caching a token past its life.
-        let lifetime = std::time::Duration::from_secs(reply.expires_in.max(300) - 300);
-        *cached = Some((token.clone(), std::time::Instant::now() + lifetime));
-        Ok(token)
+        let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            ProviderError::Protocol("cgi-bin/stable_token answered no token".into())
+        })?;
+        Ok(Fetched {
+            access_token,
+            expires_in: reply.expires_in,
+        })
     }
+}
 
-    async fn get_phone_number(
-        &self,
-        access_token: &str,
-        code: &str,
-    ) -> Result<PhoneReply, ProviderError> {
-        let url = self.url(
-            "/wxa/business/getuserphonenumber",
-            &[("access_token", access_token)],
-        );
-        self.send(self.http.post(url).json(&json!({ "code": code })))
-            .await
+#[derive(Deserialize)]
+struct ErrcodeReply {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+}
+
+/// `reply` when WeChat's errcode says success, else the refusal.
+fn refused_or<T>(errcode: i64, errmsg: String, reply: T) -> Result<T, Refusal> {
+    if errcode == 0 {
+        Ok(reply)
+    } else {
+        Err(Refusal {
+            errcode,
+            errmsg,
+        })
     }
 }
 
@@ -347,6 +527,18 @@ fn check(errcode: i64, errmsg: &str) -> Result<(), ProviderError> {
         -1 | 45011 => Err(ProviderError::Unavailable(detail(
             "WeChat is busy, please try again",
         ))),
+        45009 => Err(ProviderError::RateLimited(detail(
+            "WeChat's rate limit for this app was reached, please try again later",
+        ))),
+        41030 => Err(ProviderError::BadRequest(detail(
+            "The mini-program page does not exist in the published version (publish it, or ask for env_version trial/develop with check_path false)",
+        ))),
+        40129 | 40169 => Err(ProviderError::BadRequest(detail(
+            "The scene must be at most 32 characters of 0-9A-Za-z and !#$&'()*+,/:;=?@-._~",
+        ))),
+        40097 | 47001 => Err(ProviderError::BadRequest(detail(
+            "WeChat refused the request's arguments",
+        ))),
         40001 | 40013 | 40125 | 48001 => Err(ProviderError::Misconfigured(detail(
             "WeChat rejected this server's app credentials",
         ))),
@@ -374,10 +566,11 @@ impl WeChatWeb {
         kind: WebKind,
         config: &WeChatAppConfig,
         redirect_uri: String,
+        app_tokens: Arc<AppTokenShelf>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             kind,
-            client: WeChatClient::new(config)?,
+            client: WeChatClient::new(config, app_tokens)?,
             app_id: config.app_id.clone(),
             redirect_uri,
             open_base_url: config.open_base_url.trim_end_matches('/').to_owned(),
@@ -494,6 +687,7 @@ mod tests {
             kind,
             &config,
             "https://auth.example.com/auth/v1/callback".into(),
+            AppTokenShelf::new(crate::clock::ManualClock::new(chrono::Utc::now()), b"secret"),
         )
         .expect("client")
     }

@@ -3,7 +3,12 @@
 
 use std::sync::Arc;
 
-use super::{code_login::MiniProgram, code_login::MobileApp, WeChatWeb, WebKind};
+use super::{
+    code_login::MiniProgram,
+    code_login::MobileApp,
+    scan::{MiniProgramScan, OfficialAccountScan},
+    WeChatWeb, WebKind,
+};
 use crate::{
     config::WeChatAppConfig,
     providers::{Capabilities, Setup},
@@ -40,7 +45,12 @@ fn browser(setup: &Setup<'_>, kind: WebKind) -> anyhow::Result<Option<Capabiliti
     };
     let redirect_uri = setup.config.wechat_redirect_uri(&app);
     Ok(Some(Capabilities {
-        browser: Some(Arc::new(WeChatWeb::new(kind, &app, redirect_uri)?)),
+        browser: Some(Arc::new(WeChatWeb::new(
+            kind,
+            &app,
+            redirect_uri,
+            setup.app_tokens.clone(),
+        )?)),
         ..Capabilities::default()
     }))
 }
@@ -50,10 +60,11 @@ pub fn mini_program(setup: &Setup<'_>) -> anyhow::Result<Option<Capabilities>> {
     let Some(app) = app_config(setup) else {
         return Ok(None);
     };
-    let mini = Arc::new(MiniProgram::new(&app)?);
+    let mini = Arc::new(MiniProgram::new(&app, setup.app_tokens.clone())?);
     Ok(Some(Capabilities {
         code_login: Some(mini.clone()),
-        phone_numbers: Some(mini),
+        phone_numbers: Some(mini.clone()),
+        mini_program_codes: Some(mini),
         ..Capabilities::default()
     }))
 }
@@ -64,7 +75,35 @@ pub fn mobile_app(setup: &Setup<'_>) -> anyhow::Result<Option<Capabilities>> {
         return Ok(None);
     };
     Ok(Some(Capabilities {
-        code_login: Some(Arc::new(MobileApp::new(&app)?)),
+        code_login: Some(Arc::new(MobileApp::new(&app, setup.app_tokens.clone())?)),
+        ..Capabilities::default()
+    }))
+}
+
+/// `wechat_mini_qr`: a website login by scanning a mini-program code.
+pub fn mini_program_scan(setup: &Setup<'_>) -> anyhow::Result<Option<Capabilities>> {
+    let Some(app) = app_config(setup) else {
+        return Ok(None);
+    };
+    Ok(Some(Capabilities {
+        scan_login: Some(Arc::new(MiniProgramScan::new(
+            &app,
+            setup.app_tokens.clone(),
+        )?)),
+        ..Capabilities::default()
+    }))
+}
+
+/// `wechat_mp_qr`: a website login by scanning a 公众号's code and following it.
+pub fn official_account_scan(setup: &Setup<'_>) -> anyhow::Result<Option<Capabilities>> {
+    let Some(app) = app_config(setup) else {
+        return Ok(None);
+    };
+    Ok(Some(Capabilities {
+        scan_login: Some(Arc::new(OfficialAccountScan::new(
+            &app,
+            setup.app_tokens.clone(),
+        )?)),
         ..Capabilities::default()
     }))
 }
