@@ -14,6 +14,7 @@ use super::{push_query, OAuthProvider, ProviderError, ProviderTokens, ProviderUs
 use crate::config::WeChatAppConfig;
 
 pub mod code_login;
+pub mod push;
 pub mod setup;
 
 /// Calls WeChat's server API with one app's credentials.
