@@ -2,7 +2,7 @@
 //! the signatures, safe-mode (安全模式) decryption and the flat XML WeChat sends.
 //!
 //! Pure: no HTTP, no database. The handler feeds it the query and the body and gets back an
-//! event or a reason to refuse it. Wire facts: docs/reference wechat.md §8.2.
+//! event or a reason to refuse it. Wire facts: the shared reference wechat.md §8.2.
 
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::{alphabet, Engine};
