@@ -61,10 +61,13 @@ mod faults;
 mod http;
 mod ids;
 mod image;
+pub mod push;
 mod simulator;
 mod sms;
 
 pub use config::sms::{AliyunAccount, SmsAccounts, SmsTemplate, TencentAccount};
-pub use config::{AppKind, Persona, SimApp, SimConfig};
+pub use config::{AppKind, Persona, PushConfig, PushMode, SimApp, SimConfig};
+pub use domain::app_tokens::TokenStats;
 pub use faults::{Faults, SmsFaults};
+pub use push::PushAttempt;
 pub use simulator::Simulator;
