@@ -17,6 +17,21 @@ pub struct SimConfig {
     /// The Aliyun and Tencent SMS accounts; absent: the demo ones.
     #[serde(default)]
     pub sms: sms::SmsAccounts,
+    /// `cgi-bin/token` calls each app may make per day (WeChat: 2000); past it, 45009.
+    #[serde(default = "default_token_daily_quota")]
+    pub token_daily_quota: u32,
+    /// How long one push attempt waits for the app's server before WeChat gives up on it
+    /// and retries (WeChat: 5 s). Tests set it small.
+    #[serde(default = "default_push_timeout_ms")]
+    pub push_timeout_ms: u64,
+}
+
+fn default_token_daily_quota() -> u32 {
+    2000
+}
+
+fn default_push_timeout_ms() -> u64 {
+    5000
 }
 
 /// An application registered on the WeChat Open Platform (or, for 公众号 and mini-programs,
@@ -33,6 +48,44 @@ pub struct SimApp {
     pub callback_host: String,
     /// The open-platform account the app is bound to; it scopes unionids. `None`: no unionid.
     pub open_platform: Option<String>,
+    /// Mini-programs: the pages of the published version, e.g. `pages/index/index`;
+    /// `getwxacodeunlimit` with `check_path` refuses others (41030).
+    #[serde(default)]
+    pub pages: Vec<String>,
+    /// Mini-programs: the request domain (`wx.request` target) the simulated mini-program
+    /// calls, e.g. `http://localhost:9999/auth/v1`; `None` until set.
+    #[serde(default)]
+    pub server_url: Option<String>,
+    /// 公众号: where WeChat pushes events (服务器配置); `None`: events are not pushed.
+    #[serde(default)]
+    pub push: Option<PushConfig>,
+}
+
+/// A 公众号's 服务器配置: where and how WeChat pushes event messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushConfig {
+    /// The app server's URL; pushes are `POST {url}?signature=&timestamp=&nonce=…`. `None`:
+    /// token and key are known, but nothing is pushed.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The Token of the signatures.
+    pub token: String,
+    /// 43 characters of `[A-Za-z0-9]`; the AES key is its base64 decoding (with "=").
+    #[serde(default)]
+    pub encoding_aes_key: String,
+    #[serde(default)]
+    pub mode: PushMode,
+}
+
+/// 消息加解密方式.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushMode {
+    /// 明文模式: the event XML as is, signed with `signature`.
+    #[default]
+    Plain,
+    /// 安全模式: the XML AES-encrypted in `<Encrypt>`, signed with `msg_signature` too.
+    Safe,
 }
 
 /// The kind of WeChat application; it decides which logins the app may use.

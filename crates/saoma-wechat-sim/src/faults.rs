@@ -14,6 +14,12 @@ pub struct Faults {
     /// Every code is treated as past its lifetime: errcode 42003 at
     /// `sns/oauth2/access_token`, 40029 at `sns/jscode2session` and `getuserphonenumber`.
     pub expire_codes: bool,
+    /// The next N `wxa/getwxacodeunlimit` calls answer 45009 (the 5000/min rate).
+    pub wxacode_rate_limit: u32,
+    /// Every 公众号 event is pushed twice (same CreateTime), even when the first is answered.
+    pub duplicate_push: bool,
+    /// Pushes carry a signature (and msg_signature) made with the wrong Token.
+    pub bad_push_signature: bool,
     /// The SMS gateways' faults.
     pub sms: SmsFaults,
 }

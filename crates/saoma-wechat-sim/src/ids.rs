@@ -26,6 +26,24 @@ fn derived(tag: &str, scope: &str, persona: &str) -> String {
     format!("o{}", &encoded[..27])
 }
 
+/// A 公众号's original id (原始ID), the `ToUserName` of its pushes: `gh_` and 12 hex digits.
+pub fn original_id(appid: &str) -> String {
+    let hash = digest(&SHA256, format!("gh:{appid}").as_bytes());
+    let hex: String = hash.as_ref()[..6]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("gh_{hex}")
+}
+
+/// Random decimal digits, for push nonces.
+pub fn digits(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+        .collect()
+}
+
 /// Random alphanumerics, for tickets, codes and tokens.
 pub fn random(len: usize) -> String {
     rand::thread_rng()

@@ -1,6 +1,7 @@
 //! A local simulator of WeChat login: website QR login (网站应用, `snsapi_login`), a 公众号's
 //! web authorization in WeChat's browser (`snsapi_base` / `snsapi_userinfo`), mini-program
-//! login and phone numbers, and mobile-app (native SDK) login. It keeps WeChat's quirks
+//! login and phone numbers, mobile-app (native SDK) login, mini-program codes that log a
+//! website in, follow-the-公众号 login with its event pushes, and shared app access tokens. It keeps WeChat's quirks
 //! (text/plain JSON errors, cancel without code, single-use expiring codes, unionids shared
 //! across one open platform, refusals as pages that never redirect) and has switchable faults
 //! (busy, duplicate redirect, expired codes).
@@ -28,7 +29,21 @@
 //! - `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code` →
 //!   `{session_key, openid, unionid?}` (mini-programs only).
 //! - `GET /cgi-bin/token?grant_type=client_credential&appid&secret` →
-//!   `{access_token, expires_in}` (公众号 and mini-programs).
+//!   `{access_token, expires_in}` (公众号 and mini-programs): a new token per call, the
+//!   previous one valid 300 s more (then 40001); [`SimConfig::token_daily_quota`] calls a day
+//!   per app (45009).
+//! - `POST /cgi-bin/stable_token` JSON `{grant_type, appid, secret, force_refresh}` (a form
+//!   body is 47001): the same token while valid, renewed in its last 300 s (old and new
+//!   overlap), `expires_in` = remaining life; `force_refresh` kills the current one, at most
+//!   once per 30 s (45011) and 20 a day (45009). Neither family retires the other's tokens.
+//! - `POST /wxa/getwxacodeunlimit?access_token=` (mini-program token; 公众号's: 48001) → HTTP 200
+//!   `image/jpeg` (PNG bytes) of a QR code of `/sim/mini/open?appid&page&scene`; errors as
+//!   `application/json`: 47001 body, 40129 scene, 41030 page, 40097 width/env_version, 45009.
+//! - `POST /cgi-bin/qrcode/create?access_token=` (公众号 token) `QR_SCENE` / `QR_STR_SCENE` →
+//!   `{ticket, expire_seconds, url}`, `url` = `/sim/mp/scan/<ticket>`; `GET
+//!   /cgi-bin/showqrcode?ticket=` → its PNG (404 unknown/expired).
+//! - `GET /cgi-bin/user/info?access_token&openid&lang` → a follower's `{subscribe:1, …}`,
+//!   `{subscribe:0, openid}` otherwise, 40003 for an openid not of the 公众号.
 //! - `POST /wxa/business/getuserphonenumber?access_token=` with `{"code":".."}` →
 //!   `{errcode:0, errmsg:"ok", phone_info:{phoneNumber, purePhoneNumber, countryCode,
 //!   watermark:{timestamp, appid}}}`.
@@ -49,10 +64,27 @@
 //!   `POST /sim/app/authorize` (mobile SDK): JSON `{"appid","persona"}` → `{"code"}`, or 400
 //!   `{"error"}`.
 //! - `GET /sim/avatar/<persona>/<0|46|64|96|132>` — headimgurl targets.
+//! - `GET /sim/mini/open?appid&page&scene` — the phone opening the mini-program from its
+//!   code: POSTs `{server}/wechat_mini/qr/scan` `{"scene"}` and shows personas; `POST
+//!   /sim/mini/open/confirm` (form appid, scene, persona) POSTs `…/qr/confirm`
+//!   `{"scene","code"}` with a fresh `wx.login()` code; `POST /sim/mini/open/cancel` POSTs
+//!   `…/qr/cancel`. With `Accept: application/json`: `{"status", "body"}` (the server's).
+//!   `PUT /sim/apps/<appid>/server` `{"server_url"}` sets a mini-program's server.
+//! - `GET /sim/mp/scan/<ticket>` — the phone scanning a 公众号 code (关注公众号 / 进入公众号);
+//!   `POST …/confirm` (form persona) follows and pushes `subscribe` (`qrscene_<scene>`), or
+//!   pushes `SCAN` for a follower; JSON `{event, openid, pushed, attempts, status, body}`.
+//!   Pushes are signed (`signature`, and `msg_signature` with AES in safe mode), wait
+//!   [`SimConfig::push_timeout_ms`] per attempt and are retried 3 times unless answered
+//!   `success`, empty, or with a passive reply. `PUT /sim/apps/<appid>/push`
+//!   ([`PushConfig`]), `PUT /sim/apps/<appid>/followers/<persona>` `{"following"}`, `GET
+//!   /sim/mp/pushes?appid=` (every attempt).
+//! - `GET /sim/tokens` (`{appid: {token_fetches, stable_fetches, forced_refreshes}}`,
+//!   `?appid=` for one), `POST /sim/tokens/<appid>/expire` (its tokens answer 42001).
 //! - `GET /sim/sms` (the SMS overview), `GET /sim/sms/phone/<number>` (a phone's inbox page,
 //!   auto-refreshing), `GET /sim/sms/inbox/<number>` (`{phone, messages}`, newest first),
 //!   `POST /sim/sms/reset` (empty the inboxes and the limits' counts).
-//! - `GET|PUT /sim/faults` ([`Faults`] as JSON, SMS faults under `sms`), `GET /sim` (index), `GET /sim/echo-callback`
+//! - `GET|PUT /sim/faults` ([`Faults`] as JSON: also `wxacode_rate_limit`, `duplicate_push`,
+//!   `bad_push_signature`; SMS faults under `sms`), `GET /sim` (index), `GET /sim/echo-callback`
 //!   (a stand-in client callback that shows its query).
 
 mod config;
@@ -61,10 +93,13 @@ mod faults;
 mod http;
 mod ids;
 mod image;
+pub mod push;
 mod simulator;
 mod sms;
 
 pub use config::sms::{AliyunAccount, SmsAccounts, SmsTemplate, TencentAccount};
-pub use config::{AppKind, Persona, SimApp, SimConfig};
+pub use config::{AppKind, Persona, PushConfig, PushMode, SimApp, SimConfig};
+pub use domain::app_tokens::TokenStats;
 pub use faults::{Faults, SmsFaults};
+pub use push::PushAttempt;
 pub use simulator::Simulator;

@@ -65,7 +65,7 @@ fn log_config(config: &SimConfig, address: &str) {
     tracing::info!(
         "mini-program: POST {public_url}/sim/mini/login and /sim/mini/phone {{\"appid\":\"wx_sim_mini\",\"persona\":\"xiaoming\"}}; mobile app: POST {public_url}/sim/app/authorize"
     );
-    tracing::info!("token API: {public_url}/sns/oauth2/access_token, {public_url}/sns/userinfo, {public_url}/sns/jscode2session, {public_url}/cgi-bin/token, {public_url}/wxa/business/getuserphonenumber");
+    tracing::info!("token API: {public_url}/sns/oauth2/access_token, {public_url}/sns/userinfo, {public_url}/sns/jscode2session, {public_url}/cgi-bin/token, {public_url}/cgi-bin/stable_token, {public_url}/wxa/business/getuserphonenumber, {public_url}/wxa/getwxacodeunlimit, {public_url}/cgi-bin/qrcode/create, {public_url}/cgi-bin/user/info");
     let sms = &config.sms;
     tracing::info!(
         access_key_id = %sms.aliyun.access_key_id,

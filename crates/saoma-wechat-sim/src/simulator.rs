@@ -1,10 +1,13 @@
 //! The simulator handle: configuration plus in-memory state, shared by every route.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
-use crate::config::SimConfig;
+use crate::config::{AppKind, PushConfig, SimConfig};
+use crate::domain::app_tokens::TokenStats;
 use crate::domain::State;
 use crate::faults::Faults;
+use crate::push::PushAttempt;
 use crate::{http, ids};
 
 /// A running simulator's state; cheap to clone (all clones share it).
@@ -16,6 +19,8 @@ pub struct Simulator {
 pub(crate) struct Shared {
     pub config: SimConfig,
     state: Mutex<State>,
+    /// What the simulator calls apps' servers with (pushes, the mini-program's requests).
+    pub http: reqwest::Client,
 }
 
 impl Shared {
@@ -35,9 +40,25 @@ impl Simulator {
         // URLs are built as public_url + "/path"; a trailing slash would double it.
         let trimmed = config.public_url.trim_end_matches('/').len();
         config.public_url.truncate(trimmed);
+        let mut state = State::default();
+        for app in &config.apps {
+            if let Some(url) = &app.server_url {
+                state.server_urls.insert(app.appid.clone(), url.clone());
+            }
+            if let Some(push) = &app.push {
+                state.push_configs.insert(app.appid.clone(), push.clone());
+            }
+        }
+        // The servers are the developer's own: proxies from the environment would only get
+        // in the way of reaching localhost.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
         let shared = Shared {
             config,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
+            http,
         };
         Simulator {
             shared: Arc::new(shared),
@@ -76,4 +97,91 @@ impl Simulator {
         config.persona(persona_id)?;
         Some(ids::unionid(platform, persona_id))
     }
+
+    /// Counters of the app's `cgi-bin/token` and `cgi-bin/stable_token` calls.
+    pub fn token_stats(&self, appid: &str) -> TokenStats {
+        self.shared.lock().app_tokens.stats(appid)
+    }
+
+    /// Every live access token of `appid` (both families) expires now: its next use
+    /// answers 42001.
+    pub fn expire_app_tokens(&self, appid: &str) {
+        self.shared
+            .lock()
+            .app_tokens
+            .expire_app(appid, Instant::now());
+    }
+
+    /// Where the mini-program `appid` sends its requests (its request domain, e.g. saoma's
+    /// `http://localhost:9999/auth/v1`); `false` if `appid` is not a mini-program.
+    pub fn set_server_url(&self, appid: &str, url: &str) -> bool {
+        set_server_url(&self.shared, appid, url)
+    }
+
+    /// The 公众号 `appid`'s push configuration; `false` if `appid` is not a 公众号.
+    pub fn set_push(&self, appid: &str, push: PushConfig) -> bool {
+        set_push(&self.shared, appid, push)
+    }
+
+    /// Makes `persona` follow (or unfollow) the 公众号 `appid`, without any push; `false`
+    /// if either is unknown or `appid` is not a 公众号.
+    pub fn set_following(&self, appid: &str, persona: &str, following: bool) -> bool {
+        set_following(&self.shared, appid, persona, following)
+    }
+
+    /// Whether `persona` follows the 公众号 `appid`.
+    pub fn is_following(&self, appid: &str, persona: &str) -> bool {
+        self.shared.lock().official_accounts.follows(appid, persona)
+    }
+
+    /// Every push attempt to `appid`'s server, oldest first.
+    pub fn push_log(&self, appid: &str) -> Vec<PushAttempt> {
+        self.shared
+            .lock()
+            .push_log
+            .get(appid)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The shared halves of [`Simulator`]'s setters, for the `/sim/apps/…` routes too.
+pub(crate) fn set_server_url(shared: &Shared, appid: &str, url: &str) -> bool {
+    let is_mini = shared
+        .config
+        .app(appid)
+        .is_some_and(|app| app.kind == AppKind::MiniProgram);
+    if is_mini {
+        let url = url.trim_end_matches('/').to_owned();
+        shared.lock().server_urls.insert(appid.to_owned(), url);
+    }
+    is_mini
+}
+
+pub(crate) fn set_push(shared: &Shared, appid: &str, push: PushConfig) -> bool {
+    let is_mp = is_official_account(shared, appid);
+    if is_mp {
+        shared.lock().push_configs.insert(appid.to_owned(), push);
+    }
+    is_mp
+}
+
+pub(crate) fn set_following(shared: &Shared, appid: &str, persona: &str, following: bool) -> bool {
+    let known = is_official_account(shared, appid) && shared.config.persona(persona).is_some();
+    if known {
+        shared.lock().official_accounts.set_following(
+            appid,
+            persona,
+            following,
+            crate::domain::unix_now(),
+        );
+    }
+    known
+}
+
+fn is_official_account(shared: &Shared, appid: &str) -> bool {
+    shared
+        .config
+        .app(appid)
+        .is_some_and(|app| app.kind == AppKind::OfficialAccount)
 }

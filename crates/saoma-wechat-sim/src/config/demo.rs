@@ -1,7 +1,7 @@
 //! The demo configuration: one app of every kind (most bound to one open platform) and three
 //! personas, all with callback host `localhost`, so a local saoma works with it out of the box.
 
-use super::{AppKind, Persona, SimApp, SimConfig};
+use super::{AppKind, Persona, PushConfig, PushMode, SimApp, SimConfig};
 
 const OPEN_PLATFORM: &str = "sim-open-platform";
 
@@ -17,6 +17,12 @@ impl SimConfig {
     /// | `wx_sim_mini` | mini-program | `sim-mini-secret` | sim-open-platform |
     /// | `wx_sim_mini_unbound` | mini-program | `sim-mini-unbound-secret` | — |
     /// | `wx_sim_app` | mobile app | `sim-app-secret` | sim-open-platform |
+    ///
+    /// The 公众号 `wx_sim_mp` (follow-to-log-in) has the push Token `sim-push-token` and the
+    /// EncodingAESKey `simPushEncodingAesKey0123456789abcdefghijkA` (plain mode); its push
+    /// URL is unset until [`crate::Simulator::set_push`] or `PUT /sim/apps/wx_sim_mp/push`.
+    /// Both mini-programs publish `pages/index/index` and `pages/scan-login/index`; their
+    /// server URL is unset until [`crate::Simulator::set_server_url`].
     pub fn demo(public_url: impl Into<String>) -> Self {
         let bound = Some(OPEN_PLATFORM);
         SimConfig {
@@ -78,9 +84,34 @@ impl SimConfig {
                 persona("laowang", "老王", "#10aeff", "+8613800000003"),
             ],
             sms: super::sms::SmsAccounts::default(),
+            token_daily_quota: super::default_token_daily_quota(),
+            push_timeout_ms: super::default_push_timeout_ms(),
         }
+        .with_demo_extras()
+    }
+
+    fn with_demo_extras(mut self) -> Self {
+        for app in &mut self.apps {
+            match app.kind {
+                AppKind::MiniProgram => app.pages = DEMO_PAGES.map(str::to_owned).to_vec(),
+                AppKind::OfficialAccount => {
+                    app.push = Some(PushConfig {
+                        url: None,
+                        token: DEMO_PUSH_TOKEN.to_owned(),
+                        encoding_aes_key: DEMO_ENCODING_AES_KEY.to_owned(),
+                        mode: PushMode::Plain,
+                    })
+                }
+                _ => {}
+            }
+        }
+        self
     }
 }
+
+const DEMO_PAGES: [&str; 2] = ["pages/index/index", "pages/scan-login/index"];
+const DEMO_PUSH_TOKEN: &str = "sim-push-token";
+const DEMO_ENCODING_AES_KEY: &str = "simPushEncodingAesKey0123456789abcdefghijkA";
 
 fn app(kind: AppKind, appid: &str, secret: &str, name: &str, platform: Option<&str>) -> SimApp {
     SimApp {
@@ -90,6 +121,9 @@ fn app(kind: AppKind, appid: &str, secret: &str, name: &str, platform: Option<&s
         kind,
         callback_host: "localhost".to_owned(),
         open_platform: platform.map(str::to_owned),
+        pages: Vec::new(),
+        server_url: None,
+        push: None,
     }
 }
 

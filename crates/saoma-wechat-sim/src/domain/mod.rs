@@ -6,14 +6,17 @@ pub mod app_tokens;
 pub mod grants;
 pub mod issue;
 pub mod mini;
+pub mod mp_qr;
 pub mod oauth;
 pub mod phone;
 pub mod scope;
+pub mod stable_token;
 pub mod ticket;
 mod wx_error;
+pub mod wxacode;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use wx_error::WxError;
 
@@ -23,6 +26,13 @@ use ticket::{PollAnswer, Ticket, TicketError, TicketStatus};
 /// Tickets are forgotten this long after their QR code was shown.
 const TICKET_MEMORY: Duration = Duration::from_secs(3600);
 
+/// Seconds since the Unix epoch, for the timestamps WeChat sends.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 /// Everything the simulator remembers; it lives behind one mutex.
 #[derive(Debug, Default)]
 pub struct State {
@@ -31,6 +41,13 @@ pub struct State {
     pub app_tokens: app_tokens::AppTokens,
     pub faults: Faults,
     pub sms: crate::sms::SmsState,
+    pub official_accounts: mp_qr::OfficialAccounts,
+    /// Mini-programs' request domains, seeded from the config and settable at run time.
+    pub server_urls: HashMap<String, String>,
+    /// 公众号 push configurations, seeded from the config and settable at run time.
+    pub push_configs: HashMap<String, crate::config::PushConfig>,
+    /// Every push attempt, per 公众号, oldest first.
+    pub push_log: HashMap<String, Vec<crate::push::PushAttempt>>,
 }
 
 impl State {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::grants::{Purpose, ACCESS_TOKEN_LIFETIME};
 use super::oauth::{known_app, required};
 use super::{State, WxError};
-use crate::config::SimConfig;
+use crate::config::{SimApp, SimConfig};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ClientCredentialParams {
@@ -58,6 +58,20 @@ pub fn client_credential(
     params: &ClientCredentialParams,
     now: Instant,
 ) -> Result<AppAccessToken, WxError> {
+    let app = credential_app(config, params)?;
+    Ok(AppAccessToken {
+        access_token: state
+            .app_tokens
+            .issue(&app.appid, config.token_daily_quota, now)?,
+        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+    })
+}
+
+/// The app whose appid, secret and grant type are right, checked in WeChat's order.
+pub fn credential_app<'c>(
+    config: &'c SimConfig,
+    params: &ClientCredentialParams,
+) -> Result<&'c SimApp, WxError> {
     let app = known_app(config, &params.appid)?;
     if !app.kind.has_client_credential() {
         return Err(WxError::InvalidAppid);
@@ -69,10 +83,7 @@ pub fn client_credential(
     if params.grant_type.as_deref() != Some("client_credential") {
         return Err(WxError::InvalidGrantType);
     }
-    Ok(AppAccessToken {
-        access_token: state.app_tokens.issue(&app.appid, now),
-        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
-    })
+    Ok(app)
 }
 
 /// `POST wxa/business/getuserphonenumber?access_token=` with `{"code": ...}`. Every bad code

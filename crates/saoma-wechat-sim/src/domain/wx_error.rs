@@ -49,6 +49,18 @@ pub enum WxError {
     DataFormat,
     #[error("api unauthorized")]
     ApiUnauthorized,
+    /// 45009: a daily quota (or, for `getwxacodeunlimit`, the minute rate) is used up.
+    #[error("reach max api daily quota limit")]
+    DailyQuota,
+    /// 45011: `stable_token` forced again within 30 s.
+    #[error("api minute-quota reach limit  mustslower  retry next minute")]
+    MinuteQuota,
+    #[error("invalid scene")]
+    InvalidScene,
+    #[error("invalid page")]
+    InvalidPage,
+    #[error("invalid args")]
+    InvalidArgs,
 }
 
 impl WxError {
@@ -75,6 +87,11 @@ impl WxError {
             WxError::CodeExpired => 42003,
             WxError::DataFormat => 47001,
             WxError::ApiUnauthorized => 48001,
+            WxError::DailyQuota => 45009,
+            WxError::MinuteQuota => 45011,
+            WxError::InvalidScene => 40129,
+            WxError::InvalidPage => 41030,
+            WxError::InvalidArgs => 40097,
         }
     }
 }

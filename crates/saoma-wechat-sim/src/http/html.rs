@@ -3,6 +3,9 @@
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::config::Persona;
+use crate::simulator::Shared;
+
 const STYLE: &str = include_str!("assets/sim.css");
 
 /// Escapes text for HTML text and double-quoted attribute values.
@@ -43,6 +46,38 @@ pub fn page(title: &str, body_class: &str, head: &str, body: &str) -> Response {
 pub fn phone_page(bar: &str, body: &str) -> Response {
     let frame = format!("<div class=\"phone-bar\">{}</div>\n{body}", escape(bar));
     page(bar, "phone-screen", "", &frame)
+}
+
+/// The persona radios of the phone pages (the first checked); `note` adds a remark after
+/// a persona's id, e.g. 已关注.
+pub fn persona_radios(shared: &Shared, note: impl Fn(&Persona) -> String) -> String {
+    shared
+        .config
+        .personas
+        .iter()
+        .enumerate()
+        .map(|(index, persona)| {
+            format!(
+                "<label class=\"persona\"><input type=\"radio\" name=\"persona\" value=\"{id}\"{checked}>\
+                 <img src=\"{avatar}\" alt=\"\"><span class=\"nickname\">{nickname}</span>\
+                 <span class=\"persona-id\">{id}</span>{note}</label>\n",
+                id = escape(&persona.id),
+                checked = if index == 0 { " checked" } else { "" },
+                avatar = escape(&shared.url(&format!("/sim/avatar/{}/64", persona.id))),
+                nickname = escape(&persona.nickname),
+                note = note(persona),
+            )
+        })
+        .collect()
+}
+
+/// Whether the caller asked for JSON (`Accept: application/json`), as tests driving the
+/// phone do.
+pub fn wants_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"))
 }
 
 #[cfg(test)]

@@ -39,9 +39,11 @@ pub async fn index(State(shared): State<Arc<Shared>>) -> Response {
         "<main class=\"doc\">\n<h1>微信开放平台模拟器</h1>\n\
          <h2>应用</h2>\n<table>\n<tr><th>AppID</th><th>类型</th><th>AppSecret</th><th>名称</th><th>授权回调域</th><th>开放平台</th><th></th></tr>\n{apps}</table>\n\
          <h2>微信用户</h2>\n<table>\n<tr><th>id</th><th>昵称</th><th>手机号</th><th>openid / unionid</th></tr>\n{personas}</table>\n\
+         <h2>接口调用凭据</h2>\n<p><a id=\"tokens-link\" href=\"{}\">cgi-bin/token 与 stable_token 计数</a>，<code>POST /sim/tokens/&lt;appid&gt;/expire</code> 让该应用的凭据立即过期</p>\n\
          <h2>短信</h2>\n<p><a id=\"sms-link\" href=\"{}\">短信收件箱与网关（阿里云、腾讯云）</a></p>\n\
          <h2>故障注入</h2>\n<p><code id=\"faults\">{}</code></p>\n\
          <p><code>curl -X PUT -H 'content-type: application/json' -d '{{\"busy\":1}}' {}</code></p>\n</main>",
+        escape(&shared.url("/sim/tokens")),
         escape(&shared.url("/sim/sms")),
         escape(&faults),
         escape(&shared.url("/sim/faults")),
@@ -89,15 +91,25 @@ fn try_it(shared: &Shared, app: &SimApp) -> String {
     };
     match app.kind {
         AppKind::Website => link("/connect/qrconnect", "snsapi_login", "扫码登录试试"),
-        AppKind::OfficialAccount => link(
-            "/connect/oauth2/authorize",
-            "snsapi_userinfo",
-            "网页授权试试",
+        AppKind::OfficialAccount => format!(
+            "{}<br>关注登录: <code>POST {}</code>，扫码页 <code>{}</code>，推送配置 <code>PUT {}</code>，推送记录 <code>{}</code>",
+            link(
+                "/connect/oauth2/authorize",
+                "snsapi_userinfo",
+                "网页授权试试",
+            ),
+            escape(&shared.url("/cgi-bin/qrcode/create")),
+            escape(&shared.url("/sim/mp/scan/<ticket>")),
+            escape(&shared.url(&format!("/sim/apps/{}/push", app.appid))),
+            escape(&shared.url(&format!("/sim/mp/pushes?appid={}", app.appid))),
         ),
         AppKind::MiniProgram => format!(
-            "wx.login(): {}<br>getPhoneNumber: {}",
+            "wx.login(): {}<br>getPhoneNumber: {}<br>小程序码: <code>POST {}</code> → <code>{}</code>，服务器 <code>PUT {}</code>",
             control("/sim/mini/login"),
-            control("/sim/mini/phone")
+            control("/sim/mini/phone"),
+            escape(&shared.url("/wxa/getwxacodeunlimit")),
+            escape(&shared.url("/sim/mini/open?appid&page&scene")),
+            escape(&shared.url(&format!("/sim/apps/{}/server", app.appid))),
         ),
         AppKind::MobileApp => format!("SDK: {}", control("/sim/app/authorize")),
     }

@@ -1,24 +1,30 @@
 //! The simulator's routes, relative to its mount point. Every URL it emits is built from
 //! `public_url`, so it works mounted under a prefix as well as on its own port.
 
+mod apps;
 mod control;
 mod html;
 mod index;
 mod issue;
 mod login;
 mod mini;
+mod mini_open;
 mod mp;
 mod mp_page;
+mod mp_qr;
+mod mp_scan;
 mod phone;
 mod pictures;
 mod poll;
 mod sms;
 mod sns;
+mod tokens;
 mod wx;
+mod wxacode;
 
 use std::sync::Arc;
 
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::Router;
 
 use crate::simulator::Shared;
@@ -46,6 +52,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(mini::jscode2session).post(mini::jscode2session),
         )
         .route("/cgi-bin/token", get(mini::token))
+        .route("/cgi-bin/stable_token", post(tokens::stable_token))
+        .route("/wxa/getwxacodeunlimit", post(wxacode::getwxacodeunlimit))
+        .route("/cgi-bin/qrcode/create", post(mp_qr::create))
+        .route("/cgi-bin/showqrcode", get(mp_qr::show))
+        .route("/cgi-bin/user/info", get(mp_qr::user_info))
         .route("/wxa/business/getuserphonenumber", post(mini::phone_number))
         // dysmsapi.aliyuncs.com and sms.tencentcloudapi.com, whose `/` these stand for.
         .route("/aliyun-sms", any(sms::aliyun))
@@ -71,5 +82,19 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/sim/mini/login", post(issue::mini_login))
         .route("/sim/mini/phone", post(issue::mini_phone))
         .route("/sim/app/authorize", post(issue::app_authorize))
+        .route("/sim/mini/open", get(mini_open::open))
+        .route("/sim/mini/open/confirm", post(mini_open::confirm))
+        .route("/sim/mini/open/cancel", post(mini_open::cancel))
+        .route("/sim/mp/scan/{ticket}", get(mp_scan::show))
+        .route("/sim/mp/scan/{ticket}/confirm", post(mp_scan::confirm))
+        .route("/sim/mp/pushes", get(apps::pushes))
+        .route("/sim/tokens", get(tokens::stats))
+        .route("/sim/tokens/{appid}/expire", post(tokens::expire))
+        .route("/sim/apps/{appid}/server", put(apps::put_server))
+        .route("/sim/apps/{appid}/push", put(apps::put_push))
+        .route(
+            "/sim/apps/{appid}/followers/{persona}",
+            put(apps::put_follower),
+        )
         .with_state(shared)
 }

@@ -32,3 +32,13 @@ pub fn wx_json<T: Serialize>(result: Result<T, WxError>) -> Response {
 fn error_body(error: WxError) -> String {
     json!({"errcode": error.errcode(), "errmsg": error.to_string()}).to_string()
 }
+
+/// An errcode as `application/json`, as the APIs that answer with images (or XML) send
+/// their failures.
+pub fn wx_error_json(error: WxError) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        error_body(error),
+    )
+        .into_response()
+}

@@ -27,9 +27,16 @@ pub struct Poll {
 }
 
 pub async fn spawn() -> Sim {
+    spawn_with(|_| {}).await
+}
+
+/// A simulator with the demo configuration as `edit` changes it.
+pub async fn spawn_with(edit: impl FnOnce(&mut SimConfig)) -> Sim {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let simulator = Simulator::new(SimConfig::demo(base.clone()));
+    let mut config = SimConfig::demo(base.clone());
+    edit(&mut config);
+    let simulator = Simulator::new(config);
     let router = simulator.router();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let http = reqwest::Client::builder()

@@ -7,7 +7,7 @@ use crate::helpers::{spawn, APP};
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 /// Decodes an 8-bit PNG into (width, height, greyscale pixels).
-fn decode_png(bytes: &[u8]) -> (usize, usize, Vec<u8>, png::ColorType) {
+pub fn decode_png(bytes: &[u8]) -> (usize, usize, Vec<u8>, png::ColorType) {
     let mut reader = png::Decoder::new(Cursor::new(bytes)).read_info().unwrap();
     let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buffer).unwrap();
@@ -18,6 +18,16 @@ fn decode_png(bytes: &[u8]) -> (usize, usize, Vec<u8>, png::ColorType) {
         buffer,
         info.color_type,
     )
+}
+
+/// The text of the one QR code in a greyscale PNG.
+pub fn qr_text(bytes: &[u8]) -> String {
+    let (width, height, pixels, _) = decode_png(bytes);
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixels[y * width + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
 }
 
 #[tokio::test]
