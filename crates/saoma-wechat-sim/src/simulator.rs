@@ -134,6 +134,15 @@ impl Simulator {
         self.shared.lock().official_accounts.follows(appid, persona)
     }
 
+    /// The live `qrcode/create` ticket of the 公众号 `appid` for `scene`.
+    pub fn qr_ticket_for_scene(&self, appid: &str, scene: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .official_accounts
+            .ticket_for_scene(appid, scene, Instant::now())
+            .map(str::to_owned)
+    }
+
     /// Every push attempt to `appid`'s server, oldest first.
     pub fn push_log(&self, appid: &str) -> Vec<PushAttempt> {
         self.shared

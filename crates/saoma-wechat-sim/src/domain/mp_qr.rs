@@ -98,6 +98,17 @@ pub struct ScanEvent {
 pub struct TicketExpired;
 
 impl OfficialAccounts {
+    /// The live ticket of `appid`'s code for `scene` (what a phone's camera reads off the
+    /// screen, for tests that do not decode the picture).
+    pub fn ticket_for_scene(&self, appid: &str, scene: &str, now: Instant) -> Option<&str> {
+        self.tickets
+            .iter()
+            .find(|(_, code)| {
+                code.appid == appid && now < code.expires && code.scene.event_key() == scene
+            })
+            .map(|(ticket, _)| ticket.as_str())
+    }
+
     /// The app a live ticket belongs to.
     pub fn ticket_appid(&self, ticket: &str, now: Instant) -> Result<&str, TicketExpired> {
         match self.tickets.get(ticket) {

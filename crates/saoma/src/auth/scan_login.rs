@@ -233,7 +233,9 @@ async fn already_confirmed(
         .person
         .as_deref()
         .and_then(|json| serde_json::from_str::<ProviderUser>(json).ok())
-        .is_some_and(|person| person.identity_data.get("openid").and_then(|o| o.as_str()) == Some(proof));
+        .is_some_and(|person| {
+            person.identity_data.get("openid").and_then(|o| o.as_str()) == Some(proof)
+        });
     if same_person {
         Ok(())
     } else {
@@ -264,7 +266,8 @@ pub async fn cancel(state: &AppState, provider: &str, scene: &str) -> AuthResult
 /// The callback's code (`scene.secret`) for `flow` → the person, once. The ticket must be the
 /// flow's own, confirmed, and its secret the one its page held.
 pub async fn redeem(state: &AppState, flow: &FlowState, code: &str) -> AuthResult<ProviderUser> {
-    let invalid = || AuthError::BadOAuthCallback("This login code is invalid or was already used".into());
+    let invalid =
+        || AuthError::BadOAuthCallback("This login code is invalid or was already used".into());
     let (scene, secret) = code.split_once('.').ok_or_else(invalid)?;
     let ticket = state
         .store
@@ -276,7 +279,13 @@ pub async fn redeem(state: &AppState, flow: &FlowState, code: &str) -> AuthResul
     let now = state.clock.now();
     let moved = state
         .store
-        .advance_scan_ticket(scene, &[ScanStatus::Confirmed], ScanStatus::Redeemed, None, now)
+        .advance_scan_ticket(
+            scene,
+            &[ScanStatus::Confirmed],
+            ScanStatus::Redeemed,
+            None,
+            now,
+        )
         .await?;
     if !moved {
         return Err(invalid());

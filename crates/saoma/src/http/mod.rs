@@ -75,7 +75,10 @@ fn api_routes() -> Router<SharedState> {
             "/wechat_mini/qr/confirm",
             writes(post(scan_login::mini_confirm)),
         )
-        .route("/wechat_mini/qr/cancel", writes(post(scan_login::mini_cancel)))
+        .route(
+            "/wechat_mini/qr/cancel",
+            writes(post(scan_login::mini_cancel)),
+        )
         .route(
             "/wechat_mp/notify",
             get(scan_login::mp_verify).merge(writes(post(scan_login::mp_notify))),

@@ -108,7 +108,10 @@ pub trait PhoneNumbers: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScanCode {
     /// A picture WeChat drew (a mini-program code): shown as it is.
-    Image { content_type: String, bytes: Vec<u8> },
+    Image {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
     /// What a QR code must contain (a 公众号's parametric code): saoma draws it.
     Content(String),
 }
@@ -167,7 +170,10 @@ pub struct UnlimitedCodeRequest {
 pub trait MiniProgramCodes: Send + Sync {
     fn name(&self) -> &'static str;
     /// The picture's bytes (WeChat answers JPEG or PNG).
-    async fn unlimited_code(&self, request: &UnlimitedCodeRequest) -> Result<Vec<u8>, ProviderError>;
+    async fn unlimited_code(
+        &self,
+        request: &UnlimitedCodeRequest,
+    ) -> Result<Vec<u8>, ProviderError>;
 }
 
 /// Appends `key=value` pairs, URL-encoded, to a query string under construction.

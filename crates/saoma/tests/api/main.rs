@@ -35,3 +35,5 @@ mod user;
 mod wechat_everywhere;
 mod wechat_helpers;
 mod wechat_qr;
+mod wechat_scan;
+mod wechat_tokens;

@@ -213,9 +213,24 @@ fn every_refusal_has_gotrues_status_and_code() {
             "access_denied",
         ),
         (LinkTargetGone, 404, "user_not_found", "access_denied"),
-        (ScanTicketNotFound, 404, "flow_state_not_found", "invalid_request"),
-        (ScanTicketExpired, 422, "flow_state_expired", "invalid_request"),
-        (ScanTicketFinished, 400, "flow_state_already_used", "invalid_request"),
+        (
+            ScanTicketNotFound,
+            404,
+            "flow_state_not_found",
+            "invalid_request",
+        ),
+        (
+            ScanTicketExpired,
+            422,
+            "flow_state_expired",
+            "invalid_request",
+        ),
+        (
+            ScanTicketFinished,
+            400,
+            "flow_state_already_used",
+            "invalid_request",
+        ),
         (
             PushRefused("Invalid signature"),
             401,

@@ -16,6 +16,7 @@ fn config_enabling(names: &[&str]) -> Config {
         section.enabled = true;
         section.app_id = format!("wx_{name}");
         section.secret = "app-secret".into();
+        section.push_token = "push-token".into();
     }
     config
 }
@@ -39,7 +40,14 @@ fn each_kind_is_built_with_what_it_can_do() {
     enabled.sort_unstable();
     assert_eq!(
         enabled,
-        ["wechat_app", "wechat_mini", "wechat_mp", "wechat_qr"]
+        [
+            "wechat_app",
+            "wechat_mini",
+            "wechat_mini_qr",
+            "wechat_mp",
+            "wechat_mp_qr",
+            "wechat_qr"
+        ]
     );
     // Browser flows: the QR page and the 公众号 page, nothing else.
     for name in ["wechat_qr", "wechat_mp"] {
@@ -58,6 +66,22 @@ fn each_kind_is_built_with_what_it_can_do() {
         Some("wechat_mini")
     );
     assert!(providers.phone_numbers("wechat_app").is_none());
+    // Scan logins: saoma's own page, no provider page, no code login.
+    for name in ["wechat_mini_qr", "wechat_mp_qr"] {
+        assert_eq!(providers.scan_login(name).map(|p| p.name()), Some(name));
+        assert!(providers.get(name).is_none(), "{name}");
+        assert!(providers.code_login(name).is_none(), "{name}");
+    }
+    assert!(providers.scan_login("wechat_qr").is_none());
+    assert!(providers
+        .scan_login("wechat_mp_qr")
+        .is_some_and(|p| p.push_keys().is_some()));
+    assert!(providers
+        .scan_login("wechat_mini_qr")
+        .is_some_and(|p| p.push_keys().is_none()));
+    // Only the mini-program draws codes for MemFire's getUnlimitedQRCode.
+    assert!(providers.mini_program_codes("wechat_mini").is_some());
+    assert!(providers.mini_program_codes("wechat_mini_qr").is_none());
     let qr = providers.get("wechat_qr").expect("wechat_qr");
     assert!(qr
         .authorize_url("state", None, &[])
@@ -159,7 +183,7 @@ fn outbound_base_urls_replace_configured_ones() {
 
 /// The simulator on a free port, and a configuration of its demo apps left on WeChat's own
 /// URLs: only an outbound override can make them reach it.
-async fn simulator_world(names: &[&str]) -> (String, Providers) {
+async fn simulator_world(names: &[&str]) -> (String, Providers, tempfile::TempDir) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -179,7 +203,17 @@ async fn simulator_world(names: &[&str]) -> (String, Providers) {
     let router = sim.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
     let providers = Providers::build(&config, &Outbound::wechat_at(&url)).expect("providers");
-    (url, providers)
+    // App access tokens are kept in the database, shared by every node.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("saoma.db");
+    let store = crate::store::SqliteStore::open(&path.display().to_string(), false)
+        .await
+        .expect("store");
+    crate::store::Housekeeping::migrate(&store)
+        .await
+        .expect("migrate");
+    providers.attach_store(Arc::new(store));
+    (url, providers, dir)
 }
 
 /// What WeChat's client hands an app, from one of the simulator's control endpoints.
@@ -198,7 +232,7 @@ async fn sim_code(sim_url: &str, endpoint: &str, appid: &str, persona: &str) -> 
 
 #[tokio::test]
 async fn code_logins_and_phone_numbers_reach_the_provider() {
-    let (sim, providers) = simulator_world(&["wechat_mini", "wechat_app"]).await;
+    let (sim, providers, _db) = simulator_world(&["wechat_mini", "wechat_app"]).await;
     let mini = providers.code_login("wechat_mini").expect("wechat_mini");
     let code = sim_code(&sim, "/sim/mini/login", "wx_sim_mini", "xiaohong").await;
     let from_mini = mini.profile(&code).await.expect("mini-program profile");

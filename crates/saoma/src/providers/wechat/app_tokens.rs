@@ -64,6 +64,9 @@ pub struct AppTokenShelf {
     holder: String,
     /// The last token read or fetched per app, so most calls do not read the database.
     local: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
+    /// One request of this node at a time goes to the database for a token: the lease is
+    /// per node, so concurrent requests of one node would all hold it and all fetch.
+    obtaining: tokio::sync::Mutex<()>,
 }
 
 impl AppTokenShelf {
@@ -84,6 +87,7 @@ impl AppTokenShelf {
             random,
             holder: id.iter().map(|b| format!("{b:02x}")).collect(),
             local: Mutex::new(HashMap::new()),
+            obtaining: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -138,6 +142,13 @@ impl AppTokenShelf {
         Fut: std::future::Future<Output = Result<Fetched, ProviderError>>,
     {
         let store = self.store()?;
+        let _one_at_a_time = self.obtaining.lock().await;
+        if rejected.is_none() {
+            // Another request of this node may have fetched while this one waited.
+            if let Some(token) = self.fresh_local(app_id) {
+                return Ok(token);
+            }
+        }
         let mut waited = StdDuration::ZERO;
         loop {
             if let Some(token) = self.usable(&read(store, app_id).await?, rejected) {
@@ -237,7 +248,10 @@ impl AppTokenShelf {
 
     fn forget_local(&self, app_id: &str, rejected: &str) {
         let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        if local.get(app_id).is_some_and(|(token, _)| token == rejected) {
+        if local
+            .get(app_id)
+            .is_some_and(|(token, _)| token == rejected)
+        {
             local.remove(app_id);
         }
     }
@@ -329,7 +343,11 @@ mod tests {
         let sealed = one.seal("ACCESS_TOKEN").expect("seal");
         assert!(!sealed.contains("ACCESS_TOKEN"));
         assert_eq!(one.open(&sealed).as_deref(), Some("ACCESS_TOKEN"));
-        assert_ne!(one.seal("ACCESS_TOKEN").expect("seal"), sealed, "fresh nonce");
+        assert_ne!(
+            one.seal("ACCESS_TOKEN").expect("seal"),
+            sealed,
+            "fresh nonce"
+        );
         let other = AppTokenShelf::new(ManualClock::new(Utc::now()), b"another secret");
         assert_eq!(other.open(&sealed), None);
         assert_eq!(one.open("not base64 !"), None);
@@ -351,8 +369,14 @@ mod tests {
         };
         assert!(may_force(None, now));
         assert!(may_force(Some(&row(None, 0)), now));
-        assert!(!may_force(Some(&row(Some(now - Duration::seconds(10)), 1)), now));
-        assert!(may_force(Some(&row(Some(now - Duration::seconds(40)), 1)), now));
+        assert!(!may_force(
+            Some(&row(Some(now - Duration::seconds(10)), 1)),
+            now
+        ));
+        assert!(may_force(
+            Some(&row(Some(now - Duration::seconds(40)), 1)),
+            now
+        ));
         let spent = row(Some(now - Duration::seconds(40)), FORCES_PER_DAY);
         assert!(!may_force(Some(&spent), now));
         assert!(may_force(Some(&spent), now + Duration::days(1)));

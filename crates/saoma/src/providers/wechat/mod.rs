@@ -398,7 +398,12 @@ impl WeChatClient {
             ));
         }
         let unionid = reply.unionid.filter(|u| !u.is_empty());
-        Ok(profile(openid, unionid.as_deref(), None, &self.api_base_url))
+        Ok(profile(
+            openid,
+            unionid.as_deref(),
+            None,
+            &self.api_base_url,
+        ))
     }
 
     /// Runs `call` with the app's shared access token; when WeChat calls that token stale
@@ -461,9 +466,12 @@ impl WeChatClient {
         let url = format!("{}/cgi-bin/stable_token", self.api_base_url);
         let reply: StableToken = self.send(self.http.post(url).json(&body)).await?;
         check(reply.errcode, &reply.errmsg)?;
-        let access_token = reply.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            ProviderError::Protocol("cgi-bin/stable_token answered no token".into())
-        })?;
+        let access_token = reply
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ProviderError::Protocol("cgi-bin/stable_token answered no token".into())
+            })?;
         Ok(Fetched {
             access_token,
             expires_in: reply.expires_in,
@@ -484,10 +492,7 @@ fn refused_or<T>(errcode: i64, errmsg: String, reply: T) -> Result<T, Refusal> {
     if errcode == 0 {
         Ok(reply)
     } else {
-        Err(Refusal {
-            errcode,
-            errmsg,
-        })
+        Err(Refusal { errcode, errmsg })
     }
 }
 
@@ -687,7 +692,10 @@ mod tests {
             kind,
             &config,
             "https://auth.example.com/auth/v1/callback".into(),
-            AppTokenShelf::new(crate::clock::ManualClock::new(chrono::Utc::now()), b"secret"),
+            AppTokenShelf::new(
+                crate::clock::ManualClock::new(chrono::Utc::now()),
+                b"secret",
+            ),
         )
         .expect("client")
     }

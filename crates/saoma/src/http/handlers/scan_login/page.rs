@@ -20,17 +20,17 @@ pub fn headers() -> [(HeaderName, HeaderValue); 4] {
         ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
     ]
 }
 
 /// What the page asks the person to do, per provider.
 fn instructions(provider: &str) -> (&'static str, &'static str) {
     match provider {
-        "wechat_mp_qr" => (
-            "微信扫码登录",
-            "请使用微信扫描二维码，关注公众号后即可登录",
-        ),
+        "wechat_mp_qr" => ("微信扫码登录", "请使用微信扫描二维码，关注公众号后即可登录"),
         _ => ("微信扫码登录", "请使用微信扫描小程序码，在小程序中确认登录"),
     }
 }
