@@ -3,7 +3,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use saoma::{app, config, jwt::JwtKeys, keys, Application, Config};
-use saoma_wechat_sim::{SimConfig, Simulator};
+use saoma_wechat_sim::{PushConfig, PushMode, SimConfig, Simulator};
 
 /// mimalloc rather than glibc's malloc: a request allocates and frees many small buffers
 /// (headers, JSON), which glibc's allocator made a tenth of a `GET /user`'s CPU
@@ -150,6 +150,8 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         (&mut external.wechat_mp, "wx_sim_mp"),
         (&mut external.wechat_mini, "wx_sim_mini"),
         (&mut external.wechat_app, "wx_sim_app"),
+        (&mut external.wechat_mini_qr, "wx_sim_mini"),
+        (&mut external.wechat_mp_qr, "wx_sim_mp"),
     ] {
         let app = simulator.config().app(appid)?;
         wechat.enabled = true;
@@ -158,6 +160,22 @@ fn apply_dev_defaults(config: &mut Config, env: &BTreeMap<String, String>) -> Op
         wechat.open_base_url = simulator_url.clone();
         wechat.api_base_url = simulator_url.clone();
     }
+    // The scan logins: the simulated mini-program calls this saoma, and the simulated 公众号
+    // pushes its events here, signed with its demo Token and EncodingAESKey (安全模式).
+    let api = format!("{}/auth/v1", config.external_url.trim_end_matches('/'));
+    simulator.set_server_url("wx_sim_mini", &api);
+    let push = simulator.config().app("wx_sim_mp")?.push.clone()?;
+    let mp_qr = &mut config.external.wechat_mp_qr;
+    mp_qr.push_token = push.token.clone().into();
+    mp_qr.encoding_aes_key = push.encoding_aes_key.clone().into();
+    simulator.set_push(
+        "wx_sim_mp",
+        PushConfig {
+            url: Some(format!("{api}/wechat_mp/notify")),
+            mode: PushMode::Safe,
+            ..push
+        },
+    );
     config.wechat_simulator_allowed = true;
     simulate_sms(config, &simulator, &simulator_url);
     Some(simulator)
@@ -273,6 +291,9 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
                 saoma::providers::urlencode(&echo)
             );
             println!("                  then open the phone link under the QR code, pick a persona, 确认登录");
+            println!(
+                "  scan logins:    provider=wechat_mini_qr (小程序码) and provider=wechat_mp_qr (关注公众号): the same link with that provider"
+            );
             let sim_sms = format!("{url}{SIMULATOR_PATH}/aliyun-sms");
             if state.config.sms.provider == "aliyun" && state.config.sms.aliyun.base_url == sim_sms
             {

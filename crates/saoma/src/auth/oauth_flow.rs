@@ -71,9 +71,11 @@ pub async fn start(
     let name = match (redirect_provider, scan_provider) {
         (Some(provider), _) => provider.name(),
         (None, Some(provider)) => provider.name(),
-        (None, None) => return Err(AuthError::validation(format!(
+        (None, None) => {
+            return Err(AuthError::validation(format!(
             "Unsupported provider: provider {provider_name:?} could not be found or is not enabled"
-        ))),
+        )))
+        }
     };
     let challenge = Challenge::parse(param("code_challenge"), param("code_challenge_method"))
         .map_err(AuthError::validation)?;
