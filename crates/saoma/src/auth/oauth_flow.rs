@@ -77,6 +77,13 @@ pub async fn start(
         )))
         }
     };
+    // Linking by a scan would attach whoever scans (anyone shown the code, on a page the
+    // account's owner controls) to that account: a scan login signs in only.
+    if linking_target.is_some() && redirect_provider.is_none() {
+        return Err(AuthError::validation(format!(
+            "{name} signs in only: link a WeChat identity through wechat_qr, wechat_mp or the mini-program's bind_account"
+        )));
+    }
     let challenge = Challenge::parse(param("code_challenge"), param("code_challenge_method"))
         .map_err(AuthError::validation)?;
     // Without PKCE, whoever completes a link URL would get the target's session: the verifier

@@ -86,15 +86,27 @@ pub async fn take_sms(state: &AppState) -> AuthResult<()> {
 /// Takes one message from the deployment's hourly budget `key` of `per_hour`: `false` when it
 /// is spent. Applies whenever limits are on: it counts messages, not clients.
 pub async fn take_hourly(state: &AppState, key: &str, per_hour: f64) -> AuthResult<bool> {
+    take_budget(state, key, per_hour, 3600.0).await
+}
+
+/// Takes one from the budget `key` of `amount` per `period_seconds` (refilled continuously),
+/// shared by every node: `false` when it is spent. Keyed by what is spent (an app's WeChat
+/// quota, a flow's codes), not by client, so it applies without `rate_limit.header`.
+pub async fn take_budget(
+    state: &AppState,
+    key: &str,
+    amount: f64,
+    period_seconds: f64,
+) -> AuthResult<bool> {
     if !state.config.rate_limit.enabled {
         return Ok(true);
     }
-    let per_hour = per_hour.max(0.0);
+    let amount = amount.max(0.0);
     let now = state.clock.now().timestamp_micros() as f64 / 1e6;
-    let taken = per_hour >= 1.0
+    let taken = amount >= 1.0
         && state
             .store
-            .take_rate_limit_token(key, per_hour, per_hour / 3600.0, now)
+            .take_rate_limit_token(key, amount, amount / period_seconds, now)
             .await?;
     if !taken {
         state.metrics.rate_limited();

@@ -17,7 +17,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use crate::{
-    auth::{AuthError, AuthResult},
+    auth::{rate_limit, AuthError, AuthResult},
     domain::{
         flow::FlowState,
         refresh::hash_token,
@@ -36,6 +36,16 @@ const SCENE_LENGTH: usize = 32;
 const SECRET_LENGTH: usize = 43;
 /// How soon the waiting page asks again.
 pub const POLL_EVERY_MS: u64 = 1500;
+/// Codes one flow may have drawn per five minutes: a page that expires and is refreshed
+/// needs a few; a script minting codes to spend the app's WeChat quota gets no more.
+const CODES_PER_FLOW: f64 = 5.0;
+/// Codes drawn per hour per scan provider, below WeChat's quotas (mini-program codes
+/// 5000/min, parametric QR codes 100000/day) and shared with nothing else saoma does.
+const CODES_PER_HOUR: f64 = 3000.0;
+/// `getUnlimitedQRCode` calls per signed-in user per hour, and for all users per minute
+/// (WeChat allows 5000/min per mini-program, and the scan login needs some of it).
+const UNLIMITED_CODES_PER_USER_HOUR: f64 = 30.0;
+const UNLIMITED_CODES_PER_MINUTE: f64 = 2000.0;
 
 /// The waiting page's address for a flow (what `/authorize` redirects to).
 pub fn page_url(state: &AppState, flow: &FlowState) -> String {
@@ -72,6 +82,14 @@ pub async fn show(state: &AppState, state_param: &str) -> AuthResult<Shown> {
     let now = state.clock.now();
     let flow = open_flow(state, state_param, now).await?;
     let provider = scan_provider(state, &flow.provider_type)?;
+    // Each code spends the app's WeChat quota, which its real logins need.
+    let flow_budget = format!("scan_codes:{}", flow.id.simple());
+    let app_budget = format!("scan_codes:{}", provider.name());
+    if !rate_limit::take_budget(state, &flow_budget, CODES_PER_FLOW, 300.0).await?
+        || !rate_limit::take_budget(state, &app_budget, CODES_PER_HOUR, 3600.0).await?
+    {
+        return Err(AuthError::RateLimited);
+    }
     let scene = random_text(SCENE_LENGTH);
     let secret = random_text(SECRET_LENGTH);
     // Never past the flow's own end: a ticket outliving it could not finish.
@@ -299,6 +317,7 @@ pub async fn redeem(state: &AppState, flow: &FlowState, code: &str) -> AuthResul
 
 /// WeChat's check of the 公众号's server URL: the `echostr` to echo.
 pub fn verify_push_url(state: &AppState, query: &PushQuery) -> AuthResult<String> {
+    push::check_fresh(query, state.clock.now().timestamp()).map_err(push_refusal)?;
     push::verify_url(push_keys(state)?, query).map_err(push_refusal)
 }
 
@@ -307,7 +326,9 @@ pub fn verify_push_url(state: &AppState, query: &PushQuery) -> AuthResult<String
 /// and so is a push for a ticket that is finished, expired or unknown: answering anything but
 /// `success` would only make WeChat retry it.
 pub async fn pushed(state: &AppState, query: &PushQuery, body: &[u8]) -> AuthResult<()> {
-    let event = push::open(push_keys(state)?, query, body).map_err(push_refusal)?;
+    let keys = push_keys(state)?;
+    push::check_fresh(query, state.clock.now().timestamp()).map_err(push_refusal)?;
+    let event = push::open(keys, query, body).map_err(push_refusal)?;
     let Some(scene) = event.scanned_scene() else {
         return Ok(());
     };
@@ -338,6 +359,10 @@ fn push_refusal(err: PushError) -> AuthError {
     match err {
         PushError::BadSignature => AuthError::PushRefused("Invalid signature"),
         PushError::NotOurApp => AuthError::PushRefused("The message is for another app"),
+        PushError::PlainInSafeMode => {
+            AuthError::PushRefused("A plain message, while this account is in safe mode")
+        }
+        PushError::Stale => AuthError::PushRefused("The message's timestamp is too old"),
         PushError::TooLarge => AuthError::validation("The message is too large"),
         PushError::Malformed(reason) => {
             AuthError::validation(format!("The message cannot be read: {reason}"))
@@ -345,13 +370,23 @@ fn push_refusal(err: PushError) -> AuthError {
     }
 }
 
-/// MemFire's `getUnlimitedQRCode`: the mini-program (`wechat_mini`) draws a code.
+/// MemFire's `getUnlimitedQRCode`: the mini-program (`wechat_mini`) draws a code for the
+/// signed-in `user_id`, within a budget per user and one for all (the codes spend the
+/// mini-program's WeChat quota, which `wechat_mini_qr` logins need too).
 pub async fn unlimited_code(
     state: &AppState,
+    user_id: uuid::Uuid,
     request: &UnlimitedCodeRequest,
 ) -> AuthResult<Vec<u8>> {
     if request.scene.is_empty() {
         return Err(AuthError::validation("scene is required"));
+    }
+    let per_user = format!("unlimited_qrcode:{}", user_id.simple());
+    if !rate_limit::take_budget(state, &per_user, UNLIMITED_CODES_PER_USER_HOUR, 3600.0).await?
+        || !rate_limit::take_budget(state, "unlimited_qrcode", UNLIMITED_CODES_PER_MINUTE, 60.0)
+            .await?
+    {
+        return Err(AuthError::RateLimited);
     }
     let codes = state
         .providers

@@ -69,7 +69,7 @@ fn api_routes() -> Router<SharedState> {
         )
         .route("/scan_login", get(scan_login::waiting_page))
         .route("/scan_login/ticket", writes(post(scan_login::ticket)))
-        .route("/scan_login/poll", get(scan_login::poll))
+        .route("/scan_login/poll", post(scan_login::poll))
         .route("/wechat_mini/qr/scan", writes(post(scan_login::mini_scan)))
         .route(
             "/wechat_mini/qr/confirm",

@@ -9,7 +9,7 @@ use saoma::{
     providers::Outbound,
     Application, Config,
 };
-use saoma_wechat_sim::{PushConfig, SimConfig, Simulator};
+use saoma_wechat_sim::{PushConfig, PushMode, SimConfig, Simulator};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -108,8 +108,10 @@ pub fn mp_push_config(sim: &Simulator) -> PushConfig {
 /// The mini-program's requests and the 公众号's pushes go to the saoma at `address`.
 pub fn point_simulator_at(sim: &Simulator, address: &str) {
     assert!(sim.set_server_url("wx_sim_mini", &format!("{address}/auth/v1")));
+    // 安全模式, as saoma is configured (with the EncodingAESKey) unless a test says otherwise.
     let push = PushConfig {
         url: Some(format!("{address}/auth/v1/wechat_mp/notify")),
+        mode: PushMode::Safe,
         ..mp_push_config(sim)
     };
     assert!(sim.set_push("wx_sim_mp", push));

@@ -5,6 +5,7 @@
 
 use chrono::Duration;
 use reqwest::{header::ACCEPT, StatusCode};
+use saoma::clock::Clock;
 use saoma::providers::urlencode;
 use saoma_wechat_sim::{PushConfig, PushMode};
 use serde_json::{json, Value};
@@ -61,12 +62,8 @@ async fn ask_ticket(app: &TestApp, state: &str) -> Value {
 }
 
 async fn poll(app: &TestApp, ticket: &Value) -> Value {
-    let path = format!(
-        "/auth/v1/scan_login/poll?scene={}&secret={}",
-        ticket["scene"].as_str().expect("scene"),
-        ticket["secret"].as_str().expect("secret")
-    );
-    let reply = app.get(&path, None).await;
+    let body = json!({ "scene": ticket["scene"], "secret": ticket["secret"] });
+    let reply = app.post("/auth/v1/scan_login/poll", body).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body
 }
@@ -252,12 +249,9 @@ async fn only_the_browser_holding_the_secret_continues_its_own_flow() {
     // A bystander who read the scene off the screen learns nothing from polling.
     let peek = world
         .app
-        .get(
-            &format!(
-                "/auth/v1/scan_login/poll?scene={}&secret=guess",
-                victim.scene()
-            ),
-            None,
+        .post(
+            "/auth/v1/scan_login/poll",
+            json!({ "scene": victim.scene(), "secret": "guess" }),
         )
         .await;
     assert_error(&peek, StatusCode::NOT_FOUND, "flow_state_not_found");
@@ -299,7 +293,7 @@ async fn mp_login(world: &WeChatWorld, persona: &str) -> Value {
 }
 
 #[tokio::test]
-async fn follow_login_plain_then_safe_mode_new_follower_then_follower() {
+async fn follow_login_new_follower_then_follower_in_safe_mode() {
     let world = spawn_wechat(APP_ID, None, |_| {}).await;
     world.sim.set_following("wx_sim_mp", "xiaoming", false);
     let first = mp_login(&world, "xiaoming").await;
@@ -315,13 +309,6 @@ async fn follow_login_plain_then_safe_mode_new_follower_then_follower() {
             .expect("unionid")
             .as_str()
     );
-    // 安全模式: the same login, encrypted pushes.
-    let safe = PushConfig {
-        mode: PushMode::Safe,
-        url: Some(format!("{}/auth/v1/wechat_mp/notify", world.app.address)),
-        ..mp_push_config(&world.sim)
-    };
-    world.sim.set_push("wx_sim_mp", safe);
     let second = mp_login(&world, "xiaoming").await;
     assert_eq!(
         user_id(&second),
@@ -330,6 +317,86 @@ async fn follow_login_plain_then_safe_mode_new_follower_then_follower() {
     );
     let last = world.sim.push_log("wx_sim_mp").pop().expect("a push");
     assert_eq!((last.event.as_str(), last.answered), ("SCAN", true));
+}
+
+/// A push as WeChat signs a 明文模式 one: the signature covers token, timestamp and nonce only.
+fn plain_push_query(token: &str, timestamp: i64) -> String {
+    use sha1::{Digest, Sha1};
+    let timestamp = timestamp.to_string();
+    let mut parts = [token, timestamp.as_str(), "nonce42"];
+    parts.sort_unstable();
+    let signature: String = Sha1::digest(parts.concat().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("signature={signature}&timestamp={timestamp}&nonce=nonce42")
+}
+
+fn scan_event(openid: &str, scene: &str) -> String {
+    format!(
+        "<xml><ToUserName>gh_sim</ToUserName><FromUserName>{openid}</FromUserName>\
+         <CreateTime>1</CreateTime><MsgType>event</MsgType><Event>SCAN</Event>\
+         <EventKey>{scene}</EventKey></xml>"
+    )
+}
+
+async fn post_push(world: &WeChatWorld, query: &str, body: String) -> StatusCode {
+    world
+        .app
+        .client
+        .post(format!(
+            "{}/auth/v1/wechat_mp/notify?{query}",
+            world.app.address
+        ))
+        .body(body)
+        .send()
+        .await
+        .expect("push")
+        .status()
+}
+
+#[tokio::test]
+async fn follow_login_in_plain_mode_and_what_plain_mode_cannot_be_tricked_into() {
+    // 明文模式 (the 公众平台测试号 offers nothing else): saoma has no EncodingAESKey.
+    let world = spawn_wechat(APP_ID, None, |config| {
+        config.external.wechat_mp_qr.encoding_aes_key = Default::default();
+    })
+    .await;
+    let plain = PushConfig {
+        mode: PushMode::Plain,
+        url: Some(format!("{}/auth/v1/wechat_mp/notify", world.app.address)),
+        ..mp_push_config(&world.sim)
+    };
+    world.sim.set_push("wx_sim_mp", plain.clone());
+    let first = mp_login(&world, "xiaohong").await;
+    assert_eq!(first["user"]["app_metadata"]["provider"], "wechat_mp_qr");
+
+    // The body is not signed in plain mode; an old signed query (from a log) is refused by
+    // its age, and a push naming someone who does not follow is refused by WeChat's word.
+    let waiting = open_waiting_page(&world, "wechat_mp_qr", false).await;
+    let victim = world.sim.openid("wx_sim_mp", "xiaohong").expect("openid");
+    let now = world.app.clock.now().timestamp();
+    let old = plain_push_query(&plain.token, now - 3600);
+    let replayed = post_push(&world, &old, scan_event(&victim, waiting.scene())).await;
+    assert_eq!(replayed, StatusCode::UNAUTHORIZED);
+    world.sim.set_following("wx_sim_mp", "laowang", false);
+    let stranger = world.sim.openid("wx_sim_mp", "laowang").expect("openid");
+    let fresh = plain_push_query(&plain.token, now);
+    let not_following = post_push(&world, &fresh, scan_event(&stranger, waiting.scene())).await;
+    assert_eq!(not_following, StatusCode::BAD_REQUEST);
+    assert_eq!(poll(&world.app, &waiting.ticket).await["status"], "waiting");
+}
+
+#[tokio::test]
+async fn in_safe_mode_a_correctly_signed_plain_push_is_not_wechat_s() {
+    let world = spawn_wechat(APP_ID, None, |_| {}).await;
+    let waiting = open_waiting_page(&world, "wechat_mp_qr", false).await;
+    let token = mp_push_config(&world.sim).token;
+    let victim = world.sim.openid("wx_sim_mp", "xiaoming").expect("openid");
+    let query = plain_push_query(&token, world.app.clock.now().timestamp());
+    let forged = post_push(&world, &query, scan_event(&victim, waiting.scene())).await;
+    assert_eq!(forged, StatusCode::UNAUTHORIZED);
+    assert_eq!(poll(&world.app, &waiting.ticket).await["status"], "waiting");
 }
 
 #[tokio::test]
@@ -447,4 +514,48 @@ async fn count_rows(url: &str, table: &str, user_id: &str) -> i64 {
         .expect("count");
     pool.close().await;
     count
+}
+
+#[tokio::test]
+async fn a_flow_draws_a_few_codes_and_a_scan_never_links_an_identity() {
+    let world = spawn_wechat(APP_ID, None, |config| {
+        config.security.manual_linking_enabled = true;
+    })
+    .await;
+    // Refreshing an expired page a few times is fine; minting codes to spend WeChat's quota
+    // is not.
+    let waiting = open_waiting_page(&world, "wechat_mini_qr", false).await;
+    for _ in 0..4 {
+        ask_ticket(&world.app, &waiting.state).await;
+    }
+    let sixth = world
+        .app
+        .post(
+            "/auth/v1/scan_login/ticket",
+            json!({ "state": waiting.state }),
+        )
+        .await;
+    assert_error(
+        &sixth,
+        StatusCode::TOO_MANY_REQUESTS,
+        "over_request_rate_limit",
+    );
+
+    // Linking by a scan would attach whoever scans to the signed-in account.
+    let session = world.app.post("/auth/v1/signup", json!({})).await;
+    let token = access_token(&session.body).to_owned();
+    for provider in ["wechat_mini_qr", "wechat_mp_qr"] {
+        let link = world
+            .app
+            .get(
+                &format!(
+                    "/auth/v1/user/identities/authorize?provider={provider}&skip_http_redirect=true\
+                     &code_challenge={}&code_challenge_method=s256",
+                    challenge()
+                ),
+                Some(&token),
+            )
+            .await;
+        assert_error(&link, StatusCode::BAD_REQUEST, "validation_failed");
+    }
 }

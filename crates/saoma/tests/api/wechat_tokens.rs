@@ -52,14 +52,16 @@ async fn unlimited(app: &TestApp, token: Option<&str>, body: Value) -> Reply {
 }
 
 /// Every node draws codes at once, each call needing the app's token.
-async fn burst(nodes: [&TestApp; 3], token: &str) {
+async fn burst(nodes: [&TestApp; 3]) {
     let mut calls = Vec::new();
     for node in nodes {
+        // A user per node and burst: each user has a budget of codes per hour.
+        let token = signed_in(node).await;
         for i in 0..6 {
             let request = node
                 .client
                 .post(node.url("/auth/v1/wechat_mini/unlimited_qrcode"))
-                .bearer_auth(token)
+                .bearer_auth(&token)
                 .json(&memfire_body(&format!("id={i}")));
             // Spawned: they race for the token together.
             calls.push(tokio::spawn(async move {
@@ -76,8 +78,7 @@ async fn burst(nodes: [&TestApp; 3], token: &str) {
 #[tokio::test]
 async fn three_nodes_fetch_one_token_per_expiry_and_never_retire_each_other_s() {
     let (world, b, c) = three_nodes().await;
-    let token = signed_in(&world.app).await;
-    burst([&world.app, &b, &c], &token).await;
+    burst([&world.app, &b, &c]).await;
     let stats = world.sim.token_stats("wx_sim_mini");
     assert_eq!(
         stats.stable_fetches, 1,
@@ -92,7 +93,7 @@ async fn three_nodes_fetch_one_token_per_expiry_and_never_retire_each_other_s() 
     // WeChat ends the token: every node's next call is refused (42001) and retried once with
     // the token one node fetched; nobody sees an error.
     world.sim.expire_app_tokens("wx_sim_mini");
-    burst([&world.app, &b, &c], &token).await;
+    burst([&world.app, &b, &c]).await;
     let stats = world.sim.token_stats("wx_sim_mini");
     assert_eq!(stats.stable_fetches, 2, "one more fetch: {stats:?}");
     assert_eq!(stats.forced_refreshes, 0);
@@ -146,6 +147,19 @@ async fn memfire_get_unlimited_qrcode_answers_a_picture_or_wechat_s_refusal() {
     );
     let again = unlimited(&world.app, Some(&token), memfire_body("a=1")).await;
     assert_eq!(again.status, StatusCode::OK);
+
+    // One user cannot spend the mini-program's WeChat quota, which its logins need.
+    let busy_user = signed_in(&world.app).await;
+    for _ in 0..30 {
+        let drawn = unlimited(&world.app, Some(&busy_user), memfire_body("a=1")).await;
+        assert_eq!(drawn.status, StatusCode::OK, "{}", drawn.body);
+    }
+    let over = unlimited(&world.app, Some(&busy_user), memfire_body("a=1")).await;
+    assert_error(
+        &over,
+        StatusCode::TOO_MANY_REQUESTS,
+        "over_request_rate_limit",
+    );
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {

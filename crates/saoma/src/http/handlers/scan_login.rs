@@ -1,6 +1,6 @@
 //! Website login by scanning a code with WeChat (the work is in `auth::scan_login`):
 //! - `GET /scan_login?state=` — saoma's waiting page, where `/authorize` sends the browser;
-//! - `POST /scan_login/ticket {state}` and `GET /scan_login/poll?scene=&secret=` — what the
+//! - `POST /scan_login/ticket {state}` and `POST /scan_login/poll {scene, secret}` — what the
 //!   page calls, and what an app that draws its own page calls (the embedded variant);
 //! - `POST /wechat_mini/qr/{scan,confirm,cancel}` — the mini-program page's calls;
 //! - `GET|POST /wechat_mp/notify` — the 公众号's server URL (URL check and event pushes);
@@ -72,9 +72,10 @@ pub struct PollParams {
     secret: Option<String>,
 }
 
+/// A POST, so that the secret stays out of URLs (access logs, proxies, history).
 pub async fn poll(
     State(state): State<SharedState>,
-    ApiQuery(params): ApiQuery<PollParams>,
+    ApiJson(params): ApiJson<PollParams>,
 ) -> ApiResult<Json<scan_login::Poll>> {
     let (Some(scene), Some(secret)) = (present(&params.scene), present(&params.secret)) else {
         return Err(ApiError::validation("scene and secret are required"));
@@ -169,9 +170,9 @@ fn plain(status: StatusCode, body: String) -> Response {
 /// (each call spends the mini-program's WeChat quota).
 pub async fn unlimited_qrcode(
     State(state): State<SharedState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     ApiJson(request): ApiJson<UnlimitedCodeRequest>,
 ) -> ApiResult<Json<Value>> {
-    let bytes = scan_login::unlimited_code(&state, &request).await?;
+    let bytes = scan_login::unlimited_code(&state, auth.user().id, &request).await?;
     Ok(Json(json!({ "imgBase64": STANDARD.encode(bytes) })))
 }

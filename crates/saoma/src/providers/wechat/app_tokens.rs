@@ -208,7 +208,7 @@ impl AppTokenShelf {
         }
         let now = self.clock.now();
         let expires_at = now + Duration::seconds(fetched.expires_in.max(0));
-        let sealed = self.seal(&fetched.access_token)?;
+        let sealed = self.seal(app_id, &fetched.access_token)?;
         let stored = store
             .store_app_token(app_id, &self.holder, &sealed, expires_at, forced, now)
             .await
@@ -227,7 +227,7 @@ impl AppTokenShelf {
         if self.clock.now() + RENEW_BEFORE >= expires_at {
             return None;
         }
-        let token = self.open(row.access_token.as_deref()?)?;
+        let token = self.open(&row.app_id, row.access_token.as_deref()?)?;
         if rejected == Some(token.as_str()) {
             return None;
         }
@@ -256,7 +256,9 @@ impl AppTokenShelf {
         }
     }
 
-    fn seal(&self, token: &str) -> Result<String, ProviderError> {
+    /// Sealed for `app_id` (its associated data): a row copied onto another app's does not
+    /// open.
+    fn seal(&self, app_id: &str, token: &str) -> Result<String, ProviderError> {
         let mut nonce = [0u8; NONCE_LEN];
         self.random
             .fill(&mut nonce)
@@ -265,7 +267,7 @@ impl AppTokenShelf {
         self.seal
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                aead::Aad::empty(),
+                aead::Aad::from(app_id.as_bytes()),
                 &mut sealed,
             )
             .map_err(|_| ProviderError::Unavailable("sealing the access token failed".into()))?;
@@ -276,7 +278,7 @@ impl AppTokenShelf {
 
     /// The token in a sealed value; `None` when it was sealed with another key (the JWT
     /// secret changed): then it is fetched again.
-    fn open(&self, sealed: &str) -> Option<String> {
+    fn open(&self, app_id: &str, sealed: &str) -> Option<String> {
         let bytes = STANDARD.decode(sealed).ok()?;
         if bytes.len() < NONCE_LEN {
             return None;
@@ -286,7 +288,7 @@ impl AppTokenShelf {
         let mut buffer = ciphertext.to_vec();
         let plain = self
             .seal
-            .open_in_place(nonce, aead::Aad::empty(), &mut buffer)
+            .open_in_place(nonce, aead::Aad::from(app_id.as_bytes()), &mut buffer)
             .ok()?;
         String::from_utf8(plain.to_vec()).ok()
     }
@@ -338,20 +340,22 @@ mod tests {
     }
 
     #[test]
-    fn sealed_tokens_open_only_with_the_same_secret() {
+    fn sealed_tokens_open_only_with_the_same_secret_for_the_same_app() {
         let one = shelf();
-        let sealed = one.seal("ACCESS_TOKEN").expect("seal");
+        let sealed = one.seal("wx1", "ACCESS_TOKEN").expect("seal");
         assert!(!sealed.contains("ACCESS_TOKEN"));
-        assert_eq!(one.open(&sealed).as_deref(), Some("ACCESS_TOKEN"));
-        assert_ne!(
-            one.seal("ACCESS_TOKEN").expect("seal"),
-            sealed,
-            "fresh nonce"
+        assert_eq!(one.open("wx1", &sealed).as_deref(), Some("ACCESS_TOKEN"));
+        let again = one.seal("wx1", "ACCESS_TOKEN").expect("seal");
+        assert_ne!(again, sealed, "fresh nonce");
+        assert_eq!(
+            one.open("wx2", &sealed),
+            None,
+            "a row copied onto another app's"
         );
         let other = AppTokenShelf::new(ManualClock::new(Utc::now()), b"another secret");
-        assert_eq!(other.open(&sealed), None);
-        assert_eq!(one.open("not base64 !"), None);
-        assert_eq!(one.open("AAAA"), None);
+        assert_eq!(other.open("wx1", &sealed), None);
+        assert_eq!(one.open("wx1", "not base64 !"), None);
+        assert_eq!(one.open("wx1", "AAAA"), None);
     }
 
     #[test]

@@ -374,6 +374,8 @@ impl WeChatClient {
             errcode: i64,
             #[serde(default)]
             errmsg: String,
+            #[serde(default)]
+            subscribe: i64,
             openid: Option<String>,
             unionid: Option<String>,
         }
@@ -395,6 +397,12 @@ impl WeChatClient {
         if reply.openid.as_deref().is_some_and(|o| o != openid) {
             return Err(ProviderError::Protocol(
                 "WeChat's user/info names another openid".into(),
+            ));
+        }
+        // Whoever scanned a 公众号's code follows it; a push naming anyone else is not real.
+        if reply.subscribe != 1 {
+            return Err(ProviderError::InvalidCode(
+                "The WeChat user named by the push does not follow the official account".into(),
             ));
         }
         let unionid = reply.unionid.filter(|u| !u.is_empty());

@@ -114,6 +114,10 @@ pub enum PushError {
     TooLarge,
     #[error("malformed push: {0}")]
     Malformed(String),
+    #[error("a plain (明文) push, while the 公众号 is configured for 安全模式")]
+    PlainInSafeMode,
+    #[error("the push's timestamp is too far from now: an old signed query replayed")]
+    Stale,
 }
 
 fn malformed(why: impl Into<String>) -> PushError {
@@ -162,6 +166,24 @@ impl PushEvent {
     }
 }
 
+/// How far a push's `timestamp` may be from saoma's clock, in seconds: WeChat sends at once
+/// and retries within 15 s. An older signed query (from a log, a proxy) is not replayed.
+pub const MAX_PUSH_SKEW_SECONDS: i64 = 300;
+
+/// Refuses a push or URL check whose `timestamp` is not within [`MAX_PUSH_SKEW_SECONDS`] of
+/// `now` (Unix seconds).
+pub fn check_fresh(query: &PushQuery, now: i64) -> Result<(), PushError> {
+    let sent: i64 = query
+        .timestamp
+        .as_deref()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| malformed("the query lacks a numeric timestamp"))?;
+    if (now - sent).abs() > MAX_PUSH_SKEW_SECONDS {
+        return Err(PushError::Stale);
+    }
+    Ok(())
+}
+
 /// The URL check (GET): Ok(echostr) when the signature is right.
 pub fn verify_url(keys: &PushKeys, query: &PushQuery) -> Result<String, PushError> {
     check_plain_signature(keys, query)?;
@@ -180,6 +202,12 @@ pub fn open(keys: &PushKeys, query: &PushQuery, body: &[u8]) -> Result<PushEvent
     }
     match query.encrypt_type.as_deref() {
         None | Some("") | Some("raw") => {
+            // In 明文模式 the signature covers only timestamp and nonce, never the body: a
+            // signed query from any log would carry a forged body. With an EncodingAESKey
+            // configured the account is in 安全模式, so a plain push is not WeChat's.
+            if !keys.aes_keys.is_empty() {
+                return Err(PushError::PlainInSafeMode);
+            }
             check_plain_signature(keys, query)?;
             parse_event(body)
         }

@@ -130,10 +130,13 @@ async function start() {
   timer = setTimeout(poll, ticket.poll_interval_ms);
 }
 async function poll() {
-  const query = new URLSearchParams({ scene: ticket.scene, secret: ticket.secret });
   let answer;
   try {
-    const response = await fetch("scan_login/poll?" + query);
+    const response = await fetch("scan_login/poll", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ scene: ticket.scene, secret: ticket.secret }),
+    });
     if (!response.ok) { show("error", await errorText(response)); return; }
     answer = await response.json();
   } catch (_) {

@@ -476,3 +476,39 @@ fn truncated_and_mutated_pushes_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_plain_push_is_refused_once_safe_mode_is_configured() {
+    // A query signed for plain mode (from any access log) must not carry a forged body past
+    // an account in 安全模式: only msg_signature covers the body.
+    let keys = PushKeys::new(TOKEN, &[AES_KEY], APP_ID).expect("keys");
+    assert_eq!(
+        open(&keys, &plain_query(), SUBSCRIBE.as_bytes()),
+        Err(PushError::PlainInSafeMode)
+    );
+    assert!(open(&plain_keys(), &plain_query(), SUBSCRIBE.as_bytes()).is_ok());
+}
+
+#[test]
+fn only_recent_timestamps_are_fresh() {
+    let sent: i64 = TIMESTAMP.parse().expect("number");
+    let query = plain_query();
+    assert_eq!(check_fresh(&query, sent), Ok(()));
+    assert_eq!(check_fresh(&query, sent + MAX_PUSH_SKEW_SECONDS), Ok(()));
+    assert_eq!(
+        check_fresh(&query, sent - 60),
+        Ok(()),
+        "a clock a bit behind"
+    );
+    assert_eq!(
+        check_fresh(&query, sent + MAX_PUSH_SKEW_SECONDS + 1),
+        Err(PushError::Stale)
+    );
+    assert_eq!(check_fresh(&query, sent - 3600), Err(PushError::Stale));
+    let mut missing = plain_query();
+    missing.timestamp = Some("yesterday".into());
+    assert!(matches!(
+        check_fresh(&missing, sent),
+        Err(PushError::Malformed(_))
+    ));
+}
