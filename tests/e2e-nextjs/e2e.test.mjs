@@ -4,8 +4,10 @@
 // embedded in /login (an iframe, as wxLogin.js does it); and a phone-sized context whose
 // User-Agent is WeChat's own browser signs in on the simulated 公众号 authorization page. The
 // phone login beside the WeChat button signs in with an SMS code read from the simulator's
-// inbox page in a second tab. Email sign-in (the link, and the code) and 忘记密码 → 设置新密码
-// take their mail from saoma dev's mailbox page (/mailbox) and its JSON.
+// inbox page in a second tab. The scan logins (小程序码登录, 关注公众号登录) show saoma's waiting
+// page, whose code the phone reads off a screenshot; the page moves on to the app by itself.
+// Email sign-in (the link, and the code) and 忘记密码 → 设置新密码 take their mail from saoma
+// dev's mailbox page (/mailbox) and its JSON.
 //
 // Expects a built example (`npm ci && npx next build` in examples/nextjs-wechat-qr) and
 // target/debug/saoma; ./run.sh does both. Screenshots and both servers' logs go to
@@ -236,12 +238,15 @@ async function scanWithPhone(phoneUrl, prefix) {
   return { handset, phone };
 }
 
-/** On the phone page: picks `persona` and presses 确认登录, then closes the phone. */
-async function confirmOnPhone({ handset, phone }, persona, prefix) {
+/**
+ * On the phone page: picks `persona` and presses `button` (确认登录; 关注公众号 is #follow), then
+ * closes the phone.
+ */
+async function confirmOnPhone({ handset, phone }, persona, prefix, button = "#confirm") {
   try {
     await phone.check(`input[name=persona][value=${persona}]`);
     await shoot(phone, `${prefix}-phone-${persona}`);
-    await phone.click("#confirm");
+    await phone.click(button);
     await phone.locator("#result").waitFor({ timeout: STEP_TIMEOUT_MS });
     await shoot(phone, `${prefix}-phone-confirmed`);
   } finally {
@@ -622,6 +627,93 @@ test("the QR code embedded in /login: confirming as 老王 moves the whole page 
   } finally {
     await desktop.close();
   }
+});
+
+describe("scan logins for sites without a WeChat website app: saoma's waiting page, the phone, the app", () => {
+  /**
+   * From /login: presses the button, waits for saoma's waiting page to show its code, reads the
+   * code off a screenshot (the 公众号 code is an SVG: the screenshot is its raster) and returns
+   * the page the phone opens.
+   */
+  async function waitingPageCode(page, button, prefix) {
+    await page.goto(`${app.base}/login`);
+    await page.getByTestId(button).click();
+    await page.waitForURL(at(saoma.base, "/scan_login"), { timeout: STEP_TIMEOUT_MS });
+    await page.locator('#scan-status[data-status="waiting"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+    await page.waitForFunction(() => {
+      const img = document.getElementById("scan-code");
+      return img && !img.hidden && img.complete && img.naturalWidth > 0;
+    });
+    await shoot(page, `${prefix}-waiting-page`);
+    const phoneUrl = decodeQr(await page.locator("#scan-code").screenshot());
+    assert.ok(phoneUrl, "the code on the waiting page is readable");
+    return phoneUrl;
+  }
+
+  /** The waiting page moved on by itself: / signed in through /private?code=..., as `provider`. */
+  async function signedInBy(page, desktop, trace, provider, prefix) {
+    await page.waitForURL(at(app.base, "/"), { timeout: STEP_TIMEOUT_MS }).catch((error) => {
+      throw new Error(`${error.message}\nnavigations:\n${trace.join("\n")}`);
+    });
+    const userId = (await page.getByTestId("user-id").textContent()).trim();
+    assert.match(userId, UUID_RE);
+    await shoot(page, `${prefix}-home`);
+    assert.ok(
+      trace.some((line) => line.startsWith(`302 GET ${saoma.base}/callback?code=`)),
+      `the waiting page went to saoma's callback:\n${trace.join("\n")}`,
+    );
+    assert.ok(
+      trace.some((line) => line.startsWith(`307 GET ${app.base}/private?code=`)),
+      `the browser came through /private?code=...:\n${trace.join("\n")}`,
+    );
+    const stored = await sessionCookie(desktop);
+    assert.ok(stored, `a ${COOKIE} cookie`);
+    assert.equal(stored.session.user.id, userId);
+    // The persona may have signed in another way earlier in this run (app_metadata.provider
+    // is the first sign-in's); this login added its identity to the same user.
+    const providers = (stored.session.user.identities ?? []).map((i) => i.provider);
+    assert.ok(providers.includes(provider), `a ${provider} identity: ${providers}`);
+    assert.equal(await page.getByTestId("provider").textContent(), stored.session.user.app_metadata.provider);
+  }
+
+  test("小程序码登录: the mini-program code, scanned (the page says so), confirmed as 小明, lands on /", async () => {
+    const desktop = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    try {
+      const page = await desktop.newPage();
+      const trace = traceNavigations(page);
+      const phoneUrl = new URL(await waitingPageCode(page, "mini-qr-login", "mini-qr"));
+      assert.equal(`${phoneUrl.origin}${phoneUrl.pathname}`, `${saoma.base}/wechat-sim/sim/mini/open`);
+      assert.equal(phoneUrl.searchParams.get("appid"), "wx_sim_mini");
+      assert.equal(phoneUrl.searchParams.get("page"), "pages/scan-login/index");
+
+      // Opening the mini-program page tells saoma the code was scanned; the waiting page shows it.
+      const handset = await scanWithPhone(phoneUrl.href, "mini-qr");
+      await page.locator('#scan-status[data-status="scanned"]').waitFor({ timeout: STEP_TIMEOUT_MS });
+      await shoot(page, "mini-qr-waiting-page-scanned");
+      assert.equal(new URL(page.url()).pathname, "/scan_login", "still waiting for the confirmation");
+
+      await confirmOnPhone(handset, "xiaoming", "mini-qr");
+      await signedInBy(page, desktop, trace, "wechat_mini_qr", "mini-qr");
+    } finally {
+      await desktop.close();
+    }
+  });
+
+  test("关注公众号登录: the 公众号's code, followed as 老王, lands on /", async () => {
+    const desktop = await browser.newContext({ viewport: { width: 1024, height: 900 } });
+    try {
+      const page = await desktop.newPage();
+      const trace = traceNavigations(page);
+      const phoneUrl = await waitingPageCode(page, "mp-qr-login", "mp-qr");
+      assert.match(phoneUrl, new RegExp(`^${saoma.base}/wechat-sim/sim/mp/scan/[^/?]+$`));
+
+      const handset = await scanWithPhone(phoneUrl, "mp-qr");
+      await confirmOnPhone(handset, "laowang", "mp-qr", "#follow");
+      await signedInBy(page, desktop, trace, "wechat_mp_qr", "mp-qr");
+    } finally {
+      await desktop.close();
+    }
+  });
 });
 
 describe("signing in with a phone number and an SMS code", () => {

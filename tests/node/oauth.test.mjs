@@ -9,39 +9,9 @@ import assert from 'node:assert/strict';
 import { createClient } from '@supabase/supabase-js';
 
 import { startSaoma, createPgDatabase, pgBaseUrl } from './helpers.mjs';
+import { redirectOf, scanAndConfirm } from './wechat.mjs';
 
 const APP = 'http://localhost:3000';
-
-/** Follows one redirect by hand and returns its target. */
-async function redirectOf(url) {
-  const res = await fetch(url, { redirect: 'manual' });
-  await res.arrayBuffer();
-  assert.equal(res.status, 302, `expected a redirect from ${url}, got ${res.status}`);
-  return res.headers.get('location');
-}
-
-/**
- * Plays the user: opens the QR page, scans it with the "phone", picks a persona and confirms
- * (or cancels), then follows the page's navigation to saoma's callback. Returns where saoma
- * finally sends the browser.
- */
-async function scanAndConfirm(providerUrl, persona) {
-  const page = await (await fetch(providerUrl.split('#')[0])).text();
-  const uuid = /data-uuid="([^"]+)"/.exec(page)?.[1];
-  assert.ok(uuid, 'the QR page shows a QR code');
-  const simBase = providerUrl.slice(0, providerUrl.indexOf('/connect/qrconnect'));
-  await (await fetch(`${simBase}/sim/phone/${uuid}`)).text();
-  const action = persona ? 'confirm' : 'cancel';
-  const form = new URLSearchParams(persona ? { persona } : {});
-  await (await fetch(`${simBase}/sim/phone/${uuid}/${action}`, { method: 'POST', body: form })).text();
-  const poll = await (await fetch(`${simBase}/connect/l/qrconnect?uuid=${uuid}`)).text();
-  const query = new URL(providerUrl.split('#')[0]).searchParams;
-  const callback = new URL(query.get('redirect_uri'));
-  const code = /wx_code='([^']*)'/.exec(poll)?.[1];
-  if (code) callback.searchParams.set('code', code);
-  callback.searchParams.set('state', query.get('state'));
-  return redirectOf(callback.toString());
-}
 
 function oauthSuite(name, databaseUrl) {
   let server;

@@ -46,15 +46,20 @@ export default async function Home({
             <img className="avatar" data-testid="avatar" src={avatarUrl} alt="微信头像" />
           ) : null}
           <div>
-            {/* Signed in by SMS or email without WeChat: no nickname, the number or address. */}
-            {nickname || (!user.phone && !user.email) ? (
+            {/*
+              Signed in by SMS or email without WeChat: no nickname, the number or address. The
+              scan logins (mini-program code, 公众号) get no nickname from WeChat either.
+            */}
+            {nickname ? (
               <h1>
                 Hello，你的微信昵称为：<span data-testid="nickname">{nickname}</span>
               </h1>
             ) : user.phone ? (
               <h1>Hello，你已使用手机号登录</h1>
-            ) : (
+            ) : user.email ? (
               <h1>Hello，你已使用邮箱登录</h1>
+            ) : (
+              <h1 data-testid="wechat-signed-in">Hello，你已使用微信登录</h1>
             )}
             {user.email ? (
               <p className="muted">
@@ -70,7 +75,7 @@ export default async function Home({
               你的用户id为：<span data-testid="user-id">{user.id}</span>
             </p>
             <p className="muted">
-              登录方式：{user.app_metadata?.provider ?? 'unknown'}
+              登录方式：<span data-testid="provider">{user.app_metadata?.provider ?? 'unknown'}</span>
             </p>
           </div>
         </div>

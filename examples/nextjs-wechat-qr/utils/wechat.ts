@@ -2,9 +2,15 @@ import type { Provider } from '@supabase/supabase-js'
 
 import { siteUrl } from './supabase/env'
 
-// supabase-js's `Provider` type lists Supabase's built-in providers; saoma adds `wechat_qr`.
-// The client sends any provider name as is (GET /auth/v1/authorize?provider=wechat_qr).
+// supabase-js's `Provider` type lists Supabase's built-in providers; saoma adds its WeChat
+// ones. The client sends any provider name as is (GET /auth/v1/authorize?provider=wechat_qr).
 export const WECHAT_QR = 'wechat_qr' as unknown as Provider
+
+// Scan logins for sites without a verified WeChat website app (网站应用): saoma's own page shows
+// a mini-program code (the person confirms in your mini-program) or a 公众号 QR code (the person
+// follows the account). Same redirect and PKCE flow as `wechat_qr`.
+export const WECHAT_MINI_QR = 'wechat_mini_qr' as unknown as Provider
+export const WECHAT_MP_QR = 'wechat_mp_qr' as unknown as Provider
 
 /**
  * What wxLogin.js puts on the QR page's URL for its iframe. signInWithOAuth's `queryParams`

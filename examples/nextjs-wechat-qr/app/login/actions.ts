@@ -1,16 +1,18 @@
 'use server'
 
+import type { Provider } from '@supabase/supabase-js'
 import { headers } from 'next/headers'
 import { redirect } from 'next/navigation'
 
 import { createClient } from '@/utils/supabase/server'
 import { phoneErrorCode, retryAfterSeconds } from '@/utils/phone'
-import { appOrigin, WECHAT_QR } from '@/utils/wechat'
+import { appOrigin, WECHAT_MINI_QR, WECHAT_MP_QR, WECHAT_QR } from '@/utils/wechat'
 
-export async function login() {
+/** signInWithOAuth with `provider`, then off to saoma's /auth/v1/authorize. */
+async function signInWith(provider: Provider): Promise<never> {
   const supabase = await createClient()
   const { data, error } = await supabase.auth.signInWithOAuth({
-    provider: WECHAT_QR,
+    provider,
     options: {
       // Must be allowed by saoma: SAOMA_SITE_URL's host, or a SAOMA_URI_ALLOW_LIST glob.
       redirectTo: `${appOrigin(await headers())}/private`,
@@ -21,9 +23,25 @@ export async function login() {
   if (error || !data.url) {
     redirect(`/error?message=${encodeURIComponent(error?.message ?? 'No authorization URL')}`)
   }
-  // saoma's /auth/v1/authorize, which sends the browser on to WeChat's QR page (or, inside
-  // WeChat's own browser, to the 公众号 authorization page).
   redirect(data.url)
+}
+
+// 微信登录: saoma's /auth/v1/authorize sends the browser on to WeChat's QR page (or, inside
+// WeChat's own browser, to the 公众号 authorization page).
+export async function login() {
+  await signInWith(WECHAT_QR)
+}
+
+// 小程序码登录: saoma's waiting page shows your mini-program's code; the person scans it, the
+// mini-program page (examples/wechat-mini-program) confirms, and the page moves on by itself.
+export async function loginWithMiniProgramCode() {
+  await signInWith(WECHAT_MINI_QR)
+}
+
+// 关注公众号登录: saoma's waiting page shows the 公众号's QR code; following (or entering) the
+// account signs the person in, through the event WeChat pushes to saoma.
+export async function loginByFollowing() {
+  await signInWith(WECHAT_MP_QR)
 }
 
 /** Back to /login with the phone form in the state `params` describe. */

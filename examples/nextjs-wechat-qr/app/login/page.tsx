@@ -4,7 +4,13 @@ import Link from 'next/link'
 import { phoneErrorMessage } from '@/utils/phone'
 import { isInWeChat } from '@/utils/wechat'
 
-import { login, sendPhoneCode, verifyPhoneCode } from './actions'
+import {
+  login,
+  loginByFollowing,
+  loginWithMiniProgramCode,
+  sendPhoneCode,
+  verifyPhoneCode,
+} from './actions'
 
 export default async function LoginPage({
   searchParams,
@@ -64,11 +70,14 @@ export default async function LoginPage({
               </button>
             </form>
             {inWeChat ? null : (
-              <p>
-                <Link href="/login?embedded=1" data-testid="embedded-qr" prefetch={false}>
-                  在本页扫码登录
-                </Link>
-              </p>
+              <>
+                <p>
+                  <Link href="/login?embedded=1" data-testid="embedded-qr" prefetch={false}>
+                    在本页扫码登录
+                  </Link>
+                </p>
+                <ScanLogins />
+              </>
             )}
             <PhoneLogin
               phone={phone}
@@ -88,6 +97,25 @@ export default async function LoginPage({
         )}
       </div>
     </main>
+  )
+}
+
+/**
+ * For sites without a verified WeChat website app: saoma's waiting page shows a code to scan
+ * with WeChat, a mini-program code (wechat_mini_qr) or a 公众号 QR code (wechat_mp_qr), and
+ * moves on by itself once the phone confirms. Not offered inside WeChat: the phone showing the
+ * code cannot scan it.
+ */
+function ScanLogins() {
+  return (
+    <form className="scan-logins" data-testid="scan-logins">
+      <button className="secondary" formAction={loginWithMiniProgramCode} data-testid="mini-qr-login">
+        小程序码登录
+      </button>
+      <button className="secondary" formAction={loginByFollowing} data-testid="mp-qr-login">
+        关注公众号登录
+      </button>
+    </form>
   )
 }
 
