@@ -43,10 +43,16 @@ async function openWaitingPage(server, authorizeUrl) {
     'POST scan_login/ticket',
   );
   assert.ok(ticket.expires_in > 0 && ticket.poll_interval_ms > 0, JSON.stringify(ticket));
-  const poll = async () => {
-    const query = new URLSearchParams({ scene: ticket.scene, secret: ticket.secret });
-    return json(await fetch(new URL(`scan_login/poll?${query}`, pageUrl)), 'GET scan_login/poll');
-  };
+  // A POST, as the page polls: the secret stays out of URLs.
+  const poll = async () =>
+    json(
+      await fetch(new URL('scan_login/poll', pageUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ scene: ticket.scene, secret: ticket.secret }),
+      }),
+      'POST scan_login/poll',
+    );
   return { pageUrl, ticket, poll };
 }
 
