@@ -26,6 +26,20 @@ pub fn escape(text: &str) -> String {
 
 /// A whole document. `body_class` picks the look (e.g. "qr-page dark"); `head` and `body`
 /// are already-escaped HTML.
+/// `<input type="hidden">` fields carrying `fields` through a form, escaped.
+pub fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect()
+}
+
 pub fn page(title: &str, body_class: &str, head: &str, body: &str) -> Response {
     let title = escape(title);
     let document = format!(

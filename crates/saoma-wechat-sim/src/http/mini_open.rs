@@ -15,7 +15,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::html::{escape, persona_radios, phone_page, wants_json};
+use super::html::{escape, hidden_inputs, persona_radios, phone_page, wants_json};
 use crate::config::AppKind;
 use crate::domain::issue::{self, Flow};
 use crate::simulator::Shared;
@@ -218,18 +218,10 @@ fn scan_page(shared: &Shared, params: &OpenParams, answer: &ServerAnswer) -> Res
         .and_then(Value::as_str)
         .map(|site| format!("<p id=\"site\">登录 {}</p>\n", escape(site)))
         .unwrap_or_default();
-    let hidden: String = [
+    let hidden = hidden_inputs(&[
         ("appid", appid),
         ("scene", params.scene.as_deref().unwrap_or_default()),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n",
-            escape(value)
-        )
-    })
-    .collect();
+    ]);
     let body = format!(
         r#"<section class="authorize">
 <div class="app-icon">{icon}</div>

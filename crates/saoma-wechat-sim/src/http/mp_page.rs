@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 
-use super::html::{escape, phone_page};
+use super::html::{escape, hidden_inputs, phone_page};
 use super::mp::Valid;
 use crate::domain::scope::Scope;
 use crate::simulator::Shared;
@@ -92,20 +92,12 @@ pub fn authorize_page(shared: &Shared, valid: &Valid<'_>, state: &str) -> Respon
             )
         })
         .collect();
-    let hidden: String = [
+    let hidden = hidden_inputs(&[
         ("appid", app.appid.as_str()),
         ("redirect_uri", valid.redirect_uri),
         ("scope", valid.scope.as_str()),
         ("state", state),
-    ]
-    .iter()
-    .map(|(name, value)| {
-        format!(
-            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n",
-            escape(value)
-        )
-    })
-    .collect();
+    ]);
     let body = format!(
         r#"<section class="authorize">
 <div class="app-icon">{icon}</div>

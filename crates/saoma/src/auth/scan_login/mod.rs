@@ -11,6 +11,13 @@
 //! the callback redeems the ticket once ([`redeem`]) and finishes the flow as any provider's.
 //! Every step is a row update, so any node may serve any of them.
 
+mod codes;
+mod push;
+
+use codes::data_uri;
+pub use codes::unlimited_code;
+pub use push::{pushed, verify_push_url};
+
 use chrono::{DateTime, Duration, Utc};
 use rand::{distributions::Alphanumeric, Rng};
 use serde::Serialize;
@@ -23,11 +30,7 @@ use crate::{
         refresh::hash_token,
         scan_ticket::{ScanStatus, ScanTicket, SCAN_TICKET_LIFETIME},
     },
-    providers::{
-        urlencode,
-        wechat::push::{self, PushError, PushKeys, PushQuery},
-        ProviderUser, ScanCode, ScanLogin, UnlimitedCodeRequest,
-    },
+    providers::{urlencode, ProviderUser, ScanLogin},
     state::AppState,
 };
 
@@ -42,10 +45,6 @@ const CODES_PER_FLOW: f64 = 5.0;
 /// Codes drawn per hour per scan provider, below WeChat's quotas (mini-program codes
 /// 5000/min, parametric QR codes 100000/day) and shared with nothing else saoma does.
 const CODES_PER_HOUR: f64 = 3000.0;
-/// `getUnlimitedQRCode` calls per signed-in user per hour, and for all users per minute
-/// (WeChat allows 5000/min per mini-program, and the scan login needs some of it).
-const UNLIMITED_CODES_PER_USER_HOUR: f64 = 30.0;
-const UNLIMITED_CODES_PER_MINUTE: f64 = 2000.0;
 
 /// The waiting page's address for a flow (what `/authorize` redirects to).
 pub fn page_url(state: &AppState, flow: &FlowState) -> String {
@@ -174,19 +173,7 @@ pub struct Scanned {
 pub async fn scanned(state: &AppState, provider: &str, scene: &str) -> AuthResult<Scanned> {
     let now = state.clock.now();
     let ticket = scannable(state, provider, scene, now).await?;
-    let moved = state
-        .store
-        .advance_scan_ticket(
-            scene,
-            &[ScanStatus::Waiting, ScanStatus::Scanned],
-            ScanStatus::Scanned,
-            None,
-            now,
-        )
-        .await?;
-    if !moved {
-        return Err(refusal(state, scene, now).await);
-    }
+    move_open(state, scene, ScanStatus::Scanned, None).await?;
     let flow = state.store.flow_by_id(ticket.flow_id).await?;
     let site = flow
         .and_then(|flow| url::Url::parse(&flow.redirect_to).ok())
@@ -213,20 +200,7 @@ pub async fn confirm(state: &AppState, provider: &str, scene: &str, proof: &str)
     let login = scan_provider(state, &ticket.provider)?;
     let person = login.person(proof).await?;
     let stored = serde_json::to_string(&person).map_err(AuthError::internal)?;
-    let moved = state
-        .store
-        .advance_scan_ticket(
-            scene,
-            &[ScanStatus::Waiting, ScanStatus::Scanned],
-            ScanStatus::Confirmed,
-            Some(&stored),
-            state.clock.now(),
-        )
-        .await?;
-    if !moved {
-        return Err(refusal(state, scene, state.clock.now()).await);
-    }
-    Ok(())
+    move_open(state, scene, ScanStatus::Confirmed, Some(&stored)).await
 }
 
 /// A second confirmation of a finished ticket. For a push it is WeChat's retry (or its
@@ -263,22 +237,8 @@ async fn already_confirmed(
 
 /// The person said no on the phone.
 pub async fn cancel(state: &AppState, provider: &str, scene: &str) -> AuthResult<()> {
-    let now = state.clock.now();
-    scannable(state, provider, scene, now).await?;
-    let moved = state
-        .store
-        .advance_scan_ticket(
-            scene,
-            &[ScanStatus::Waiting, ScanStatus::Scanned],
-            ScanStatus::Cancelled,
-            None,
-            now,
-        )
-        .await?;
-    if !moved {
-        return Err(refusal(state, scene, now).await);
-    }
-    Ok(())
+    scannable(state, provider, scene, state.clock.now()).await?;
+    move_open(state, scene, ScanStatus::Cancelled, None).await
 }
 
 /// The callback's code (`scene.secret`) for `flow` → the person, once. The ticket must be the
@@ -313,86 +273,6 @@ pub async fn redeem(state: &AppState, flow: &FlowState, code: &str) -> AuthResul
         .as_deref()
         .ok_or_else(|| AuthError::internal("a confirmed scan ticket without its person"))?;
     serde_json::from_str(person).map_err(AuthError::internal)
-}
-
-/// WeChat's check of the 公众号's server URL: the `echostr` to echo.
-pub fn verify_push_url(state: &AppState, query: &PushQuery) -> AuthResult<String> {
-    push::check_fresh(query, state.clock.now().timestamp()).map_err(push_refusal)?;
-    push::verify_url(push_keys(state)?, query).map_err(push_refusal)
-}
-
-/// A 公众号 push: a scan of a login code (a new follower's `subscribe`, a follower's `SCAN`)
-/// confirms its ticket as the openid WeChat signed. Anything else is acknowledged and ignored,
-/// and so is a push for a ticket that is finished, expired or unknown: answering anything but
-/// `success` would only make WeChat retry it.
-pub async fn pushed(state: &AppState, query: &PushQuery, body: &[u8]) -> AuthResult<()> {
-    let keys = push_keys(state)?;
-    push::check_fresh(query, state.clock.now().timestamp()).map_err(push_refusal)?;
-    let event = push::open(keys, query, body).map_err(push_refusal)?;
-    let Some(scene) = event.scanned_scene() else {
-        return Ok(());
-    };
-    match confirm(state, MP_QR, scene, &event.openid).await {
-        Ok(()) => Ok(()),
-        Err(
-            AuthError::ScanTicketNotFound
-            | AuthError::ScanTicketExpired
-            | AuthError::ScanTicketFinished,
-        ) => {
-            tracing::info!(dedupe = %event.dedupe_key(), "push for a finished or unknown login code ignored");
-            Ok(())
-        }
-        Err(err) => Err(err),
-    }
-}
-
-const MP_QR: &str = "wechat_mp_qr";
-
-fn push_keys(state: &AppState) -> AuthResult<&PushKeys> {
-    scan_provider(state, MP_QR)?
-        .push_keys()
-        .ok_or_else(|| AuthError::ProviderDisabled(MP_QR.to_owned()))
-}
-
-/// A push that is not WeChat's (bad signature, another app) or cannot be read.
-fn push_refusal(err: PushError) -> AuthError {
-    match err {
-        PushError::BadSignature => AuthError::PushRefused("Invalid signature"),
-        PushError::NotOurApp => AuthError::PushRefused("The message is for another app"),
-        PushError::PlainInSafeMode => {
-            AuthError::PushRefused("A plain message, while this account is in safe mode")
-        }
-        PushError::Stale => AuthError::PushRefused("The message's timestamp is too old"),
-        PushError::TooLarge => AuthError::validation("The message is too large"),
-        PushError::Malformed(reason) => {
-            AuthError::validation(format!("The message cannot be read: {reason}"))
-        }
-    }
-}
-
-/// MemFire's `getUnlimitedQRCode`: the mini-program (`wechat_mini`) draws a code for the
-/// signed-in `user_id`, within a budget per user and one for all (the codes spend the
-/// mini-program's WeChat quota, which `wechat_mini_qr` logins need too).
-pub async fn unlimited_code(
-    state: &AppState,
-    user_id: uuid::Uuid,
-    request: &UnlimitedCodeRequest,
-) -> AuthResult<Vec<u8>> {
-    if request.scene.is_empty() {
-        return Err(AuthError::validation("scene is required"));
-    }
-    let per_user = format!("unlimited_qrcode:{}", user_id.simple());
-    if !rate_limit::take_budget(state, &per_user, UNLIMITED_CODES_PER_USER_HOUR, 3600.0).await?
-        || !rate_limit::take_budget(state, "unlimited_qrcode", UNLIMITED_CODES_PER_MINUTE, 60.0)
-            .await?
-    {
-        return Err(AuthError::RateLimited);
-    }
-    let codes = state
-        .providers
-        .mini_program_codes("wechat_mini")
-        .ok_or_else(|| AuthError::ProviderDisabled("wechat_mini".into()))?;
-    Ok(codes.unlimited_code(request).await?)
 }
 
 /// The flow a waiting page belongs to, while it can still finish.
@@ -451,6 +331,26 @@ async fn scannable(
     }
 }
 
+/// Moves a ticket a phone may still act on (waiting or scanned) to `to`, recording `person`
+/// if given; one statement, so of two requests (on any nodes) only one moves it.
+async fn move_open(
+    state: &AppState,
+    scene: &str,
+    to: ScanStatus,
+    person: Option<&str>,
+) -> AuthResult<()> {
+    let now = state.clock.now();
+    let open = [ScanStatus::Waiting, ScanStatus::Scanned];
+    if state
+        .store
+        .advance_scan_ticket(scene, &open, to, person, now)
+        .await?
+    {
+        return Ok(());
+    }
+    Err(refusal(state, scene, now).await)
+}
+
 /// Why a ticket did not move: another request moved it first, or time ran out.
 async fn refusal(state: &AppState, scene: &str, now: DateTime<Utc>) -> AuthError {
     match state.store.scan_ticket(scene).await {
@@ -492,34 +392,6 @@ fn seconds(duration: Duration) -> i64 {
     duration.num_seconds()
 }
 
-/// The code as an `<img src>`: WeChat's picture as it came, or a QR code saoma draws.
-fn data_uri(code: &ScanCode) -> String {
-    use base64::{engine::general_purpose::STANDARD, Engine};
-    match code {
-        ScanCode::Image {
-            content_type,
-            bytes,
-        } => format!("data:{content_type};base64,{}", STANDARD.encode(bytes)),
-        ScanCode::Content(content) => format!(
-            "data:image/svg+xml;base64,{}",
-            STANDARD.encode(qr_svg(content))
-        ),
-    }
-}
-
-/// A QR code of `content` as SVG, black on white with a quiet zone.
-fn qr_svg(content: &str) -> String {
-    match qrcode::QrCode::new(content.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(240, 240)
-            .quiet_zone(true)
-            .build(),
-        // Only a content longer than any QR code can hold; WeChat's URLs are short.
-        Err(_) => String::from("<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,16 +403,5 @@ mod tests {
         assert!(scene.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(scene, random_text(SCENE_LENGTH));
         assert_eq!(random_text(SECRET_LENGTH).len(), 43);
-    }
-
-    #[test]
-    fn drawn_codes_are_svg_images() {
-        let uri = data_uri(&ScanCode::Content("http://weixin.qq.com/q/abc".into()));
-        assert!(uri.starts_with("data:image/svg+xml;base64,"));
-        let image = data_uri(&ScanCode::Image {
-            content_type: "image/jpeg".into(),
-            bytes: vec![0xff, 0xd8],
-        });
-        assert_eq!(image, "data:image/jpeg;base64,/9g=");
     }
 }
