@@ -294,6 +294,9 @@ async fn serve(config: Config, dev: Option<Option<Simulator>>) -> anyhow::Result
             println!(
                 "  scan logins:    provider=wechat_mini_qr (小程序码) and provider=wechat_mp_qr (关注公众号): the same link with that provider"
             );
+            println!(
+                "                  for a real 公众号 without a verified 服务号, use the free 公众平台测试号: README, \"Trying wechat_mp_qr with the 公众平台测试号\""
+            );
             let sim_sms = format!("{url}{SIMULATOR_PATH}/aliyun-sms");
             if state.config.sms.provider == "aliyun" && state.config.sms.aliyun.base_url == sim_sms
             {
