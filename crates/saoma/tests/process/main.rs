@@ -201,6 +201,62 @@ async fn sigterm_under_load_fails_no_request() {
     assert!(!logs.contains("load-test-password"), "no secrets in logs");
 }
 
+/// `kill -9`: no shutdown, no flush, nothing but what the database already holds.
+fn kill_hard(server: &mut Server) {
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reaped");
+}
+
+#[tokio::test]
+async fn acknowledged_rotations_survive_kill_9() {
+    let db = tempfile::tempdir().expect("tempdir");
+    let file = db.path().join("saoma.db").display().to_string();
+    let port = free_port();
+    let mut env = base_env(port, file);
+    env.push(("SAOMA_RATE_LIMIT_ENABLED", "false".into()));
+    env.push(("SAOMA_PASSWORD_BCRYPT_COST", "4".into()));
+    let mut server = start(&env).await;
+    // Sessions of several users, each refreshed many times at once, so that rotations share
+    // group commits; the server is killed the moment the last answer arrives.
+    let mut tokens = Vec::new();
+    for i in 0..8 {
+        let (status, session) = post(
+            &format!("{}/signup", server.url),
+            json!({"email": format!("kill{i}@example.com"), "password": "kill-test-password"}),
+            "10.3.0.1",
+        )
+        .await;
+        assert_eq!(status, 200, "{session}");
+        tokens.push(session["refresh_token"].as_str().expect("token").to_owned());
+    }
+    let refresh = format!("{}/token?grant_type=refresh_token", server.url);
+    for _round in 0..10 {
+        let calls: Vec<_> = tokens
+            .iter()
+            .map(|token| {
+                let (url, token) = (refresh.clone(), token.clone());
+                tokio::spawn(async move {
+                    post(&url, json!({"refresh_token": token}), "10.3.0.2").await
+                })
+            })
+            .collect();
+        for (slot, call) in tokens.iter_mut().zip(calls) {
+            let (status, body) = call.await.expect("join");
+            assert_eq!(status, 200, "{body}");
+            *slot = body["refresh_token"].as_str().expect("token").to_owned();
+        }
+    }
+    kill_hard(&mut server);
+
+    let server = start(&env).await;
+    for token in &tokens {
+        let (status, body) = post(&refresh, json!({"refresh_token": token}), "10.3.0.3").await;
+        assert_eq!(status, 200, "an acknowledged rotation was lost: {body}");
+        assert_ne!(body["refresh_token"].as_str(), Some(token.as_str()));
+    }
+    drop(server);
+}
+
 #[tokio::test]
 async fn starts_from_a_gotrue_environment() {
     let db = tempfile::tempdir().expect("tempdir");

@@ -12,6 +12,7 @@ use sqlx::{
 };
 
 use super::StoreResult;
+use group_writer::GroupWriter;
 use reads::InlineReaders;
 
 mod app_tokens;
@@ -19,6 +20,7 @@ mod audit;
 mod columns;
 mod decode;
 mod flows;
+mod group_writer;
 mod housekeeping;
 mod identities;
 mod one_time_tokens;
@@ -34,6 +36,8 @@ pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Refresh-token rotations, committed in groups (see `group_writer`).
+    group: GroupWriter,
     inline: Arc<InlineReaders>,
 }
 
@@ -64,9 +68,11 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await?;
         let inline = Arc::new(InlineReaders::open(options.get_filename(), read_cache)?);
+        let group = GroupWriter::open(options.get_filename())?;
         Ok(Self {
             reader,
             writer,
+            group,
             inline,
         })
     }

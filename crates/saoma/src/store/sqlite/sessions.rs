@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::{
     columns::{SESSION_COLUMNS, TOKEN_COLUMNS},
     decode::{opt_ts, session_from_row, token_from_row, ts},
+    group_writer::run_now,
     SqliteStore,
 };
 use crate::domain::{
@@ -17,6 +18,23 @@ use crate::store::{
     Rotation, SessionStore, StoreResult,
 };
 
+/// A refresh token's row; shared by both drivers' writers.
+const INSERT_TOKEN: &str =
+    "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, 0, ?, ?)";
+const SESSION_OF_TOKEN: &str = "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token = ?)";
+const TOKEN_BY_HASH: &str = "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?";
+const ACTIVE_TOKEN: &str = "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1";
+const REVOKE_TOKEN: &str = "UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?";
+const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?";
+const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = ?";
+
+/// A statement with the column lists filled in.
+fn with_columns(sql: &str) -> String {
+    sql.replace("{SESSION_COLUMNS}", SESSION_COLUMNS)
+        .replace("{TOKEN_COLUMNS}", TOKEN_COLUMNS)
+}
+
 async fn insert_token(
     conn: &mut sqlx::SqliteConnection,
     token: &MintedToken,
@@ -24,19 +42,16 @@ async fn insert_token(
     parent: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-    )
-    .bind(&token.token_hash)
-    .bind(&token.nonce)
-    .bind(session.user_id.to_string())
-    .bind(session.id.to_string())
-    .bind(parent)
-    .bind(ts(now))
-    .bind(ts(now))
-    .execute(conn)
-    .await?;
+    sqlx::query(INSERT_TOKEN)
+        .bind(&token.token_hash)
+        .bind(&token.nonce)
+        .bind(session.user_id.to_string())
+        .bind(session.id.to_string())
+        .bind(parent)
+        .bind(ts(now))
+        .bind(ts(now))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -161,72 +176,67 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         policy: &RotationPolicy,
     ) -> StoreResult<Rotation> {
-        // The single writer connection serialises rotations; BEGIN IMMEDIATE also fences off
-        // other processes sharing the file. The transaction is a value: a request dropped
-        // mid-rotation rolls it back instead of handing the writer back inside it.
-        let mut tx = self.write_transaction().await?;
-        let outcome = rotate(
-            &mut SqliteRotation(&mut tx),
-            presented_hash,
-            fresh,
-            now,
-            policy,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        // On the group writer: rotations waiting together share one commit, each in its own
+        // savepoint; the answer comes after that commit. BEGIN IMMEDIATE fences off other
+        // processes sharing the file.
+        let presented = presented_hash.to_owned();
+        let fresh = fresh.clone();
+        let policy = *policy;
+        self.group
+            .write(move |conn| {
+                run_now(rotate(
+                    &mut GroupRotation(conn),
+                    &presented,
+                    &fresh,
+                    now,
+                    &policy,
+                ))?
+            })
+            .await
     }
 }
 
-/// Rotation's statements on the writer connection, inside `BEGIN IMMEDIATE`.
-struct SqliteRotation<'a>(&'a mut sqlx::SqliteConnection);
+/// Rotation's statements on the group writer's connection, inside its batch's transaction.
+/// The steps are `async` for the shared `rotate`, and never wait.
+struct GroupRotation<'a>(&'a mut rusqlite::Connection);
+
+impl GroupRotation<'_> {
+    fn optional<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        decode: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut statement = self.0.prepare_cached(&with_columns(sql))?;
+        let mut rows = statement.query(params)?;
+        rows.next()?.map(decode).transpose()
+    }
+
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+        self.0.prepare_cached(sql)?.execute(params)?;
+        Ok(())
+    }
+}
 
 #[async_trait]
-impl RotationSteps for SqliteRotation<'_> {
+impl RotationSteps for GroupRotation<'_> {
     async fn lock_session_of(&mut self, token_hash: &str) -> StoreResult<Option<Session>> {
-        // The write lock taken by BEGIN IMMEDIATE already serialises rotations.
-        sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token = ?)"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&mut *self.0)
-        .await?
-        .as_ref()
-        .map(session_from_row)
-        .transpose()
+        // The write lock of the batch's BEGIN IMMEDIATE already serialises rotations.
+        self.optional(SESSION_OF_TOKEN, [token_hash], |row| session_from_row(row))
     }
 
     async fn token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-        sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&mut *self.0)
-        .await?
-        .as_ref()
-        .map(token_from_row)
-        .transpose()
+        self.optional(TOKEN_BY_HASH, [token_hash], |row| token_from_row(row))
     }
 
     async fn active_token(&mut self, session_id: Uuid) -> StoreResult<Option<RefreshToken>> {
-        sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(session_id.to_string())
-        .fetch_optional(&mut *self.0)
-        .await?
-        .as_ref()
-        .map(token_from_row)
-        .transpose()
+        self.optional(ACTIVE_TOKEN, [session_id.to_string()], |row| {
+            token_from_row(row)
+        })
     }
 
     async fn revoke(&mut self, token_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?")
-            .bind(ts(now))
-            .bind(token_id)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
+        self.execute(REVOKE_TOKEN, rusqlite::params![ts(now), token_id])
     }
 
     async fn insert_child(
@@ -236,24 +246,28 @@ impl RotationSteps for SqliteRotation<'_> {
         parent: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        insert_token(self.0, fresh, session, Some(parent), now).await
+        self.execute(
+            INSERT_TOKEN,
+            rusqlite::params![
+                fresh.token_hash,
+                fresh.nonce,
+                session.user_id.to_string(),
+                session.id.to_string(),
+                parent,
+                ts(now),
+                ts(now)
+            ],
+        )
     }
 
     async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?")
-            .bind(ts(now))
-            .bind(ts(now))
-            .bind(session_id.to_string())
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
+        self.execute(
+            TOUCH_SESSION,
+            rusqlite::params![ts(now), ts(now), session_id.to_string()],
+        )
     }
 
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = ?")
-            .bind(session_id.to_string())
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
+        self.execute(DELETE_SESSION, [session_id.to_string()])
     }
 }
