@@ -68,14 +68,19 @@ pub(super) async fn change_identity(
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
+    /// On the request's thread, as `user_by_id`: a user has a handful of identities.
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
-        ))
-        .bind(user_id.to_string())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(identity_from_row).collect()
+        self.inline.read(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
+            ))?;
+            let mut rows = statement.query([user_id.to_string()])?;
+            let mut identities = Vec::new();
+            while let Some(row) = rows.next()? {
+                identities.push(identity_from_row(row)?);
+            }
+            Ok(identities)
+        })
     }
 
     async fn identity_by_provider(

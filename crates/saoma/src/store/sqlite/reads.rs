@@ -85,6 +85,14 @@ impl InlineReaders {
         use_reader(&mut lock(&self.readers[start % count]))
     }
 
+    /// A bounded point lookup on the calling thread (no memory: read every time).
+    pub(super) fn read<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.with(|reader| read(&reader.conn))
+    }
+
     /// The principal for `key`, from memory when nothing has been written to the database
     /// since it was read, else by `read` (and remembered).
     pub(super) fn principal(

@@ -147,14 +147,16 @@ impl UserStore for SqliteStore {
         Ok(Some(user))
     }
 
+    /// On the request's thread (every refresh and sign-in reads its user): sqlx's hand-off
+    /// to a connection thread and back cost more than the lookup.
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        self.inline.read(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
+            ))?;
+            let mut rows = statement.query([id.to_string()])?;
+            rows.next()?.map(user_from_row).transpose()
+        })
     }
 
     async fn principal(
