@@ -296,3 +296,59 @@ pub async fn sign_up_without_hash(db: &Db, phase: Phase) -> anyhow::Result<Stats
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saoma::store::{Housekeeping, SqliteStore};
+    use sqlx::Row;
+
+    fn short() -> Phase {
+        Phase {
+            warmup: Duration::ZERO,
+            measure: Duration::from_millis(300),
+        }
+    }
+
+    /// Both floors run on saoma's own schema, so a statement that drifted from it fails here
+    /// rather than as a "failed" row at the end of a benchmark run; and the refresh floor
+    /// really rotates: every chain keeps exactly one active token, every rotation revoked one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn floors_write_saomas_rows_and_rotate_every_chain() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("saoma.db").display().to_string();
+        SqliteStore::open(&path, false).await?.migrate().await?;
+        let db = Db::open(&path).await?;
+
+        let signed_up = sign_up_without_hash(&db, short()).await?;
+        assert!(signed_up.completed >= BATCH as u64, "{signed_up:?}");
+        let rotated = refresh(&db, 4, short()).await?;
+        assert!(rotated.completed >= BATCH as u64, "{rotated:?}");
+
+        let Db::Sqlite { reader, .. } = &db else {
+            anyhow::bail!("not SQLite");
+        };
+        let counts = sqlx::query(
+            "SELECT (SELECT count(*) FROM users) AS users, \
+             (SELECT count(*) FROM refresh_tokens WHERE revoked = 1) AS revoked, \
+             (SELECT max(n) FROM (SELECT count(*) AS n FROM refresh_tokens WHERE revoked = 0 \
+              GROUP BY session_id)) AS most_active",
+        )
+        .fetch_one(reader)
+        .await?;
+        let users: i64 = counts.try_get("users")?;
+        let revoked: i64 = counts.try_get("revoked")?;
+        let most_active: i64 = counts.try_get("most_active")?;
+        assert!(
+            users >= i64::try_from(signed_up.completed)?,
+            "{users} users"
+        );
+        assert!(
+            revoked >= i64::try_from(rotated.completed)?,
+            "{revoked} revoked"
+        );
+        assert_eq!(most_active, 1);
+        db.close().await;
+        Ok(())
+    }
+}
