@@ -64,7 +64,8 @@ enum Command {
 #[derive(clap::Args)]
 struct ProfileOptions {
     /// get-user, refresh, settings; or a floor: floor-jwt (HTTP+JWT floor server),
-    /// floor-get-user (get-user's database floor, in this process, on the same database).
+    /// floor-get-user (get-user's database floor, in this process, on the same database),
+    /// engine-refresh, engine-sign-up (SQLite's engine floor, in this process).
     operation: String,
     #[arg(long, default_value = "target/release/saoma")]
     saoma: PathBuf,
@@ -225,8 +226,17 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
             let jobs = dbfloor::get_user_jobs(&db, options.concurrency).await?;
             load::run(jobs, phase, Some(std::process::id())).await?
         }
+        "engine-refresh" => {
+            let db = dbfloor::Db::open(&database).await?;
+            enginefloor::refresh(&db, options.concurrency, phase).await?
+        }
+        "engine-sign-up" => {
+            let db = dbfloor::Db::open(&database).await?;
+            enginefloor::sign_up_without_hash(&db, phase).await?
+        }
         other => anyhow::bail!(
-            "unknown operation {other}: get-user, refresh, settings, floor-jwt or floor-get-user"
+            "unknown operation {other}: get-user, refresh, settings, floor-jwt, floor-get-user, \
+             engine-refresh or engine-sign-up"
         ),
     };
     if let Some(mut perf) = perf {
@@ -241,7 +251,7 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
         stats.p50_ms,
         stats.p99_ms,
         stats.p999_ms,
-        if options.operation.starts_with("floor") {
+        if options.operation.starts_with("floor") || options.operation.starts_with("engine") {
             "harness"
         } else {
             "saoma"
