@@ -30,7 +30,7 @@ const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_conf
     raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at";
 const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, email, \
     last_sign_in_at, created_at, updated_at";
-const TOKEN_COLUMNS: &str =
+pub const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
 const SQLITE_FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, code_challenge, \
     provider_type, provider_access_token, provider_refresh_token, created_at, auth_code_issued_at, \
@@ -98,11 +98,11 @@ impl Db {
     }
 }
 
-fn ts(at: DateTime<Utc>) -> String {
+pub fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn random_hex(bytes: usize) -> String {
+pub fn random_hex(bytes: usize) -> String {
     (0..bytes)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect()
@@ -199,7 +199,7 @@ pub async fn accounts(db: &Db, count: usize) -> anyhow::Result<Vec<Account>> {
 }
 
 /// The active refresh token (its hash) of distinct sessions, one per worker.
-async fn active_tokens(db: &Db, count: usize) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn active_tokens(db: &Db, count: usize) -> anyhow::Result<Vec<(String, String)>> {
     let limit = i64::try_from(count)?;
     let pairs: Vec<(String, String)> = match db {
         Db::Sqlite { reader, .. } => {

@@ -205,6 +205,7 @@ pub struct Stats {
     pub throughput: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub p999_ms: f64,
     pub mean_ms: f64,
     /// CPU time the watched process used per completed operation, in microseconds.
     pub server_cpu_us: Option<f64>,
@@ -286,6 +287,58 @@ pub async fn run<J: Job>(
         let guard = errors.lock().unwrap_or_else(|p| p.into_inner());
         (guard.0, guard.1.clone())
     };
+    summarize(
+        concurrency,
+        samples,
+        error_count,
+        first_error,
+        phase,
+        watched.unwrap_or_default(),
+    )
+}
+
+/// Runs `batch` over and over on one thread of its own (blocking work: no async, no other
+/// task on that thread) through `phase`, watching this process. Each call does some
+/// operations and answers how many; every one of them counts the whole call as its latency,
+/// as a request waits for the commit that holds it.
+pub async fn run_batched<F>(mut batch: F, phase: Phase) -> anyhow::Result<Stats>
+where
+    F: FnMut() -> anyhow::Result<usize> + Send + 'static,
+{
+    let start = Instant::now();
+    let measure_from = start + phase.warmup;
+    let end = measure_from + phase.measure;
+    let watcher = tokio::spawn(watch(std::process::id(), measure_from, end));
+    let worker = tokio::task::spawn_blocking(move || {
+        let mut samples: Vec<u32> = Vec::with_capacity(1 << 16);
+        loop {
+            let began = Instant::now();
+            if began >= end {
+                break;
+            }
+            let done = batch()?;
+            let finished = Instant::now();
+            if finished >= measure_from && finished <= end {
+                let micros = u32::try_from((finished - began).as_micros()).unwrap_or(u32::MAX);
+                samples.extend(std::iter::repeat_n(micros, done));
+            }
+        }
+        anyhow::Ok(samples)
+    });
+    let samples = worker.await.context("batch worker panicked")??;
+    let watched = watcher.await.context("watcher panicked")?;
+    summarize(1, samples, 0, None, phase, watched)
+}
+
+/// The window's statistics from its latency samples (µs) and what the watcher saw.
+fn summarize(
+    concurrency: usize,
+    mut samples: Vec<u32>,
+    error_count: u64,
+    first_error: Option<String>,
+    phase: Phase,
+    watched: Watched,
+) -> anyhow::Result<Stats> {
     if error_count > MAX_ERRORS || samples.is_empty() {
         bail!(
             "{error_count} errors, {} completed; first error: {}",
@@ -305,7 +358,6 @@ pub async fn run<J: Job>(
     let per_op = |ticks: Option<u64>| {
         ticks.map(|t| t as f64 / procs::clock_ticks_per_second() * 1e6 / completed as f64)
     };
-    let watched = watched.unwrap_or_default();
     Ok(Stats {
         concurrency,
         completed,
@@ -314,12 +366,13 @@ pub async fn run<J: Job>(
         throughput: completed as f64 / seconds,
         p50_ms: percentile(0.50),
         p99_ms: percentile(0.99),
+        p999_ms: percentile(0.999),
         mean_ms,
         server_cpu_us: per_op(watched.server),
         peak_rss_kib: watched.peak_rss_kib,
         others_cores: watched
             .others
-            .map(|t| t as f64 / procs::clock_ticks_per_second() / phase.measure.as_secs_f64()),
+            .map(|t| t as f64 / procs::clock_ticks_per_second() / seconds),
         postgres_cpu_us: per_op(watched.postgres),
         machine_cpu_us: per_op(watched.machine),
         first_error,

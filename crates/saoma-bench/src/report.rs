@@ -1,10 +1,13 @@
 //! The markdown report: the machine, the commands, one table per backend with the floors and
-//! the peer, the ratios against issue 7's targets. Only the block between the markers is
+//! the peer, the ratios and rates against issues 7 and 17's targets. Only the block between the markers is
 //! rewritten; the hand-written analysis around it is kept.
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path, time::Duration};
 
-use crate::load::{Phase, Stats};
+use crate::{
+    load::{Phase, Stats},
+    pass_key,
+};
 
 pub type Measured = Result<Stats, String>;
 
@@ -61,11 +64,19 @@ impl Backend {
     }
 }
 
+/// The second pass over saoma's operations: more connections, its own window.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct High {
+    pub concurrency: usize,
+    pub phase: Phase,
+}
+
 #[derive(serde::Serialize)]
 pub struct Report {
     pub command_line: String,
     pub concurrency: usize,
     pub phase: Phase,
+    pub high: Option<High>,
     pub date: String,
     pub machine: Vec<(String, String)>,
     pub versions: BTreeMap<String, String>,
@@ -81,6 +92,7 @@ impl Report {
             command_line: command_line.to_owned(),
             concurrency,
             phase,
+            high: None,
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             machine: Vec::new(),
             versions: BTreeMap::new(),
@@ -108,12 +120,34 @@ impl Report {
              cores: the server, the load generator, Postgres, the kernel, anything else). \
              \"other load\" is the CPU (in cores, of 2) that processes outside the measurement \
              used during its window: the machine is shared, and a row with a high value is \
-             skewed. \"saoma ÷ this\" divides saoma's req/s by the row's.\n",
+             skewed. \"saoma ÷ this\" divides saoma's req/s by the row's. p99.9 is of few \
+             completions where an operation is slow (sign-in, sign-up): read it as the worst \
+             few.\n",
             self.command_line,
             self.elapsed.as_secs_f64(),
             self.concurrency,
             self.phase.warmup.as_secs_f64(),
             self.phase.measure.as_secs_f64()
+        );
+        if let Some(high) = &self.high {
+            let _ = writeln!(
+                md,
+                "saoma's own operations are measured a second time with {} connections (rows \
+                 \"saoma, {} connections\"; {} s warm-up, {} s measured), for the tail \
+                 latency under more connections than cores.\n",
+                high.concurrency,
+                high.concurrency,
+                high.phase.warmup.as_secs_f64(),
+                high.phase.measure.as_secs_f64(),
+            );
+        }
+        let _ = writeln!(
+            md,
+            "The engine floor (SQLite) runs saoma's statements through rusqlite on one thread \
+             of the harness, {} operations per `BEGIN IMMEDIATE … COMMIT`: SQLite's own limit \
+             for those writes on this machine. Each operation's latency is its transaction's, \
+             as a request waits for the commit that holds it.\n",
+            crate::enginefloor::BATCH,
         );
         let _ = writeln!(md, "| machine | |\n|---|---|");
         for (k, v) in &self.machine {
@@ -133,28 +167,33 @@ impl Report {
     }
 
     fn targets(&self, md: &mut String) {
-        let _ = writeln!(md, "### Issue 7's targets (ratios, measured in this run)\n");
-        let _ = writeln!(md, "| target | measured | wanted | |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "### Targets of issues 7 and 17 (measured in this run)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| issue | target | measured | wanted | |\n|---|---|---|---|---|"
+        );
         let sqlite = self.backends.iter().find(|b| b.name == "SQLite");
         let postgres = self.backends.iter().find(|b| b.name == "Postgres");
-        let mut row = |label: &str, value: Option<f64>, wanted: f64, unit: Unit| {
+        let high = self.high.map(|h| h.concurrency);
+        let mut row = |issue: u32, label: &str, value: Option<f64>, wanted: f64, unit: Unit| {
             let (measured, verdict) = match value {
                 Some(v) => {
-                    let met = match unit {
-                        Unit::Ratio | Unit::Times => v >= wanted,
-                        Unit::Mb | Unit::Ms => v <= wanted,
+                    let met = if unit.at_most() {
+                        v <= wanted
+                    } else {
+                        v >= wanted
                     };
                     (unit.show(v), if met { "met" } else { "**missed**" })
                 }
                 None => ("—".to_owned(), "not measured"),
             };
-            let op = match unit {
-                Unit::Ratio | Unit::Times => "≥",
-                Unit::Mb | Unit::Ms => "≤",
-            };
+            let op = if unit.at_most() { "≤" } else { "≥" };
             let _ = writeln!(
                 md,
-                "| {label} | {measured} | {op} {} | {verdict} |",
+                "| {issue} | {label} | {measured} | {op} {} | {verdict} |",
                 unit.show(wanted)
             );
         };
@@ -165,25 +204,32 @@ impl Report {
                 Some(x.throughput / y.throughput)
             })
         };
+        let stat = |b: Option<&Backend>, key: &str, pick: fn(&Stats) -> f64| {
+            b.and_then(|b| b.get(&self.shared, key)).map(pick)
+        };
         row(
+            7,
             "`GET /user` on SQLite ÷ HTTP+JWT floor (req/s)",
             ratio(sqlite, "saoma.get_user", "floor.jwt"),
             0.5,
             Unit::Ratio,
         );
         row(
+            7,
             "`GET /user` on SQLite, read cache off ÷ HTTP+JWT floor (req/s)",
             ratio(sqlite, "saoma.get_user_uncached", "floor.jwt"),
             0.5,
             Unit::Ratio,
         );
         row(
+            7,
             "`GET /user` on Postgres ÷ database floor of its statements",
             ratio(postgres, "saoma.get_user", "db.get_user"),
             0.7,
             Unit::Ratio,
         );
         row(
+            7,
             "refresh rotation on Postgres ÷ database floor of its statements",
             ratio(postgres, "saoma.refresh", "db.refresh"),
             0.7,
@@ -191,6 +237,7 @@ impl Report {
         );
         for (name, b) in [("SQLite", sqlite), ("Postgres", postgres)] {
             row(
+                7,
                 &format!("session check on {name}: `GET /user` ÷ better-auth get-session"),
                 ratio(b, "saoma.get_user", "peer.get_session"),
                 5.0,
@@ -199,6 +246,7 @@ impl Report {
         }
         for (name, b) in [("SQLite", sqlite), ("Postgres", postgres)] {
             row(
+                7,
                 &format!("password sign-in on {name} ÷ bare bcrypt verify (cost 10)"),
                 ratio(b, "saoma.sign_in", "floor.bcrypt"),
                 0.9,
@@ -211,6 +259,7 @@ impl Report {
             .and_then(|s| median_u64(&s.idle_rss_kib))
             .or_else(|| sqlite.and_then(|b| b.memory.idle_kib));
         row(
+            7,
             "idle RSS after start, SQLite",
             idle.map(|k| k as f64 / 1024.0),
             20.0,
@@ -218,6 +267,7 @@ impl Report {
         );
         if let Some(b) = postgres {
             row(
+                7,
                 "idle RSS after start, Postgres",
                 b.memory.idle_kib.map(|k| k as f64 / 1024.0),
                 20.0,
@@ -226,16 +276,49 @@ impl Report {
         }
         let startup = self.startup.as_ref();
         row(
+            7,
             "start-up to first answered `/health`, SQLite, new file (median)",
             startup.and_then(|s| median_ms(&s.fresh)),
             200.0,
             Unit::Ms,
         );
         row(
+            7,
             "start-up to first answered `/health`, SQLite, existing file (median)",
             startup.and_then(|s| median_ms(&s.existing)),
             200.0,
             Unit::Ms,
+        );
+        row(
+            17,
+            "refresh rotation on SQLite (req/s)",
+            stat(sqlite, "saoma.refresh", |s| s.throughput),
+            15_000.0,
+            Unit::PerSecond,
+        );
+        row(
+            17,
+            "refresh rotation on SQLite ÷ engine floor (rusqlite, batched)",
+            ratio(sqlite, "saoma.refresh", "engine.refresh"),
+            0.5,
+            Unit::Ratio,
+        );
+        row(
+            17,
+            &format!(
+                "`GET /user` on SQLite (cached), p99 at {} connections",
+                high.map_or_else(|| "64".to_owned(), |n| n.to_string())
+            ),
+            high.and_then(|n| stat(sqlite, &pass_key("saoma.get_user", Some(n)), |s| s.p99_ms)),
+            5.0,
+            Unit::Ms,
+        );
+        row(
+            17,
+            "refresh rotation on Postgres ÷ database floor of its statements",
+            ratio(postgres, "saoma.refresh", "db.refresh"),
+            1.0,
+            Unit::Ratio,
         );
         md.push('\n');
     }
@@ -244,8 +327,8 @@ impl Report {
         let _ = writeln!(md, "### {}\n", backend.name);
         let _ = writeln!(
             md,
-            "| operation | measured | req/s | p50 ms | p99 ms | CPU µs/op | Postgres µs/op | machine µs/op | other load | saoma ÷ this |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| operation | measured | req/s | p50 ms | p99 ms | p99.9 ms | CPU µs/op | Postgres µs/op | machine µs/op | other load | saoma ÷ this |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         let groups: [Group; 5] = [
             (
@@ -273,10 +356,17 @@ impl Report {
             (
                 "refresh rotation",
                 "saoma.refresh",
-                &[(
-                    "db.refresh",
-                    "database floor: its transaction + 2 SELECTs via sqlx",
-                )],
+                &[
+                    (
+                        "db.refresh",
+                        "database floor: its transaction + 2 SELECTs via sqlx",
+                    ),
+                    (
+                        "engine.refresh",
+                        "engine floor (rusqlite, batched): its transaction's statements + \
+                         the audit entry, one thread, 64 rotations per commit",
+                    ),
+                ],
             ),
             (
                 "password sign-in",
@@ -290,7 +380,14 @@ impl Report {
             (
                 "sign-up",
                 "saoma.sign_up",
-                &[("peer.sign_up", "better-auth `sign-up/email` (scrypt)")],
+                &[
+                    (
+                        "engine.sign_up",
+                        "engine floor (rusqlite, batched), no hash: user, identity, session, \
+                         token, AMR claim, 2 audit entries, one thread, 64 sign-ups per commit",
+                    ),
+                    ("peer.sign_up", "better-auth `sign-up/email` (scrypt)"),
+                ],
             ),
             (
                 "WeChat QR login, whole (8 requests)",
@@ -301,6 +398,7 @@ impl Report {
                 )],
             ),
         ];
+        let high = self.high.map(|h| h.concurrency);
         for (operation, key, others) in groups {
             let saoma = backend.get(&self.shared, key);
             let _ = writeln!(
@@ -308,11 +406,25 @@ impl Report {
                 "| {operation} | **saoma** | {} |",
                 cells(backend.raw(&self.shared, key), None)
             );
-            for (other, label) in others.iter() {
-                let Some(raw) = backend.raw(&self.shared, other) else {
-                    continue;
-                };
+            // saoma's own rows again from the pass with more connections, under each.
+            let with_high = |key: &'static str, label: &'static str| {
+                let again = high.filter(|_| key.starts_with("saoma.")).and_then(|n| {
+                    let raw = backend.raw(&self.shared, &pass_key(key, Some(n)))?;
+                    Some((format!("{label}, {n} connections"), raw))
+                });
+                backend
+                    .raw(&self.shared, key)
+                    .map(|raw| (label.to_owned(), raw))
+                    .into_iter()
+                    .chain(again)
+            };
+            for (label, raw) in with_high(key, "saoma").skip(1) {
                 let _ = writeln!(md, "| | {label} | {} |", cells(Some(raw), saoma));
+            }
+            for &(other, label) in others.iter() {
+                for (label, raw) in with_high(other, label) {
+                    let _ = writeln!(md, "| | {label} | {} |", cells(Some(raw), saoma));
+                }
             }
         }
         md.push('\n');
@@ -383,6 +495,7 @@ type Group = (
 enum Unit {
     Ratio,
     Times,
+    PerSecond,
     Mb,
     Ms,
 }
@@ -392,19 +505,25 @@ impl Unit {
         match self {
             Self::Ratio => format!("{v:.2}"),
             Self::Times => format!("{v:.1}×"),
+            Self::PerSecond => format!("{}/s", thousands(v)),
             Self::Mb => format!("{v:.1} MiB"),
-            Self::Ms => format!("{v:.0} ms"),
+            Self::Ms => format!("{} ms", ms(v)),
         }
+    }
+
+    /// Whether the target is a ceiling (memory, time) rather than a floor.
+    fn at_most(self) -> bool {
+        matches!(self, Self::Mb | Self::Ms)
     }
 }
 
 fn cells(measured: Option<&Measured>, saoma: Option<&Stats>) -> String {
     match measured {
-        None => "— | — | — | — | — | — | — | —".to_owned(),
+        None => "— | — | — | — | — | — | — | — | —".to_owned(),
         Some(Err(err)) => {
             let short: String = err.chars().take(120).collect();
             format!(
-                "failed: {} | | | | | | |",
+                "failed: {} | | | | | | | |",
                 short.replace('|', "/").replace('\n', " ")
             )
         }
@@ -422,10 +541,11 @@ fn cells(measured: Option<&Measured>, saoma: Option<&Stats>) -> String {
             };
             let micros = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |c| format!("{c:.0}"));
             format!(
-                "{} | {} | {} | {} | {} | {} | {} | {ratio}",
+                "{} | {} | {} | {} | {} | {} | {} | {} | {ratio}",
                 thousands(s.throughput),
                 ms(s.p50_ms),
                 ms(s.p99_ms),
+                ms(s.p999_ms),
                 micros(s.server_cpu_us),
                 // Only where Postgres did work in the window (not on the SQLite rows).
                 micros(s.postgres_cpu_us.filter(|&c| c >= 0.5)),
@@ -574,4 +694,88 @@ pub fn write(path: &Path, generated: &str) -> anyhow::Result<()> {
     }
     std::fs::write(path, text)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(throughput: f64, p99_ms: f64, p999_ms: f64) -> Measured {
+        Ok(Stats {
+            throughput,
+            p50_ms: 1.0,
+            p99_ms,
+            p999_ms,
+            ..Stats::default()
+        })
+    }
+
+    fn report() -> Report {
+        let phase = Phase {
+            warmup: Duration::from_secs(2),
+            measure: Duration::from_secs(8),
+        };
+        let mut report = Report::new("bench/run", 16, phase);
+        report.high = Some(High {
+            concurrency: 64,
+            phase,
+        });
+        let mut sqlite = Backend::new("SQLite");
+        for (key, measured) in [
+            ("saoma.refresh", stats(16_000.0, 2.0, 3.0)),
+            ("engine.refresh", stats(40_000.0, 1.0, 1.5)),
+            ("saoma.get_user", stats(40_000.0, 1.0, 2.0)),
+            ("saoma.get_user@64", stats(38_000.0, 4.25, 9.5)),
+        ] {
+            sqlite.results.insert(key.to_owned(), measured);
+        }
+        report.backends.push(sqlite);
+        report
+    }
+
+    #[test]
+    fn issue_17_targets_are_judged_from_the_engine_floor_and_the_64_connection_pass() {
+        let md = report().markdown();
+        assert!(
+            md.contains(
+                "| 17 | refresh rotation on SQLite (req/s) | 16,000/s | ≥ 15,000/s | met |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 17 | refresh rotation on SQLite ÷ engine floor (rusqlite, batched) | 0.40 | \
+                 ≥ 0.50 | **missed** |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 17 | `GET /user` on SQLite (cached), p99 at 64 connections | 4.25 ms | \
+                 ≤ 5.00 ms | met |"
+            ),
+            "{md}"
+        );
+        // Issue 7's targets stay, the Postgres refresh one with both thresholds.
+        assert!(md.contains("| 7 | `GET /user` on SQLite ÷ HTTP+JWT floor (req/s) |"));
+        assert_eq!(
+            md.matches("refresh rotation on Postgres ÷ database floor")
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn tables_show_the_tail_and_the_second_pass_under_saomas_row() {
+        let md = report().markdown();
+        assert!(md.contains("| p99 ms | p99.9 ms |"), "{md}");
+        assert!(
+            md.contains("| | saoma, 64 connections | 38,000 | 1.00 | 4.25 | 9.50 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| | engine floor (rusqlite, batched): its transaction's statements"),
+            "{md}"
+        );
+    }
 }
