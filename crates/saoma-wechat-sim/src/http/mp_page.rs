@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 
-use super::html::{escape, hidden_inputs, phone_page};
+use super::html::{escape, hidden_inputs, persona_radios, phone_page};
 use super::mp::Valid;
 use crate::domain::scope::Scope;
 use crate::simulator::Shared;
@@ -75,23 +75,7 @@ pub fn authorize_page(shared: &Shared, valid: &Valid<'_>, state: &str) -> Respon
         }
         _ => "<p>申请获得以下权限：</p><p class=\"note\">获得你的公开信息（昵称、头像等）</p>",
     };
-    let personas: String = shared
-        .config
-        .personas
-        .iter()
-        .enumerate()
-        .map(|(index, persona)| {
-            format!(
-                "<label class=\"persona\"><input type=\"radio\" name=\"persona\" value=\"{id}\"{checked}>\
-                 <img src=\"{avatar}\" alt=\"\"><span class=\"nickname\">{nickname}</span>\
-                 <span class=\"persona-id\">{id}</span></label>\n",
-                id = escape(&persona.id),
-                checked = if index == 0 { " checked" } else { "" },
-                avatar = escape(&shared.url(&format!("/sim/avatar/{}/64", persona.id))),
-                nickname = escape(&persona.nickname),
-            )
-        })
-        .collect();
+    let personas = persona_radios(shared, |_| String::new());
     let hidden = hidden_inputs(&[
         ("appid", app.appid.as_str()),
         ("redirect_uri", valid.redirect_uri),

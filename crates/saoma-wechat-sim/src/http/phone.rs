@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::html::{escape, phone_page};
+use super::html::{escape, persona_radios, phone_page};
 use crate::domain::ticket::TicketError;
 use crate::simulator::Shared;
 
@@ -70,23 +70,7 @@ fn authorize_page(shared: &Shared, uuid: &str, appid: &str) -> Response {
         .app(appid)
         .map_or(appid, |app| app.name.as_str());
     let icon = app_name.chars().next().unwrap_or('应');
-    let personas: String = shared
-        .config
-        .personas
-        .iter()
-        .enumerate()
-        .map(|(index, persona)| {
-            format!(
-                "<label class=\"persona\"><input type=\"radio\" name=\"persona\" value=\"{id}\"{checked}>\
-                 <img src=\"{avatar}\" alt=\"\"><span class=\"nickname\">{nickname}</span>\
-                 <span class=\"persona-id\">{id}</span></label>\n",
-                id = escape(&persona.id),
-                checked = if index == 0 { " checked" } else { "" },
-                avatar = escape(&shared.url(&format!("/sim/avatar/{}/64", persona.id))),
-                nickname = escape(&persona.nickname),
-            )
-        })
-        .collect();
+    let personas = persona_radios(shared, |_| String::new());
     let body = format!(
         r#"<section class="authorize">
 <div class="app-icon">{icon}</div>
