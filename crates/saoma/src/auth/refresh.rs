@@ -51,13 +51,18 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
     }
     let identities = state.store.identities_of(user.id).await?;
     let plaintext = state.refresh_key.reveal(&nonce);
-    audit::record(
+    // The rotation is committed: the client must get its new token. Failing the request now
+    // would make its retry look like reuse of a rotated token, ending the session.
+    if let Err(err) = audit::record(
         state,
         Action::TokenRefreshed,
         &user,
         json!({ "session_id": session.id }),
         client,
     )
-    .await?;
+    .await
+    {
+        tracing::warn!(error = %err, "token_refreshed audit entry not written");
+    }
     tokens::session_json(state, &user, &identities, &session, &plaintext, now)
 }

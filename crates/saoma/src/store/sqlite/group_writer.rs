@@ -6,9 +6,16 @@
 //!
 //! Each request stays atomic and isolated from the others: its statements run inside a
 //! savepoint, and a request that fails is rolled back to it alone while the batch commits the
-//! rest. A request is answered only after the commit that holds its writes, so an answer
-//! means the write is in the WAL (it survives the process being killed; see `open` in
-//! `mod.rs` for what an OS crash can lose).
+//! rest. A failure that ends the whole transaction (disk full, I/O error) fails every request
+//! of the batch: none is told "ok" for writes that were not committed, none "error" for
+//! writes that were. A request is answered only after the commit that holds its writes, so an
+//! answer means the write is in the WAL (it survives the process being killed; the README's
+//! "SQLite durability" says what an OS crash can lose).
+//!
+//! The store's other writes still use sqlx's one-connection writer pool. The writer thread
+//! holds that pool's connection while it runs a batch, so the two take turns in the pool's
+//! queue instead of racing for SQLite's lock through its busy handler (which sleeps up to
+//! 100 ms between tries and serves no one in order).
 
 use std::{
     any::Any,
@@ -42,6 +49,13 @@ pub(super) struct GroupWriter {
     jobs: mpsc::Sender<Job>,
 }
 
+/// What the writer thread takes before each batch: the sqlx writer pool's only connection
+/// (held, unused, as the process's write turn), acquired on the runtime that opened the store.
+struct WriteTurn {
+    pool: sqlx::SqlitePool,
+    runtime: tokio::runtime::Handle,
+}
+
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Job")
@@ -51,7 +65,7 @@ impl std::fmt::Debug for Job {
 impl GroupWriter {
     /// Opens the write connection (WAL, `synchronous = NORMAL`, foreign keys, a busy timeout
     /// for other processes' writes) and starts its thread.
-    pub(super) fn open(path: &Path) -> StoreResult<Self> {
+    pub(super) fn open(path: &Path, turn: sqlx::SqlitePool) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
@@ -59,9 +73,15 @@ impl GroupWriter {
         )?;
         conn.set_prepared_statement_cache_capacity(64);
         let (jobs, queue) = mpsc::channel::<Job>();
+        let turn = WriteTurn {
+            pool: turn,
+            runtime: tokio::runtime::Handle::try_current().map_err(|e| {
+                StoreError::Connect(format!("the SQLite writer needs a tokio runtime: {e}"))
+            })?,
+        };
         thread::Builder::new()
             .name("saoma-sqlite-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, turn))
             .map_err(|e| StoreError::Connect(format!("starting the SQLite writer: {e}")))?;
         Ok(Self { jobs })
     }
@@ -96,7 +116,7 @@ impl GroupWriter {
 
 /// The writer's loop: wait for a write, take all that wait with it, run each in its own
 /// savepoint, commit once, then answer.
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, turn: WriteTurn) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -105,25 +125,55 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, batch);
+        let acquired = turn.runtime.block_on(turn.pool.acquire());
+        // Entered while the turn is held: giving the connection back spawns on the runtime.
+        let _runtime = turn.runtime.enter();
+        match acquired {
+            Ok(_turn) => commit_batch(&mut conn, batch),
+            Err(err) => fail_all(batch, StoreError::from(err)),
+        }
+    }
+}
+
+fn fail_all(batch: Vec<Job>, err: StoreError) {
+    let err = Arc::new(err);
+    for job in batch {
+        let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
     }
 }
 
 fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) {
+    // A transaction left open by an earlier failure must not swallow this batch.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let err = Arc::new(StoreError::from(err));
-        for job in batch {
-            let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
-        }
-        return;
+        return fail_all(batch, err.into());
     }
     let mut done = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut jobs = batch.into_iter();
+    while let Some(job) = jobs.next() {
         match run_in_savepoint(conn, job.work) {
-            Ok(value) => done.push((job.reply, value)),
+            Ok(Ok(value)) => done.push((job.reply, value)),
             // Undone already: this request's answer does not wait for the others' commit.
-            Err(err) => {
+            Ok(Err(err)) => {
                 let _ = job.reply.send(Err(err));
+            }
+            // The transaction itself is gone or unusable (disk full, I/O error): nothing of
+            // this batch is committed, and every request of it is told so.
+            Err(err) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                let err = Arc::new(err);
+                let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
+                for (reply, _) in done {
+                    let _ = reply.send(Err(StoreError::Shared(err.clone())));
+                }
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
+                }
+                return;
             }
         }
     }
@@ -134,7 +184,9 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) {
             }
         }
         Err(err) => {
-            let _ = conn.execute_batch("ROLLBACK");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
             let err = Arc::new(StoreError::from(err));
             for (reply, _) in done {
                 let _ = reply.send(Err(StoreError::Shared(err.clone())));
@@ -143,22 +195,30 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) {
     }
 }
 
-/// One request's work, alone: its failure (or panic) undoes its statements and nothing else.
+/// One request's work, alone: its failure (or panic) undoes its statements and nothing else
+/// (the inner result). The outer error says the batch's transaction cannot go on: a savepoint
+/// statement failed, or the work's failure ended the whole transaction.
 fn run_in_savepoint(
     conn: &mut rusqlite::Connection,
     work: Work,
-) -> StoreResult<Box<dyn Any + Send>> {
+) -> StoreResult<StoreResult<Box<dyn Any + Send>>> {
     conn.execute_batch("SAVEPOINT request")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| work(&mut *conn))).unwrap_or_else(|_| {
         Err(StoreError::Corrupt(
             "a write panicked; its statements were undone".into(),
         ))
     });
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (SQLITE_FULL, IOERR, NOMEM...).
+        return Err(outcome
+            .err()
+            .unwrap_or(StoreError::Unavailable("the write transaction ended early")));
+    }
     if outcome.is_err() {
         conn.execute_batch("ROLLBACK TO request")?;
     }
     conn.execute_batch("RELEASE request")?;
-    outcome
+    Ok(outcome)
 }
 
 /// Drives an `async` step that never waits (its statements run synchronously on the writer's
@@ -181,10 +241,19 @@ pub(super) fn run_now<F: Future>(future: F) -> StoreResult<F::Output> {
 mod tests {
     use super::*;
 
-    fn writer() -> (tempfile::TempDir, GroupWriter, std::path::PathBuf) {
+    async fn writer() -> (tempfile::TempDir, GroupWriter, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("group.db");
-        let writer = GroupWriter::open(&path).expect("writer");
+        let turn = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true),
+            )
+            .await
+            .expect("turn pool");
+        let writer = GroupWriter::open(&path, turn).expect("writer");
         (dir, writer, path)
     }
 
@@ -196,7 +265,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_request_in_a_batch_loses_only_its_own_writes() {
-        let (_dir, writer, path) = writer();
+        let (_dir, writer, path) = writer().await;
         writer
             .write(|conn| Ok(conn.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
             .await
@@ -245,6 +314,107 @@ mod tests {
             failed_rows, 0,
             "a failed request's first insert was undone too"
         );
+    }
+
+    /// Occupies the writer until the returned sender is used, so that the writes sent
+    /// meanwhile share the next batch.
+    async fn hold(writer: &GroupWriter) -> mpsc::Sender<()> {
+        let (release, held) = mpsc::channel::<()>();
+        let writer = writer.clone();
+        tokio::spawn(async move { writer.write(move |_| Ok(held.recv().is_ok())).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        release
+    }
+
+    async fn table(writer: &GroupWriter) {
+        writer
+            .write(|conn| Ok(conn.execute_batch("CREATE TABLE t (v BLOB)")?))
+            .await
+            .expect("table");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_is_answered_only_after_the_commit_that_holds_it() {
+        let (_dir, writer, path) = writer().await;
+        table(&writer).await;
+        let first_batch = hold(&writer).await;
+        let (finish_b, b_waits) = mpsc::channel::<()>();
+        let a = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?))
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let b = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(move |conn| {
+                        let _ = b_waits.recv();
+                        Ok(conn.execute("INSERT INTO t VALUES (2)", [])?)
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        first_batch.send(()).expect("release");
+        // A ran, B holds the batch open: A is not answered and not visible yet.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        assert!(!a.is_finished(), "answered before its commit");
+        assert_eq!(count(&path), 0);
+        finish_b.send(()).expect("finish");
+        assert_eq!(a.await.expect("a").expect("written"), 1);
+        assert_eq!(b.await.expect("b").expect("written"), 1);
+        assert_eq!(count(&path), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_in_a_batch_answers_each_request_as_stored() {
+        let (_dir, writer, path) = writer().await;
+        table(&writer).await;
+        writer
+            .write(|conn| {
+                let pages: i64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+                // A few pages to spare: small rows fit, a large one does not.
+                conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 3))?;
+                Ok(())
+            })
+            .await
+            .expect("limit");
+        let batch = hold(&writer).await;
+        let sizes = [10_usize, 200_000, 10, 10];
+        let calls: Vec<_> = sizes
+            .iter()
+            .map(|&size| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .write(move |conn| {
+                            Ok(conn.execute("INSERT INTO t VALUES (?1)", [vec![7_u8; size]])?)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        batch.send(()).expect("release");
+        let mut answered_ok = 0;
+        for (call, size) in calls.into_iter().zip(sizes) {
+            let answer = call.await.expect("task");
+            if size > 10 {
+                assert!(answer.is_err(), "the large row cannot fit");
+            }
+            answered_ok += i64::from(answer.is_ok());
+        }
+        assert_eq!(count(&path), answered_ok, "answers and the file agree");
+        // The writer goes on afterwards.
+        writer
+            .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (0)", [])?))
+            .await
+            .expect("a later write");
     }
 
     #[tokio::test]

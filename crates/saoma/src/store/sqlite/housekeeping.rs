@@ -86,9 +86,10 @@ impl Housekeeping for SqliteStore {
         Ok(())
     }
 
+    /// The readers and both writers: a writer thread that stopped makes `/health` say so.
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.group.write(|_| Ok(())).await
     }
 
     fn pool_stats(&self) -> (u32, u32) {

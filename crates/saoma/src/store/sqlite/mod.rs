@@ -1,5 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode. Writes go through a single-connection
-//! pool (SQLite has one writer anyway, and this avoids lock-upgrade deadlocks); reads use a
+//! pool (SQLite has one writer anyway, and this avoids lock-upgrade deadlocks), except the
+//! hottest (refresh rotations, audit entries), which a writer thread commits in groups and
+//! which take their turn through that pool's connection (see `group_writer`); reads use a
 //! small pool of their own, and the read every authenticated request makes runs on the
 //! request's own thread (see [`reads::InlineReaders`]). One file per aggregate, as the store's
 //! traits are split.
@@ -36,7 +38,8 @@ pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
-    /// Refresh-token rotations, committed in groups (see `group_writer`).
+    /// Refresh-token rotations and audit entries, committed in groups (see `group_writer`);
+    /// it takes its turns through `writer`'s connection.
     group: GroupWriter,
     inline: Arc<InlineReaders>,
 }
@@ -68,7 +71,7 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await?;
         let inline = Arc::new(InlineReaders::open(options.get_filename(), read_cache)?);
-        let group = GroupWriter::open(options.get_filename())?;
+        let group = GroupWriter::open(options.get_filename(), writer.clone())?;
         Ok(Self {
             reader,
             writer,
