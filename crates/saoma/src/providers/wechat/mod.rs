@@ -40,6 +40,15 @@ struct Refusal {
     errmsg: String,
 }
 
+impl Refusal {
+    /// The errcode as a login error ([`check`]'s table).
+    fn into_error(self) -> ProviderError {
+        check(self.errcode, &self.errmsg).err().unwrap_or_else(|| {
+            ProviderError::Protocol(format!("WeChat refused with errcode {}", self.errcode))
+        })
+    }
+}
+
 /// A call's answer: what was asked for, or WeChat's errcode.
 type Answer<T> = Result<Result<T, Refusal>, ProviderError>;
 
@@ -430,26 +439,13 @@ impl WeChatClient {
             Err(refusal) => refusal,
         };
         if !matches!(refusal.errcode, 40001 | 42001) {
-            check(refusal.errcode, &refusal.errmsg)?;
-            return Err(ProviderError::Protocol(format!(
-                "WeChat errcode {}",
-                refusal.errcode
-            )));
+            return Err(refusal.into_error());
         }
         let token = self
             .app_tokens
             .replace(&self.app_id, &token, |force| self.fetch_stable_token(force))
             .await?;
-        match call(token).await? {
-            Ok(answer) => Ok(answer),
-            Err(refusal) => {
-                check(refusal.errcode, &refusal.errmsg)?;
-                Err(ProviderError::Protocol(format!(
-                    "WeChat errcode {}",
-                    refusal.errcode
-                )))
-            }
-        }
+        call(token).await?.map_err(Refusal::into_error)
     }
 
     /// `cgi-bin/stable_token`: in normal mode WeChat hands every caller the same token while

@@ -1,3 +1,5 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -22,18 +24,18 @@ use crate::store::{
 const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
      VALUES (?, ?, ?, ?, ?, 0, ?, ?)";
-const SESSION_OF_TOKEN: &str = "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token = ?)";
-const TOKEN_BY_HASH: &str = "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?";
-const ACTIVE_TOKEN: &str = "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1";
+// Built once: each rotation runs them, and they are the statement cache's keys.
+static SESSION_OF_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token = ?)")
+});
+static TOKEN_BY_HASH: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"));
+static ACTIVE_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1")
+});
 const REVOKE_TOKEN: &str = "UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?";
 const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = ?";
-
-/// A statement with the column lists filled in.
-fn with_columns(sql: &str) -> String {
-    sql.replace("{SESSION_COLUMNS}", SESSION_COLUMNS)
-        .replace("{TOKEN_COLUMNS}", TOKEN_COLUMNS)
-}
 
 async fn insert_token(
     conn: &mut sqlx::SqliteConnection,
@@ -207,7 +209,7 @@ impl GroupRotation<'_> {
         params: impl rusqlite::Params,
         decode: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        let mut statement = self.0.prepare_cached(&with_columns(sql))?;
+        let mut statement = self.0.prepare_cached(sql)?;
         let mut rows = statement.query(params)?;
         rows.next()?.map(decode).transpose()
     }
@@ -222,15 +224,15 @@ impl GroupRotation<'_> {
 impl RotationSteps for GroupRotation<'_> {
     async fn lock_session_of(&mut self, token_hash: &str) -> StoreResult<Option<Session>> {
         // The write lock of the batch's BEGIN IMMEDIATE already serialises rotations.
-        self.optional(SESSION_OF_TOKEN, [token_hash], |row| session_from_row(row))
+        self.optional(&SESSION_OF_TOKEN, [token_hash], |row| session_from_row(row))
     }
 
     async fn token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-        self.optional(TOKEN_BY_HASH, [token_hash], |row| token_from_row(row))
+        self.optional(&TOKEN_BY_HASH, [token_hash], |row| token_from_row(row))
     }
 
     async fn active_token(&mut self, session_id: Uuid) -> StoreResult<Option<RefreshToken>> {
-        self.optional(ACTIVE_TOKEN, [session_id.to_string()], |row| {
+        self.optional(&ACTIVE_TOKEN, [session_id.to_string()], |row| {
             token_from_row(row)
         })
     }
