@@ -2,7 +2,8 @@
 //! machine. The statements saoma's SQLite store issues for a refresh rotation and for a
 //! sign-up's account, through rusqlite on ONE thread of their own, [`BATCH`] operations per
 //! `BEGIN IMMEDIATE … COMMIT`, prepared statements cached, WAL and `synchronous = NORMAL` as
-//! saoma opens the file: no HTTP, no async, no pool. A group-committing writer can approach
+//! saoma opens the file, checkpoints on saoma's checkpoint thread: no HTTP, no async, no
+//! pool. A group-committing writer can approach
 //! this figure, not pass it.
 //!
 //! The statements are copied from crates/saoma/src/store/sqlite/{sessions,users,identities,
@@ -13,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
-use saoma::store::SQLITE_SESSION_COLUMNS;
+use saoma::store::{SqliteCheckpointer, SQLITE_SESSION_COLUMNS};
 use uuid::Uuid;
 
 use crate::dbfloor::{active_tokens, random_hex, ts, Db, TOKEN_COLUMNS};
@@ -36,7 +37,10 @@ fn open_writer(path: &str) -> anyhow::Result<Connection> {
         mode.eq_ignore_ascii_case("wal"),
         "journal mode {mode}, not WAL"
     );
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    // Checkpoints as saoma runs them: on a thread of their own (`SqliteCheckpointer`).
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+    )?;
     Ok(conn)
 }
 
@@ -145,6 +149,7 @@ pub async fn refresh(db: &Db, chains: usize, phase: Phase) -> anyhow::Result<Sta
         .map(|(token, _)| token)
         .collect();
     let mut conn = open_writer(&path)?;
+    let _checkpoints = SqliteCheckpointer::start(path.as_ref())?;
     let mut next = 0usize;
     load::run_batched(
         move || {
@@ -283,6 +288,7 @@ pub async fn sign_up_without_hash(db: &Db, phase: Phase) -> anyhow::Result<Stats
     let path = sqlite_path(db)?;
     let encrypted_password = bcrypt::hash(crate::PASSWORD, 10)?;
     let mut conn = open_writer(&path)?;
+    let _checkpoints = SqliteCheckpointer::start(path.as_ref())?;
     load::run_batched(
         move || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -63,7 +63,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ProfileOptions {
-    /// get-user, refresh, settings; or a floor: floor-jwt (HTTP+JWT floor server),
+    /// get-user, refresh, mixed (refreshes and two connections signing up), settings; or a
+    /// floor: floor-jwt (HTTP+JWT floor server),
     /// floor-get-user (get-user's database floor, in this process, on the same database),
     /// engine-refresh, engine-sign-up (SQLite's engine floor, in this process).
     operation: String,
@@ -200,6 +201,27 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
                 .collect();
             load::run(jobs, phase, Some(server.pid)).await?
         }
+        // Writes competing for SQLite's one writer: refreshes (group-committed) on all
+        // connections but two, sign-ups (the other writer's) on those two. Printed: the
+        // sign-ups' figures; the refreshes' on a line of their own.
+        "mixed" => {
+            let refreshes = sessions
+                .iter()
+                .skip(2)
+                .map(|s| scenarios::SaomaRefresh::new(port, s))
+                .collect();
+            let sign_ups = (0..2).map(|_| scenarios::SaomaSignUp::new(port)).collect();
+            let (refreshed, signed_up) = tokio::join!(
+                load::run(refreshes, phase, Some(server.pid)),
+                load::run(sign_ups, phase, None)
+            );
+            let refreshed = refreshed?;
+            println!(
+                "mixed, refreshes alongside: {:.0}/s p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms",
+                refreshed.throughput, refreshed.p50_ms, refreshed.p99_ms, refreshed.p999_ms
+            );
+            signed_up?
+        }
         // saoma's whole HTTP stack (middleware included) with no database work: what the
         // stack costs on top of the floor.
         "settings" => {
@@ -235,8 +257,8 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
             enginefloor::sign_up_without_hash(&db, phase).await?
         }
         other => anyhow::bail!(
-            "unknown operation {other}: get-user, refresh, settings, floor-jwt, floor-get-user, \
-             engine-refresh or engine-sign-up"
+            "unknown operation {other}: get-user, refresh, mixed, settings, floor-jwt, \
+             floor-get-user, engine-refresh or engine-sign-up"
         ),
     };
     if let Some(mut perf) = perf {

@@ -149,7 +149,7 @@ impl LinkKey {
         // A separator: ("ab", "1") and ("a", "b1") must not be one input.
         context.update(&[0]);
         context.update(otp.as_bytes());
-        hex_lower(&context.sign().as_ref()[..28])
+        crate::hex::encode(&context.sign().as_ref()[..28])
     }
 }
 
@@ -163,15 +163,7 @@ pub fn hash(relates_to: &str, otp: &str) -> String {
         .chain_update(relates_to.as_bytes())
         .chain_update(otp.as_bytes())
         .finalize();
-    hex_lower(&digest)
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    crate::hex::encode(&digest)
 }
 
 /// A random code of `length` decimal digits.
@@ -189,7 +181,7 @@ mod tests {
     #[test]
     fn hash_is_gotrues_sha224_of_destination_and_code() {
         // sha224("8613800000000123456"), as GoTrue's crypto.GenerateTokenHash computes it.
-        let expected = hex_lower(&Sha224::digest(b"8613800000000123456"));
+        let expected = crate::hex::encode(&Sha224::digest(b"8613800000000123456"));
         assert_eq!(hash("8613800000000", "123456"), expected);
         assert_eq!(expected.len(), 56);
     }

@@ -79,7 +79,7 @@ impl RefreshTokenKey {
 
     pub fn mint(&self) -> MintedToken {
         let nonce: [u8; 16] = rand::random();
-        let nonce = hex(&nonce);
+        let nonce = crate::hex::encode(&nonce);
         let plaintext = self.reveal(&nonce);
         MintedToken {
             token_hash: hash_token(&plaintext),
@@ -97,11 +97,7 @@ impl RefreshTokenKey {
 }
 
 pub fn hash_token(plaintext: &str) -> String {
-    hex(digest::digest(&digest::SHA256, plaintext.as_bytes()).as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(digest::digest(&digest::SHA256, plaintext.as_bytes()).as_ref())
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -96,9 +96,7 @@ pub(super) fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
+pub(super) use crate::hex::encode as hex;
 
 #[cfg(test)]
 mod tests {

@@ -110,33 +110,155 @@ async fn sqlite_token_check_sees_writes_from_other_connections() {
     }
 }
 
-#[tokio::test]
-async fn postgres_token_checks_survive_a_cut_connection() {
+/// A migrated store on a new Postgres database; `None` (and a note) without
+/// `SAOMA_TEST_PG_URL`.
+async fn postgres_store(checks: &str) -> Option<(TestDb, SharedStore)> {
     if db::pg_admin_url().is_none() {
-        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres conformance checks");
-        return;
+        eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres {checks}");
+        return None;
     }
     let db = TestDb::new(Backend::Postgres).await;
     let serving = store::connect(&db.url).await.expect("connect");
     serving.migrate().await.expect("migrate");
+    Some((db, serving))
+}
+
+/// What a database restart or a failover does to the open connections named
+/// `application_name`: how many were cut (each gone when this returns).
+async fn cut_connections(url: &str, application_name: &str) -> i64 {
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("admin connection");
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = $1) t",
+    )
+    .bind(application_name)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate")
+}
+
+#[tokio::test]
+async fn postgres_token_checks_survive_a_cut_connection() {
+    let Some((db, serving)) = postgres_store("token-check checks").await else {
+        return;
+    };
     let (alice, session) = alice_with_a_session(&serving).await;
     let read = || serving.principal(alice.id, Some(session.id));
     let before = read().await.expect("read").expect("alice");
 
-    // What a database restart or a failover does to the open connections.
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
-        .await
-        .expect("admin connection");
-    let cut: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name = $1) t",
-    )
-    .bind(store::POSTGRES_TOKEN_CHECK_APPLICATION_NAME)
-    .fetch_one(&mut admin)
-    .await
-    .expect("terminate");
+    let cut = cut_connections(&db.url, store::POSTGRES_TOKEN_CHECK_APPLICATION_NAME).await;
     assert!(cut >= 1, "the token check's connection was open");
 
     let after = read().await.expect("read after the cut").expect("alice");
     assert_eq!(after, before);
+}
+
+/// Postgres only: transactions run on connections given back without a test when they
+/// commit. One cut short anywhere (the request went away mid-statement) must not leave
+/// its half on a connection that the next transaction commits, nor a connection idle in a
+/// transaction.
+#[tokio::test]
+async fn postgres_transactions_cut_short_leave_nothing_half_written() {
+    let Some((db, serving)) = postgres_store("write-connection checks").await else {
+        return;
+    };
+    let alice = user(Some("alice@example.com"));
+    serving.create_user(&alice, &[]).await.expect("alice");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .expect("admin connection");
+    // Sessions whose creation (BEGIN, four statements, COMMIT) is abandoned after a few
+    // hundred microseconds, at every point of its round trips. After each, the abandoned
+    // transaction is rolled back in the background, promptly: no connection waits idle in a
+    // transaction for a later write to take it and commit what it left.
+    for step in 0..150_u64 {
+        let session = Session::new(alice.id, "password", now());
+        let token = key.mint();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_micros(20 + step * 12),
+            serving.create_session(&session, &token),
+        )
+        .await;
+        let mut in_transaction = -1_i64;
+        for _ in 0..100 {
+            in_transaction = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = $1 AND state LIKE 'idle in transaction%'",
+            )
+            .bind(store::POSTGRES_WRITE_APPLICATION_NAME)
+            .fetch_one(&mut admin)
+            .await
+            .expect("activity");
+            if in_transaction == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            in_transaction, 0,
+            "step {step}: a connection left idle in a transaction"
+        );
+    }
+
+    for _ in 0..8 {
+        session_for(&serving, &alice, &key).await;
+    }
+    let half_written: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM auth.sessions s WHERE NOT EXISTS \
+         (SELECT 1 FROM auth.refresh_tokens t WHERE t.session_id = s.id)",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("count");
+    assert_eq!(half_written, 0, "sessions committed without their token");
+}
+
+/// Postgres only: a restart or failover cuts the write connections while idle; the next
+/// transaction opens on a new one instead of failing.
+#[tokio::test]
+async fn postgres_writes_survive_a_cut_connection() {
+    let Some((db, serving)) = postgres_store("write-connection checks").await else {
+        return;
+    };
+    let (alice, _) = alice_with_a_session(&serving).await;
+    let cut = cut_connections(&db.url, store::POSTGRES_WRITE_APPLICATION_NAME).await;
+    assert!(cut >= 1, "a write connection was open");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let session = Session::new(alice.id, "password", now());
+    serving
+        .create_session(&session, &key.mint())
+        .await
+        .expect("a session after the cut");
+}
+
+/// SQLite only: no writer checkpoints the WAL (a request would wait for it); a thread of
+/// the store's own does, every 100 ms. Without it the WAL would grow without end, and with
+/// SQLite's default (the writer that passes 1,000 pages checkpoints) a quiet server's
+/// recent writes sat unsynced in the WAL for as long as it took to write 4 MB.
+#[tokio::test]
+async fn sqlite_writes_reach_the_database_file_within_moments() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let serving = store::connect(&db.url).await.expect("connect");
+    serving.migrate().await.expect("migrate");
+    let file_size = || std::fs::metadata(&db.url).map_or(0, |m| m.len());
+    let before = file_size();
+    // ~1.5 MB of users: well under the 1,000 pages that would make a writer checkpoint.
+    for i in 0..300 {
+        let mut someone = user(Some(&format!("user{i}@example.com")));
+        someone.user_metadata = json!({ "bio": "字".repeat(1_700) });
+        serving.create_user(&someone, &[]).await.expect("user");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while file_size() < before + 1_000_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        file_size() >= before + 1_000_000,
+        "the writes are still only in the WAL: {} bytes in the file, {before} before",
+        file_size()
+    );
 }

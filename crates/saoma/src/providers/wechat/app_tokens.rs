@@ -85,7 +85,7 @@ impl AppTokenShelf {
             clock,
             seal: LessSafeKey::new(unbound),
             random,
-            holder: id.iter().map(|b| format!("{b:02x}")).collect(),
+            holder: crate::hex::encode(&id),
             local: Mutex::new(HashMap::new()),
             obtaining: tokio::sync::Mutex::new(()),
         })

@@ -260,7 +260,7 @@ fn wechat_signature(parts: &[&str]) -> String {
             hasher.chain_update(part.as_bytes())
         })
         .finalize();
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    crate::hex::encode(&digest)
 }
 
 /// Tries each configured EncodingAESKey; the first that yields our AppID wins.

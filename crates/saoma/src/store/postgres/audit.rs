@@ -22,8 +22,10 @@ pub(super) async fn insert_audit(conn: &mut PgConnection, entry: &AuditEntry) ->
 #[async_trait]
 impl AuditStore for PostgresStore {
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_audit(&mut conn, entry).await
+        let mut conn = self.writes.single().await?;
+        insert_audit(&mut conn, entry).await?;
+        conn.give_back();
+        Ok(())
     }
 
     async fn list_audit(&self, offset: i64, limit: i64) -> StoreResult<(Vec<AuditEntry>, i64)> {

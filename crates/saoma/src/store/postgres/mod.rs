@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use super::StoreResult;
 use reads::PrincipalReads;
+use write_conns::{WriteConns, WriteTx};
 
 mod app_tokens;
 mod audit;
@@ -24,15 +25,19 @@ mod reads;
 mod scan_tickets;
 mod sessions;
 mod users;
+mod write_conns;
 
 pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 pub use reads::APPLICATION_NAME as TOKEN_CHECK_APPLICATION_NAME;
+pub use write_conns::APPLICATION_NAME as WRITE_APPLICATION_NAME;
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     /// Token checks, on their own connections (see `reads`).
     principals: PrincipalReads,
+    /// Transactions, on connections given back without a ping (see `write_conns`).
+    writes: WriteConns,
 }
 
 impl PostgresStore {
@@ -46,7 +51,7 @@ impl PostgresStore {
         // benchmarks). A connection broken by a database restart fails one request and is
         // dropped; idle connections are recycled after a minute so few go stale.
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(8)
             .test_before_acquire(false)
             .idle_timeout(std::time::Duration::from_secs(60))
             .acquire_timeout(std::time::Duration::from_secs(10))
@@ -54,13 +59,14 @@ impl PostgresStore {
             .await?;
         Ok(Self {
             pool,
-            principals: PrincipalReads::start(options),
+            principals: PrincipalReads::start(options.clone()),
+            writes: WriteConns::new(options),
         })
     }
 
     /// A transaction; opening it is retried on a dead connection (nothing has run yet).
-    async fn begin(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
-        super::retry_read(|| async { Ok(self.pool.begin().await?) }).await
+    async fn begin(&self) -> StoreResult<WriteTx> {
+        super::retry_read(|| self.writes.begin()).await
     }
 
     pub fn pool(&self) -> &PgPool {

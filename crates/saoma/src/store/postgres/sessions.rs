@@ -145,8 +145,10 @@ impl SessionStore for PostgresStore {
         method: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut conn = self.pool.acquire().await?;
-        upsert_amr_claim(&mut conn, session_id, method, at).await
+        let mut conn = self.writes.single().await?;
+        let recorded = upsert_amr_claim(&mut conn, session_id, method, at).await?;
+        conn.give_back();
+        Ok(recorded)
     }
 
     async fn end_sessions(
@@ -155,8 +157,10 @@ impl SessionStore for PostgresStore {
         current: Uuid,
         scope: LogoutScope,
     ) -> StoreResult<u64> {
-        let mut conn = self.pool.acquire().await?;
-        delete_sessions(&mut conn, user_id, current, scope).await
+        let mut conn = self.writes.single().await?;
+        let ended = delete_sessions(&mut conn, user_id, current, scope).await?;
+        conn.give_back();
+        Ok(ended)
     }
 
     async fn rotate_refresh_token(

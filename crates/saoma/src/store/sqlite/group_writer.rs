@@ -13,9 +13,10 @@
 //! "SQLite durability" says what an OS crash can lose).
 //!
 //! The store's other writes still use sqlx's one-connection writer pool. The writer thread
-//! holds that pool's connection while it runs a batch, so the two take turns in the pool's
+//! holds that pool's connection while it runs batches, so the two take turns in the pool's
 //! queue instead of racing for SQLite's lock through its busy handler (which sleeps up to
-//! 100 ms between tries and serves no one in order).
+//! 100 ms between tries and serves no one in order). It keeps that turn across consecutive
+//! batches for up to [`TURN_AT_MOST`]: taking it per batch cost refresh about 15%.
 
 use std::{
     any::Any,
@@ -25,6 +26,7 @@ use std::{
     sync::{mpsc, Arc},
     task::{Context, Poll, Waker},
     thread,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
@@ -34,6 +36,11 @@ use crate::store::{StoreError, StoreResult};
 /// At most this many requests share one commit: a bound on how long the first of them waits
 /// for the last.
 const MAX_BATCH: usize = 256;
+/// The writer keeps its turn for consecutive batches at most this long: what one of the
+/// store's other writes (sign-up, sign-out...) may wait behind a storm of refreshes.
+const TURN_AT_MOST: Duration = Duration::from_millis(2);
+/// ... and gives it back when no write arrives for this long.
+const TURN_IDLE: Duration = Duration::from_micros(200);
 
 /// What a request asks the writer to do, on its connection, inside its savepoint.
 type Work = Box<dyn FnOnce(&mut rusqlite::Connection) -> StoreResult<Box<dyn Any + Send>> + Send>;
@@ -64,12 +71,14 @@ impl std::fmt::Debug for Job {
 
 impl GroupWriter {
     /// Opens the write connection (WAL, `synchronous = NORMAL`, foreign keys, a busy timeout
-    /// for other processes' writes) and starts its thread.
+    /// for other processes' writes, no checkpoints: `checkpointer` runs them) and starts its
+    /// thread.
     pub(super) fn open(path: &Path, turn: sqlx::SqlitePool) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA wal_autocheckpoint = 0;",
         )?;
         conn.set_prepared_statement_cache_capacity(64);
         let (jobs, queue) = mpsc::channel::<Job>();
@@ -114,25 +123,44 @@ impl GroupWriter {
     }
 }
 
-/// The writer's loop: wait for a write, take all that wait with it, run each in its own
-/// savepoint, commit once, then answer.
+/// The writer's loop: wait for a write, take the turn, then run batches while writes keep
+/// coming: take all that wait, run each in its own savepoint, commit once, answer.
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, turn: WriteTurn) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
         let acquired = turn.runtime.block_on(turn.pool.acquire());
         // Entered while the turn is held: giving the connection back spawns on the runtime.
         let _runtime = turn.runtime.enter();
-        match acquired {
-            Ok(_turn) => commit_batch(&mut conn, batch),
-            Err(err) => fail_all(batch, StoreError::from(err)),
+        let _turn = match acquired {
+            Ok(held) => held,
+            Err(err) => {
+                fail_all(take_waiting(first, &queue), StoreError::from(err));
+                continue;
+            }
+        };
+        // Giving the turn back costs a task and a round trip through sqlx's connection
+        // thread, more than a small batch's commit: keep it while writes arrive, for a
+        // bounded time so that the pool's other writes wait at most that long.
+        let held_since = Instant::now();
+        let mut next = Some(first);
+        while let Some(first) = next.take() {
+            commit_batch(&mut conn, take_waiting(first, &queue));
+            if held_since.elapsed() < TURN_AT_MOST {
+                next = queue.recv_timeout(TURN_IDLE).ok();
+            }
         }
     }
+}
+
+/// `first` and the writes waiting behind it, up to [`MAX_BATCH`].
+fn take_waiting(first: Job, queue: &mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 fn fail_all(batch: Vec<Job>, err: StoreError) {
@@ -242,6 +270,17 @@ mod tests {
     use super::*;
 
     async fn writer() -> (tempfile::TempDir, GroupWriter, std::path::PathBuf) {
+        let (dir, writer, path, _turn) = writer_and_pool().await;
+        (dir, writer, path)
+    }
+
+    /// The writer and the sqlx pool whose connection is its turn.
+    async fn writer_and_pool() -> (
+        tempfile::TempDir,
+        GroupWriter,
+        std::path::PathBuf,
+        sqlx::SqlitePool,
+    ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("group.db");
         let turn = sqlx::sqlite::SqlitePoolOptions::new()
@@ -253,8 +292,8 @@ mod tests {
             )
             .await
             .expect("turn pool");
-        let writer = GroupWriter::open(&path, turn).expect("writer");
-        (dir, writer, path)
+        let writer = GroupWriter::open(&path, turn.clone()).expect("writer");
+        (dir, writer, path, turn)
     }
 
     fn count(path: &Path) -> i64 {
@@ -415,6 +454,45 @@ mod tests {
             .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (0)", [])?))
             .await
             .expect("a later write");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pools_other_writes_get_their_turn_during_a_storm_of_group_writes() {
+        let (_dir, writer, _path, pool) = writer_and_pool().await;
+        table(&writer).await;
+        // More group writes offered than the writer can take (each holds it ~100 µs): its
+        // queue is never empty, so it would keep its turn for as long as the storm lasts.
+        let storm = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let feeder = {
+            let (writer, storm) = (writer.clone(), storm.clone());
+            tokio::spawn(async move {
+                while storm.load(std::sync::atomic::Ordering::Relaxed) {
+                    for _ in 0..50 {
+                        let writer = writer.clone();
+                        tokio::spawn(async move {
+                            writer
+                                .write(|conn| {
+                                    thread::sleep(Duration::from_micros(100));
+                                    Ok(conn.execute("INSERT INTO t VALUES (x'01')", [])?)
+                                })
+                                .await
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(4)).await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A write through the pool is still let in, within a batch or two.
+        for _ in 0..3 {
+            let insert = sqlx::query("INSERT INTO t VALUES (x'00')").execute(&pool);
+            tokio::time::timeout(Duration::from_secs(2), insert)
+                .await
+                .expect("the pool's write waited behind the storm")
+                .expect("pool write");
+        }
+        storm.store(false, std::sync::atomic::Ordering::Relaxed);
+        feeder.await.expect("feeder");
     }
 
     #[tokio::test]

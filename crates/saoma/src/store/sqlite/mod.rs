@@ -3,8 +3,8 @@
 //! hottest (refresh rotations, audit entries), which a writer thread commits in groups and
 //! which take their turn through that pool's connection (see `group_writer`); reads use a
 //! small pool of their own, and the read every authenticated request makes runs on the
-//! request's own thread (see [`reads::InlineReaders`]). One file per aggregate, as the store's
-//! traits are split.
+//! request's own thread (see [`reads::InlineReaders`]). A thread of its own checkpoints the
+//! WAL (see `checkpointer`). One file per aggregate, as the store's traits are split.
 
 use std::{str::FromStr, sync::Arc};
 
@@ -19,6 +19,7 @@ use reads::InlineReaders;
 
 mod app_tokens;
 mod audit;
+mod checkpointer;
 mod columns;
 mod decode;
 mod flows;
@@ -32,6 +33,7 @@ mod scan_tickets;
 mod sessions;
 mod users;
 
+pub use checkpointer::Checkpointer;
 pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct SqliteStore {
     /// it takes its turns through `writer`'s connection.
     group: GroupWriter,
     inline: Arc<InlineReaders>,
+    /// The only connection that checkpoints the WAL (see `checkpointer`).
+    _checkpoints: Checkpointer,
 }
 
 impl SqliteStore {
@@ -63,7 +67,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -72,11 +76,13 @@ impl SqliteStore {
             .await?;
         let inline = Arc::new(InlineReaders::open(options.get_filename(), read_cache)?);
         let group = GroupWriter::open(options.get_filename(), writer.clone())?;
+        let checkpoints = Checkpointer::start(options.get_filename())?;
         Ok(Self {
             reader,
             writer,
             group,
             inline,
+            _checkpoints: checkpoints,
         })
     }
 

@@ -132,3 +132,37 @@ impl Reader {
         Ok(statement.query_row([], |row| row.get(0))?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The readers scale with threads only if SQLite takes no process-wide mutex per page or
+    /// per allocation: `.cargo/config.toml` builds it so (issue 17).
+    #[test]
+    fn sqlite_is_built_without_its_process_wide_mutexes() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let mut statement = conn.prepare("PRAGMA compile_options").expect("prepare");
+        let options: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "one page-cache mutex for every connection: {options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "a mutex on every allocation: {options:?}"
+        );
+        assert!(
+            options
+                .iter()
+                .any(|o| o == "DISABLE_PAGECACHE_OVERFLOW_STATS"),
+            "a mutex on every page buffer: {options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_PCACHE_INITSZ=0"),
+            "~90 KB allocated for every temporary b-tree: {options:?}"
+        );
+    }
+}
