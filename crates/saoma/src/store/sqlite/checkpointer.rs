@@ -5,10 +5,20 @@
 //! syncs both, tens of milliseconds during which the one writer commits nothing (the
 //! refresh benchmark's p99 was that pause). Here the writers never checkpoint
 //! (`wal_autocheckpoint = 0`); this thread runs a passive checkpoint every
-//! [`CHECKPOINT_EVERY`], which waits for no reader or writer, so writes go on meanwhile. It
-//! also bounds what an OS crash can lose: with `synchronous = NORMAL` the WAL is synced at
-//! each checkpoint, which now comes within that interval instead of after 1,000 pages,
-//! however slowly they arrive.
+//! [`CHECKPOINT_EVERY`], which waits for no reader or writer, so writes go on meanwhile.
+//!
+//! A passive checkpoint under constant writes never catches up with the last frame, and the
+//! WAL only starts over when a write begins on a WAL copied to its end: without more, a
+//! storm of writes would grow the file by all it wrote. So once the WAL holds more than
+//! [`RESTART_AFTER_FRAMES`], the thread takes the write turn (the sqlx writer pool's one
+//! connection, the group writer's turn too) and copies the few frames written since its
+//! passive pass, so that the next write starts the WAL over: the writers pause for that
+//! delta, not for the bulk.
+//!
+//! Each checkpoint also syncs the WAL (`synchronous = NORMAL` syncs it nowhere else), so an
+//! OS crash loses about the writes of the last interval, unless a long reader (a backup, an
+//! open shell transaction) keeps the checkpoint from copying anything for as long as it
+//! reads.
 
 use std::{
     path::Path,
@@ -21,6 +31,15 @@ use crate::store::{StoreError, StoreResult};
 
 /// How often the WAL is copied into the database file and synced.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Beyond this many frames (pages of ~4 KiB; 64 MiB) in the WAL it is restarted under the
+/// write turn. SQLite's own threshold is 1,000; each restart pauses the writers for its last
+/// copy and two syncs (~30 ms on the benchmark's VM), and a refresh storm writes 1,000 frames
+/// in a fraction of a second: at 64 MiB the pauses come seconds apart.
+pub const RESTART_AFTER_FRAMES: i64 = 16_000;
+/// Before taking the turn, passes beside the writers until at most this many frames are left
+/// to copy (or this many passes ran, or one gained nothing).
+const LEFT_FOR_THE_TURN: i64 = 256;
+const MAX_CATCH_UP_PASSES: usize = 2;
 
 /// Runs while any clone lives; the last one dropped ends the thread after a last checkpoint.
 /// Public for the benchmark's engine floor, which checkpoints as saoma does.
@@ -29,25 +48,62 @@ pub struct Checkpointer {
     _running: mpsc::Sender<()>,
 }
 
+/// What the thread takes before restarting the WAL: the writers' turn.
+struct Turn {
+    pool: sqlx::SqlitePool,
+    runtime: tokio::runtime::Handle,
+}
+
 impl Checkpointer {
     /// Starts checkpointing the database file at `path`, whose writers must have
-    /// `wal_autocheckpoint = 0`.
-    pub fn start(path: &Path) -> StoreResult<Self> {
+    /// `wal_autocheckpoint = 0` and, if `turn` is given, write only while holding its one
+    /// connection (without it, the restart takes SQLite's write lock through the busy
+    /// handler).
+    pub fn start(path: &Path, turn: Option<sqlx::SqlitePool>) -> StoreResult<Self> {
+        Self::start_with(path, turn, RESTART_AFTER_FRAMES)
+    }
+
+    fn start_with(
+        path: &Path,
+        turn: Option<sqlx::SqlitePool>,
+        restart_after_frames: i64,
+    ) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        let turn = match turn {
+            Some(pool) => Some(Turn {
+                pool,
+                runtime: tokio::runtime::Handle::try_current().map_err(|e| {
+                    StoreError::Connect(format!("the SQLite checkpoints need a tokio runtime: {e}"))
+                })?,
+            }),
+            None => None,
+        };
         let (running, stopped) = mpsc::channel::<()>();
         thread::Builder::new()
             .name("saoma-sqlite-checkpoints".into())
-            .spawn(move || loop {
-                let last = match stopped.recv_timeout(CHECKPOINT_EVERY) {
-                    Err(RecvTimeoutError::Timeout) | Ok(()) => false,
-                    Err(RecvTimeoutError::Disconnected) => true,
-                };
-                if let Err(err) = checkpoint(&conn) {
-                    tracing::warn!(error = %err, "WAL checkpoint failed; retrying later");
-                }
-                if last {
-                    return;
+            .spawn(move || {
+                let mut failing = false;
+                loop {
+                    let last = match stopped.recv_timeout(CHECKPOINT_EVERY) {
+                        Err(RecvTimeoutError::Timeout) | Ok(()) => false,
+                        Err(RecvTimeoutError::Disconnected) => true,
+                    };
+                    match checkpoint(&conn, turn.as_ref(), restart_after_frames) {
+                        // Once per failure, not every interval (a full disk lasts).
+                        Err(err) if !failing => {
+                            failing = true;
+                            tracing::warn!(error = %err, "WAL checkpoint failed; retrying");
+                        }
+                        Ok(()) if failing => {
+                            failing = false;
+                            tracing::info!("WAL checkpoints work again");
+                        }
+                        _ => {}
+                    }
+                    if last {
+                        return;
+                    }
                 }
             })
             .map_err(|e| StoreError::Connect(format!("starting the SQLite checkpoints: {e}")))?;
@@ -55,8 +111,121 @@ impl Checkpointer {
     }
 }
 
-fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    // (busy, WAL frames, frames checkpointed): nothing to act on; a busy answer means
-    // another checkpoint (another process's) was running.
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+fn checkpoint(
+    conn: &rusqlite::Connection,
+    turn: Option<&Turn>,
+    restart_after_frames: i64,
+) -> StoreResult<()> {
+    let (frames, mut copied) = passive(conn)?;
+    if frames <= restart_after_frames {
+        return Ok(());
+    }
+    // Catch up beside the writers first, so that what is left for the turn is small: each
+    // pass copies what was written during the one before.
+    for _ in 0..MAX_CATCH_UP_PASSES {
+        let (frames, now_copied) = passive(conn)?;
+        if frames - now_copied <= LEFT_FOR_THE_TURN || now_copied <= copied {
+            break;
+        }
+        copied = now_copied;
+    }
+    let held = match turn {
+        // A runtime shutting down panics in its timers: then there is nothing to restart for.
+        Some(turn) => Some(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                turn.runtime.block_on(turn.pool.acquire())
+            }))
+            .map_err(|_| StoreError::Unavailable("the runtime is shutting down"))??,
+        ),
+        None => None,
+    };
+    // No writer can add a frame now: this pass copies the WAL to its end, and the next
+    // write starts it over (unless a reader still reads an older snapshot from it, as
+    // with SQLite's own checkpoints; the next pass tries again). PASSIVE, as waiting for
+    // readers here would pause every writer too.
+    let caught_up = passive(conn);
+    if let (Some(turn), Some(held)) = (turn, held) {
+        // Giving the connection back spawns on the runtime.
+        let _runtime = turn.runtime.enter();
+        drop(held);
+    }
+    caught_up?;
+    Ok(())
+}
+
+/// A passive checkpoint: (frames in the WAL, frames copied into the database file). Its
+/// `busy` flag (another process's checkpoint was running) needs nothing done.
+fn passive(conn: &rusqlite::Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get(1)?, row.get(2)?))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    };
+
+    use super::super::group_writer::GroupWriter;
+    use super::*;
+
+    /// Under writes that never pause, the WAL still starts over. A checkpoint beside the
+    /// writers never copies the last frame, and the WAL restarts only when a write begins on
+    /// a WAL copied to its end: without the pass under the write turn, a storm of writes grew
+    /// the file by everything it wrote, until the disk was full.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_writes_that_never_pause() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("storm.db");
+        let turn = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .pragma("wal_autocheckpoint", "0"),
+            )
+            .await
+            .expect("turn pool");
+        let writer = GroupWriter::open(&path, turn.clone()).expect("writer");
+        writer
+            .write(|conn| Ok(conn.execute_batch("CREATE TABLE t (v BLOB)")?))
+            .await
+            .expect("table");
+        // Restarts past 500 frames (2 MiB), so that a short storm shows it.
+        let _checkpoints = Checkpointer::start_with(&path, Some(turn), 500).expect("start");
+        let wal = path.with_extension("db-wal");
+        let written = Arc::new(AtomicU64::new(0));
+        let writers: Vec<_> = (0..16)
+            .map(|_| {
+                let (writer, written) = (writer.clone(), written.clone());
+                tokio::spawn(async move {
+                    while written.load(Ordering::Relaxed) < 200_000_000 {
+                        writer
+                            .write(|conn| {
+                                Ok(conn.execute("INSERT INTO t VALUES (?1)", [vec![7_u8; 8_000]])?)
+                            })
+                            .await
+                            .expect("write");
+                        written.fetch_add(8_000, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        let mut largest = 0;
+        while !writers.iter().all(|w| w.is_finished()) {
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for writer in writers {
+            writer.await.expect("writer");
+        }
+        assert!(
+            largest < 100_000_000,
+            "the WAL grew to {largest} bytes for 200 MB written"
+        );
+    }
 }

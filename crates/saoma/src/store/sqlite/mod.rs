@@ -76,7 +76,7 @@ impl SqliteStore {
             .await?;
         let inline = Arc::new(InlineReaders::open(options.get_filename(), read_cache)?);
         let group = GroupWriter::open(options.get_filename(), writer.clone())?;
-        let checkpoints = Checkpointer::start(options.get_filename())?;
+        let checkpoints = Checkpointer::start(options.get_filename(), Some(writer.clone()))?;
         Ok(Self {
             reader,
             writer,
