@@ -27,6 +27,7 @@ use std::{
     time::Duration,
 };
 
+use super::write_turn::WriteTurn;
 use crate::store::{StoreError, StoreResult};
 
 /// How often the WAL is copied into the database file and synced.
@@ -48,12 +49,6 @@ pub struct Checkpointer {
     _running: mpsc::Sender<()>,
 }
 
-/// What the thread takes before restarting the WAL: the writers' turn.
-struct Turn {
-    pool: sqlx::SqlitePool,
-    runtime: tokio::runtime::Handle,
-}
-
 impl Checkpointer {
     /// Starts checkpointing the database file at `path`, whose writers must have
     /// `wal_autocheckpoint = 0` and, if `turn` is given, write only while holding its one
@@ -70,15 +65,7 @@ impl Checkpointer {
     ) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        let turn = match turn {
-            Some(pool) => Some(Turn {
-                pool,
-                runtime: tokio::runtime::Handle::try_current().map_err(|e| {
-                    StoreError::Connect(format!("the SQLite checkpoints need a tokio runtime: {e}"))
-                })?,
-            }),
-            None => None,
-        };
+        let turn = turn.map(WriteTurn::new).transpose()?;
         let (running, stopped) = mpsc::channel::<()>();
         thread::Builder::new()
             .name("saoma-sqlite-checkpoints".into())
@@ -113,7 +100,7 @@ impl Checkpointer {
 
 fn checkpoint(
     conn: &rusqlite::Connection,
-    turn: Option<&Turn>,
+    turn: Option<&WriteTurn>,
     restart_after_frames: i64,
 ) -> StoreResult<()> {
     let (frames, mut copied) = passive(conn)?;
@@ -129,27 +116,12 @@ fn checkpoint(
         }
         copied = now_copied;
     }
-    let held = match turn {
-        // A runtime shutting down panics in its timers: then there is nothing to restart for.
-        Some(turn) => Some(
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                turn.runtime.block_on(turn.pool.acquire())
-            }))
-            .map_err(|_| StoreError::Unavailable("the runtime is shutting down"))??,
-        ),
-        None => None,
-    };
+    let _turn = turn.map(WriteTurn::take).transpose()?;
     // No writer can add a frame now: this pass copies the WAL to its end, and the next
     // write starts it over (unless a reader still reads an older snapshot from it, as
     // with SQLite's own checkpoints; the next pass tries again). PASSIVE, as waiting for
     // readers here would pause every writer too.
-    let caught_up = passive(conn);
-    if let (Some(turn), Some(held)) = (turn, held) {
-        // Giving the connection back spawns on the runtime.
-        let _runtime = turn.runtime.enter();
-        drop(held);
-    }
-    caught_up?;
+    passive(conn)?;
     Ok(())
 }
 
@@ -168,7 +140,7 @@ mod tests {
         Arc,
     };
 
-    use super::super::group_writer::GroupWriter;
+    use super::super::group_writer::test_writer;
     use super::*;
 
     /// Under writes that never pause, the WAL still starts over. A checkpoint beside the
@@ -179,18 +151,7 @@ mod tests {
     async fn the_wal_stays_bounded_under_writes_that_never_pause() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("storm.db");
-        let turn = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(&path)
-                    .create_if_missing(true)
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                    .pragma("wal_autocheckpoint", "0"),
-            )
-            .await
-            .expect("turn pool");
-        let writer = GroupWriter::open(&path, turn.clone()).expect("writer");
+        let (writer, turn) = test_writer(&path).await;
         writer
             .write(|conn| Ok(conn.execute_batch("CREATE TABLE t (v BLOB)")?))
             .await

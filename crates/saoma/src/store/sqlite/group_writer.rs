@@ -13,10 +13,9 @@
 //! "SQLite durability" says what an OS crash can lose).
 //!
 //! The store's other writes still use sqlx's one-connection writer pool. The writer thread
-//! holds that pool's connection while it runs batches, so the two take turns in the pool's
-//! queue instead of racing for SQLite's lock through its busy handler (which sleeps up to
-//! 100 ms between tries and serves no one in order). It keeps that turn across consecutive
-//! batches for up to [`TURN_AT_MOST`]: taking it per batch cost refresh about 15%.
+//! holds that pool's connection while it runs batches (`write_turn`), so the two take turns
+//! in the pool's queue. It keeps that turn across consecutive batches for up to
+//! [`TURN_AT_MOST`]: taking it per batch cost refresh about 15%.
 
 use std::{
     any::Any,
@@ -31,6 +30,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
+use super::write_turn::WriteTurn;
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many requests share one commit: a bound on how long the first of them waits
@@ -56,13 +56,6 @@ pub(super) struct GroupWriter {
     jobs: mpsc::Sender<Job>,
 }
 
-/// What the writer thread takes before each batch: the sqlx writer pool's only connection
-/// (held, unused, as the process's write turn), acquired on the runtime that opened the store.
-struct WriteTurn {
-    pool: sqlx::SqlitePool,
-    runtime: tokio::runtime::Handle,
-}
-
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Job")
@@ -82,12 +75,7 @@ impl GroupWriter {
         )?;
         conn.set_prepared_statement_cache_capacity(64);
         let (jobs, queue) = mpsc::channel::<Job>();
-        let turn = WriteTurn {
-            pool: turn,
-            runtime: tokio::runtime::Handle::try_current().map_err(|e| {
-                StoreError::Connect(format!("the SQLite writer needs a tokio runtime: {e}"))
-            })?,
-        };
+        let turn = WriteTurn::new(turn)?;
         thread::Builder::new()
             .name("saoma-sqlite-writer".into())
             .spawn(move || run(conn, queue, turn))
@@ -127,13 +115,10 @@ impl GroupWriter {
 /// coming: take all that wait, run each in its own savepoint, commit once, answer.
 fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, turn: WriteTurn) {
     while let Ok(first) = queue.recv() {
-        let acquired = turn.runtime.block_on(turn.pool.acquire());
-        // Entered while the turn is held: giving the connection back spawns on the runtime.
-        let _runtime = turn.runtime.enter();
-        let _turn = match acquired {
+        let _turn = match turn.take() {
             Ok(held) => held,
             Err(err) => {
-                fail_all(take_waiting(first, &queue), StoreError::from(err));
+                fail_all(take_waiting(first, &queue), err);
                 continue;
             }
         };
@@ -265,6 +250,25 @@ pub(super) fn run_now<F: Future>(future: F) -> StoreResult<F::Output> {
     }
 }
 
+/// A group writer on a new file at `path`, and the sqlx pool whose connection is its turn
+/// (as the store opens them: WAL, no automatic checkpoints).
+#[cfg(test)]
+pub(super) async fn test_writer(path: &Path) -> (GroupWriter, sqlx::SqlitePool) {
+    let turn = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .pragma("wal_autocheckpoint", "0"),
+        )
+        .await
+        .expect("turn pool");
+    let writer = GroupWriter::open(path, turn.clone()).expect("writer");
+    (writer, turn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,16 +287,7 @@ mod tests {
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("group.db");
-        let turn = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(&path)
-                    .create_if_missing(true),
-            )
-            .await
-            .expect("turn pool");
-        let writer = GroupWriter::open(&path, turn.clone()).expect("writer");
+        let (writer, turn) = test_writer(&path).await;
         (dir, writer, path, turn)
     }
 

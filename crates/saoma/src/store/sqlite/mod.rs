@@ -32,6 +32,7 @@ mod reads;
 mod scan_tickets;
 mod sessions;
 mod users;
+mod write_turn;
 
 pub use checkpointer::Checkpointer;
 pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
