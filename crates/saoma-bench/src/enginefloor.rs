@@ -149,7 +149,7 @@ pub async fn refresh(db: &Db, chains: usize, phase: Phase) -> anyhow::Result<Sta
         .map(|(token, _)| token)
         .collect();
     let mut conn = open_writer(&path)?;
-    let _checkpoints = SqliteCheckpointer::start(path.as_ref(), None)?;
+    let _checkpoints = SqliteCheckpointer::start(path.as_ref())?;
     let mut next = 0usize;
     load::run_batched(
         move || {
@@ -288,7 +288,7 @@ pub async fn sign_up_without_hash(db: &Db, phase: Phase) -> anyhow::Result<Stats
     let path = sqlite_path(db)?;
     let encrypted_password = bcrypt::hash(crate::PASSWORD, 10)?;
     let mut conn = open_writer(&path)?;
-    let _checkpoints = SqliteCheckpointer::start(path.as_ref(), None)?;
+    let _checkpoints = SqliteCheckpointer::start(path.as_ref())?;
     load::run_batched(
         move || {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

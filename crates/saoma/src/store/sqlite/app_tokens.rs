@@ -1,9 +1,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, types::Value};
 
 use super::{
     columns::APP_TOKEN_COLUMNS,
     decode::{app_token_from_row, ts},
+    statements::execute,
     SqliteStore,
 };
 use crate::domain::app_token::AppToken;
@@ -46,14 +48,10 @@ impl AppTokenStore for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(LEASE_SQL)
-            .bind(app_id)
-            .bind(holder)
-            .bind(ts(now))
-            .bind(ts(until))
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let params = [app_id.to_owned(), holder.to_owned(), ts(now), ts(until)];
+        self.writer
+            .write(move |conn| Ok(execute(conn, LEASE_SQL, params)? == 1))
+            .await
     }
 
     async fn store_app_token(
@@ -65,27 +63,31 @@ impl AppTokenStore for SqliteStore {
         forced: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(STORE_SQL)
-            .bind(app_id)
-            .bind(holder)
-            .bind(access_token)
-            .bind(ts(expires_at))
-            .bind(forced)
-            .bind(ts(now))
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let values: [Value; 6] = [
+            app_id.to_owned().into(),
+            holder.to_owned().into(),
+            access_token.to_owned().into(),
+            ts(expires_at).into(),
+            forced.into(),
+            ts(now).into(),
+        ];
+        self.writer
+            .write(move |conn| Ok(execute(conn, STORE_SQL, params_from_iter(values))? == 1))
+            .await
     }
 
     async fn release_app_token_lease(&self, app_id: &str, holder: &str) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE saoma_app_tokens SET lease_holder = NULL, lease_until = NULL \
-             WHERE app_id = ? AND lease_holder = ?",
-        )
-        .bind(app_id)
-        .bind(holder)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let params = [app_id.to_owned(), holder.to_owned()];
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "UPDATE saoma_app_tokens SET lease_holder = NULL, lease_until = NULL \
+                     WHERE app_id = ? AND lease_holder = ?",
+                    params,
+                )?;
+                Ok(())
+            })
+            .await
     }
 }

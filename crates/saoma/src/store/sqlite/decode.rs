@@ -1,5 +1,6 @@
 //! Each row type decoded by one function, from the columns `columns` names; shared by every
-//! statement, and by both SQLite drivers (sqlx, and rusqlite for the token check).
+//! statement, and by both SQLite drivers (sqlx for the pooled reads, rusqlite for the writer
+//! and the inline reads).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{sqlite::SqliteRow, Row};
@@ -26,10 +27,6 @@ pub(super) fn ts(at: DateTime<Utc>) -> String {
 
 pub(super) fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(ts)
-}
-
-pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Column access for both SQLite drivers, so that each row type is decoded in one place.

@@ -1,9 +1,11 @@
 use async_trait::async_trait;
+use rusqlite::{params_from_iter, types::Value};
 use uuid::Uuid;
 
 use super::{
     columns::FLOW_COLUMNS,
     decode::{flow_from_row, opt_ts, ts},
+    statements::execute,
     SqliteStore,
 };
 use crate::domain::flow::FlowState;
@@ -12,24 +14,33 @@ use crate::store::{FlowStore, StoreResult};
 #[async_trait]
 impl FlowStore for SqliteStore {
     async fn create_flow(&self, flow: &FlowState) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-             authentication_method, linking_target_id, user_id, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(flow.id.to_string())
-        .bind(&flow.provider_type)
-        .bind(&flow.redirect_to)
-        .bind(flow.challenge.as_ref().map(|c| c.value.clone()))
-        .bind(flow.challenge.as_ref().map(|c| c.method.as_str()))
-        .bind(&flow.authentication_method)
-        .bind(flow.linking_target_id.map(|id| id.to_string()))
-        .bind(flow.user_id.map(|id| id.to_string()))
-        .bind(ts(flow.created_at))
-        .bind(ts(flow.created_at))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let values: [Value; 10] = [
+            flow.id.to_string().into(),
+            flow.provider_type.clone().into(),
+            flow.redirect_to.clone().into(),
+            flow.challenge.as_ref().map(|c| c.value.clone()).into(),
+            flow.challenge
+                .as_ref()
+                .map(|c| c.method.as_str().to_owned())
+                .into(),
+            flow.authentication_method.clone().into(),
+            flow.linking_target_id.map(|id| id.to_string()).into(),
+            flow.user_id.map(|id| id.to_string()).into(),
+            ts(flow.created_at).into(),
+            ts(flow.created_at).into(),
+        ];
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, \
+                     code_challenge_method, authentication_method, linking_target_id, user_id, \
+                     created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params_from_iter(values),
+                )?;
+                Ok(())
+            })
+            .await
     }
 
     async fn flow_by_id(&self, id: Uuid) -> StoreResult<Option<FlowState>> {
@@ -70,29 +81,40 @@ impl FlowStore for SqliteStore {
     }
 
     async fn complete_flow(&self, flow: &FlowState) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE flow_state SET user_id = ?, auth_code = ?, auth_code_issued_at = ?, \
-             provider_access_token = ?, provider_refresh_token = ?, provider_code_hash = ?, updated_at = ? \
-             WHERE id = ? AND auth_code_issued_at IS NULL",
-        )
-        .bind(flow.user_id.map(|id| id.to_string()))
-        .bind(&flow.auth_code)
-        .bind(opt_ts(flow.auth_code_issued_at))
-        .bind(&flow.provider_access_token)
-        .bind(&flow.provider_refresh_token)
-        .bind(&flow.provider_code_hash)
-        .bind(opt_ts(flow.auth_code_issued_at))
-        .bind(flow.id.to_string())
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let values: [Value; 8] = [
+            flow.user_id.map(|id| id.to_string()).into(),
+            flow.auth_code.clone().into(),
+            opt_ts(flow.auth_code_issued_at).into(),
+            flow.provider_access_token.clone().into(),
+            flow.provider_refresh_token.clone().into(),
+            flow.provider_code_hash.clone().into(),
+            opt_ts(flow.auth_code_issued_at).into(),
+            flow.id.to_string().into(),
+        ];
+        self.writer
+            .write(move |conn| {
+                let done = execute(
+                    conn,
+                    "UPDATE flow_state SET user_id = ?, auth_code = ?, auth_code_issued_at = ?, \
+                     provider_access_token = ?, provider_refresh_token = ?, \
+                     provider_code_hash = ?, updated_at = ? \
+                     WHERE id = ? AND auth_code_issued_at IS NULL",
+                    params_from_iter(values),
+                )?;
+                Ok(done == 1)
+            })
+            .await
     }
 
     async fn delete_flow(&self, id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM flow_state WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.writer
+            .write(move |conn| {
+                Ok(execute(
+                    conn,
+                    "DELETE FROM flow_state WHERE id = ?",
+                    [id.to_string()],
+                )? == 1)
+            })
+            .await
     }
 }

@@ -1,8 +1,14 @@
-//! Group commit: one thread owns a write connection, takes every write that is waiting, and
-//! commits them together in one transaction. SQLite writes one transaction at a time and
-//! each commit costs a WAL append and (with `synchronous = NORMAL`) no fsync, so a rotation's
-//! three small statements are cheap and the commit around them is what limits throughput:
-//! grouping spreads one commit over many requests.
+//! Group commit: one thread owns the store's write connection, takes every write that is
+//! waiting, and commits them together in one transaction. SQLite writes one transaction at a
+//! time and each commit costs a WAL append (and, with `synchronous = NORMAL`, no fsync), so a
+//! request's few small statements are cheap and the commit around them is what limits
+//! throughput: grouping spreads one commit over many requests.
+//!
+//! Every write of the store runs here (sign-up, sessions, rotations, flows, codes, audit,
+//! sweeps, migrations): one queue in arrival order, so that no write waits behind a storm of
+//! others for longer than a batch, and none races another for SQLite's lock through its busy
+//! handler (which sleeps up to 100 ms between tries and serves no one in order). Only other
+//! processes writing the same file still meet this one at that lock.
 //!
 //! Each request stays atomic and isolated from the others: its statements run inside a
 //! savepoint, and a request that fails is rolled back to it alone while the batch commits the
@@ -10,12 +16,9 @@
 //! of the batch: none is told "ok" for writes that were not committed, none "error" for
 //! writes that were. A request is answered only after the commit that holds its writes, so an
 //! answer means the write is in the WAL (it survives the process being killed; the README's
-//! "SQLite durability" says what an OS crash can lose).
-//!
-//! The store's other writes still use sqlx's one-connection writer pool. The writer thread
-//! holds that pool's connection while it runs batches (`write_turn`), so the two take turns
-//! in the pool's queue. It keeps that turn across consecutive batches for up to
-//! [`TURN_AT_MOST`]: taking it per batch cost refresh about 15%.
+//! "SQLite durability" says what an OS crash can lose). A request that goes away while its
+//! write waits does not take the write back: it is committed with its batch, as a write the
+//! database received before the client left.
 
 use std::{
     any::Any,
@@ -25,29 +28,28 @@ use std::{
     sync::{mpsc, Arc},
     task::{Context, Poll, Waker},
     thread,
-    time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
 
-use super::write_turn::WriteTurn;
 use crate::store::{StoreError, StoreResult};
 
 /// At most this many requests share one commit: a bound on how long the first of them waits
 /// for the last.
 const MAX_BATCH: usize = 256;
-/// The writer keeps its turn for consecutive batches at most this long: what one of the
-/// store's other writes (sign-up, sign-out...) may wait behind a storm of refreshes.
-const TURN_AT_MOST: Duration = Duration::from_millis(2);
-/// ... and gives it back when no write arrives for this long.
-const TURN_IDLE: Duration = Duration::from_micros(200);
 
 /// What a request asks the writer to do, on its connection, inside its savepoint.
 type Work = Box<dyn FnOnce(&mut rusqlite::Connection) -> StoreResult<Box<dyn Any + Send>> + Send>;
+/// What runs on the connection between two batches, outside any transaction.
+type Between = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
 
-struct Job {
-    work: Work,
-    reply: oneshot::Sender<StoreResult<Box<dyn Any + Send>>>,
+enum Job {
+    Write {
+        work: Work,
+        reply: oneshot::Sender<StoreResult<Box<dyn Any + Send>>>,
+    },
+    /// Ends the batch before it (see [`GroupWriter::between_batches`]).
+    Between(Between),
 }
 
 /// The handle requests write through; dropping the last one ends the thread.
@@ -66,19 +68,18 @@ impl GroupWriter {
     /// Opens the write connection (WAL, `synchronous = NORMAL`, foreign keys, a busy timeout
     /// for other processes' writes, no checkpoints: `checkpointer` runs them) and starts its
     /// thread.
-    pub(super) fn open(path: &Path, turn: sqlx::SqlitePool) -> StoreResult<Self> {
+    pub(super) fn open(path: &Path) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA wal_autocheckpoint = 0;",
         )?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(128);
         let (jobs, queue) = mpsc::channel::<Job>();
-        let turn = WriteTurn::new(turn)?;
         thread::Builder::new()
             .name("saoma-sqlite-writer".into())
-            .spawn(move || run(conn, queue, turn))
+            .spawn(move || run(conn, queue))
             .map_err(|e| StoreError::Connect(format!("starting the SQLite writer: {e}")))?;
         Ok(Self { jobs })
     }
@@ -92,7 +93,7 @@ impl GroupWriter {
         F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
+        let job = Job::Write {
             work: Box::new(move |conn| {
                 work(conn).map(|value| Box::new(value) as Box<dyn Any + Send>)
             }),
@@ -109,68 +110,93 @@ impl GroupWriter {
             .map(|value| *value)
             .map_err(|_| StoreError::Corrupt("a write answered another type".into()))
     }
+
+    /// Runs `work` on the writer's connection after the writes sent before it are committed
+    /// and before any sent after it begins: while it runs, nothing of this process writes.
+    /// For the checkpoint thread, which must see the WAL to its end; blocks until done (call
+    /// it from a thread of its own, not a runtime's). `None` when the writer has stopped or
+    /// `work` panicked.
+    pub(super) fn between_batches<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (done, finished) = mpsc::sync_channel::<T>(1);
+        let job = Job::Between(Box::new(move |conn| {
+            let _ = done.send(work(conn));
+        }));
+        self.jobs.send(job).ok()?;
+        finished.recv().ok()
+    }
 }
 
-/// The writer's loop: wait for a write, take the turn, then run batches while writes keep
-/// coming: take all that wait, run each in its own savepoint, commit once, answer.
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, turn: WriteTurn) {
-    while let Ok(first) = queue.recv() {
-        let _turn = match turn.take() {
-            Ok(held) => held,
-            Err(err) => {
-                fail_all(take_waiting(first, &queue), err);
-                continue;
+/// The writer's loop: wait for a write, take all that wait behind it, run each in its own
+/// savepoint, commit once, answer; a `Between` job ends a batch and runs on its own.
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
+    let mut next = queue.recv().ok();
+    while let Some(job) = next.take() {
+        match job {
+            Job::Between(work) => {
+                // Not inside a transaction: an earlier failure may have left one open.
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                let _ = catch_unwind(AssertUnwindSafe(|| work(&conn)));
+                next = queue.recv().ok();
             }
-        };
-        // Giving the turn back costs a task and a round trip through sqlx's connection
-        // thread, more than a small batch's commit: keep it while writes arrive, for a
-        // bounded time so that the pool's other writes wait at most that long.
-        let held_since = Instant::now();
-        let mut next = Some(first);
-        while let Some(first) = next.take() {
-            commit_batch(&mut conn, take_waiting(first, &queue));
-            if held_since.elapsed() < TURN_AT_MOST {
-                next = queue.recv_timeout(TURN_IDLE).ok();
+            Job::Write { work, reply } => {
+                let (batch, after) = take_waiting((work, reply), &queue);
+                commit_batch(&mut conn, batch);
+                next = after.or_else(|| queue.recv().ok());
             }
         }
     }
 }
 
-/// `first` and the writes waiting behind it, up to [`MAX_BATCH`].
-fn take_waiting(first: Job, queue: &mpsc::Receiver<Job>) -> Vec<Job> {
+type Request = (Work, oneshot::Sender<StoreResult<Box<dyn Any + Send>>>);
+
+/// `first` and the writes waiting behind it, up to [`MAX_BATCH`]; and the `Between` job that
+/// ended the batch, if one did.
+fn take_waiting(first: Request, queue: &mpsc::Receiver<Job>) -> (Vec<Request>, Option<Job>) {
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match queue.try_recv() {
-            Ok(job) => batch.push(job),
+            Ok(Job::Write { work, reply }) => batch.push((work, reply)),
+            Ok(between) => return (batch, Some(between)),
             Err(_) => break,
         }
     }
-    batch
+    (batch, None)
 }
 
-fn fail_all(batch: Vec<Job>, err: StoreError) {
+fn fail_all(batch: Vec<Request>, err: StoreError) {
     let err = Arc::new(err);
-    for job in batch {
-        let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
+    for (_, reply) in batch {
+        let _ = reply.send(Err(StoreError::Shared(err.clone())));
     }
 }
 
-fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) {
+/// A statement without rows, prepared once: the batch's own statements run for every
+/// request, and parsing them each time showed in the writer's profile.
+fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Request>) {
     // A transaction left open by an earlier failure must not swallow this batch.
     if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
-    if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(err) = control(conn, "BEGIN IMMEDIATE") {
         return fail_all(batch, err.into());
     }
     let mut done = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
-    while let Some(job) = jobs.next() {
-        match run_in_savepoint(conn, job.work) {
-            Ok(Ok(value)) => done.push((job.reply, value)),
+    while let Some((work, reply)) = jobs.next() {
+        match run_in_savepoint(conn, work) {
+            Ok(Ok(value)) => done.push((reply, value)),
             // Undone already: this request's answer does not wait for the others' commit.
             Ok(Err(err)) => {
-                let _ = job.reply.send(Err(err));
+                let _ = reply.send(Err(err));
             }
             // The transaction itself is gone or unusable (disk full, I/O error): nothing of
             // this batch is committed, and every request of it is told so.
@@ -179,18 +205,18 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
                 let err = Arc::new(err);
-                let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
+                let _ = reply.send(Err(StoreError::Shared(err.clone())));
                 for (reply, _) in done {
                     let _ = reply.send(Err(StoreError::Shared(err.clone())));
                 }
-                for job in jobs {
-                    let _ = job.reply.send(Err(StoreError::Shared(err.clone())));
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(StoreError::Shared(err.clone())));
                 }
                 return;
             }
         }
     }
-    match conn.execute_batch("COMMIT") {
+    match control(conn, "COMMIT") {
         Ok(()) => {
             for (reply, value) in done {
                 let _ = reply.send(Ok(value));
@@ -215,7 +241,7 @@ fn run_in_savepoint(
     conn: &mut rusqlite::Connection,
     work: Work,
 ) -> StoreResult<StoreResult<Box<dyn Any + Send>>> {
-    conn.execute_batch("SAVEPOINT request")?;
+    control(conn, "SAVEPOINT request")?;
     let outcome = catch_unwind(AssertUnwindSafe(|| work(&mut *conn))).unwrap_or_else(|_| {
         Err(StoreError::Corrupt(
             "a write panicked; its statements were undone".into(),
@@ -228,9 +254,9 @@ fn run_in_savepoint(
             .unwrap_or(StoreError::Unavailable("the write transaction ended early")));
     }
     if outcome.is_err() {
-        conn.execute_batch("ROLLBACK TO request")?;
+        control(conn, "ROLLBACK TO request")?;
     }
-    conn.execute_batch("RELEASE request")?;
+    control(conn, "RELEASE request")?;
     Ok(outcome)
 }
 
@@ -250,45 +276,15 @@ pub(super) fn run_now<F: Future>(future: F) -> StoreResult<F::Output> {
     }
 }
 
-/// A group writer on a new file at `path`, and the sqlx pool whose connection is its turn
-/// (as the store opens them: WAL, no automatic checkpoints).
-#[cfg(test)]
-pub(super) async fn test_writer(path: &Path) -> (GroupWriter, sqlx::SqlitePool) {
-    let turn = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(path)
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .pragma("wal_autocheckpoint", "0"),
-        )
-        .await
-        .expect("turn pool");
-    let writer = GroupWriter::open(path, turn.clone()).expect("writer");
-    (writer, turn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     async fn writer() -> (tempfile::TempDir, GroupWriter, std::path::PathBuf) {
-        let (dir, writer, path, _turn) = writer_and_pool().await;
-        (dir, writer, path)
-    }
-
-    /// The writer and the sqlx pool whose connection is its turn.
-    async fn writer_and_pool() -> (
-        tempfile::TempDir,
-        GroupWriter,
-        std::path::PathBuf,
-        sqlx::SqlitePool,
-    ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("group.db");
-        let (writer, turn) = test_writer(&path).await;
-        (dir, writer, path, turn)
+        let writer = GroupWriter::open(&path).expect("writer");
+        (dir, writer, path)
     }
 
     fn count(path: &Path) -> i64 {
@@ -452,11 +448,11 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_pools_other_writes_get_their_turn_during_a_storm_of_group_writes() {
-        let (_dir, writer, _path, pool) = writer_and_pool().await;
+    async fn work_between_batches_gets_in_during_a_storm_and_runs_alone() {
+        let (_dir, writer, path) = writer().await;
         table(&writer).await;
-        // More group writes offered than the writer can take (each holds it ~100 µs): its
-        // queue is never empty, so it would keep its turn for as long as the storm lasts.
+        // More writes offered than the writer can take (each holds it ~100 µs): its queue is
+        // never empty.
         let storm = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let feeder = {
             let (writer, storm) = (writer.clone(), storm.clone());
@@ -467,24 +463,37 @@ mod tests {
                         tokio::spawn(async move {
                             writer
                                 .write(|conn| {
-                                    thread::sleep(Duration::from_micros(100));
+                                    thread::sleep(std::time::Duration::from_micros(100));
                                     Ok(conn.execute("INSERT INTO t VALUES (x'01')", [])?)
                                 })
                                 .await
                         });
                     }
-                    tokio::time::sleep(Duration::from_millis(4)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(4)).await;
                 }
             })
         };
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        // A write through the pool is still let in, within a batch or two.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         for _ in 0..3 {
-            let insert = sqlx::query("INSERT INTO t VALUES (x'00')").execute(&pool);
-            tokio::time::timeout(Duration::from_secs(2), insert)
+            let between = {
+                let writer = writer.clone();
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    writer.between_batches(move |conn| {
+                        // No transaction of this process is open, and none begins meanwhile.
+                        let before = count(&path);
+                        thread::sleep(std::time::Duration::from_millis(20));
+                        (conn.is_autocommit(), before, count(&path))
+                    })
+                })
+            };
+            let seen = tokio::time::timeout(std::time::Duration::from_secs(2), between)
                 .await
-                .expect("the pool's write waited behind the storm")
-                .expect("pool write");
+                .expect("the work waited behind the storm")
+                .expect("task");
+            let (outside, before, after) = seen.expect("it ran");
+            assert!(outside, "it ran inside a batch's transaction");
+            assert_eq!(before, after, "a write committed while it ran");
         }
         storm.store(false, std::sync::atomic::Ordering::Relaxed);
         feeder.await.expect("feeder");

@@ -1,8 +1,11 @@
 use async_trait::async_trait;
 use chrono::Utc;
-use sqlx::Executor;
 
-use super::{decode::ts, SqliteStore};
+use super::{
+    decode::ts,
+    statements::{execute, optional},
+    SqliteStore,
+};
 use crate::store::{Housekeeping, StoreError, StoreResult, SweepPlan, Swept};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -46,124 +49,111 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 #[async_trait]
 impl Housekeeping for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await?;
-        Executor::execute(
-            &mut *conn,
-            "CREATE TABLE IF NOT EXISTS saoma_migrations \
-             (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-        )
-        .await?;
-        drop(conn);
+        self.writer
+            .write(|conn| {
+                execute(
+                    conn,
+                    "CREATE TABLE IF NOT EXISTS saoma_migrations \
+                     (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await?;
         for (version, name, sql) in MIGRATIONS {
-            // IMMEDIATE takes the write lock first, so two processes never both apply one; the
-            // transaction rolls back when dropped, whatever interrupts it.
-            let mut tx = self.write_transaction().await?;
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM saoma_migrations WHERE version = ?")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if applied.is_some() {
-                continue;
-            }
-            let result = async {
-                Executor::execute(&mut *tx, *sql).await?;
-                sqlx::query(
-                    "INSERT INTO saoma_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                )
-                .bind(version)
-                .bind(name)
-                .bind(ts(Utc::now()))
-                .execute(&mut *tx)
-                .await
-            }
-            .await;
-            if let Err(err) = result {
-                return Err(StoreError::Migration(format!("{version}_{name}: {err}")));
-            }
-            tx.commit().await?;
+            // Each in a write of its own: BEGIN IMMEDIATE takes the write lock first, so two
+            // processes never both apply one, and a failing one is undone whole.
+            self.writer
+                .write(move |conn| {
+                    let applied = optional(
+                        conn,
+                        "SELECT version FROM saoma_migrations WHERE version = ?",
+                        [version],
+                        |_| Ok(()),
+                    )?;
+                    if applied.is_some() {
+                        return Ok(());
+                    }
+                    conn.execute_batch(sql)
+                        .and_then(|()| {
+                            conn.execute(
+                                "INSERT INTO saoma_migrations (version, name, applied_at) \
+                                 VALUES (?, ?, ?)",
+                                rusqlite::params![version, name, ts(Utc::now())],
+                            )
+                        })
+                        .map_err(|err| StoreError::Migration(format!("{version}_{name}: {err}")))?;
+                    Ok(())
+                })
+                .await?;
         }
         Ok(())
     }
 
-    /// The readers and both writers: a writer thread that stopped makes `/health` say so.
+    /// The readers and the writer: a writer thread that stopped makes `/health` say so.
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
-        self.group.write(|_| Ok(())).await
+        self.writer.write(|_| Ok(())).await
     }
 
+    /// The sqlx readers, and the writer's one connection (always open, never idle in a pool).
     fn pool_stats(&self) -> (u32, u32) {
-        let size = self.reader.size() + self.writer.size();
-        let idle = (self.reader.num_idle() + self.writer.num_idle()) as u32;
-        (size, idle)
+        (self.reader.size() + 1, self.reader.num_idle() as u32)
     }
 
     async fn sweep(&self, plan: &SweepPlan) -> StoreResult<Swept> {
-        // One transaction, so that processes sharing the file never sweep at once; each
-        // statement is bounded by the batch.
-        let mut tx = self.write_transaction().await?;
-        let flows = sqlx::query(
-            "DELETE FROM flow_state WHERE id IN \
-             (SELECT id FROM flow_state WHERE created_at < ? LIMIT ?)",
-        )
-        .bind(ts(plan.flows_before))
-        .bind(plan.batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let rate_limit_buckets = sqlx::query(
-            "DELETE FROM saoma_rate_limits WHERE key IN \
-             (SELECT key FROM saoma_rate_limits WHERE updated_at < ? LIMIT ?)",
-        )
-        .bind(plan.buckets_idle_before)
-        .bind(plan.batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let sessions = sqlx::query(
-            "DELETE FROM sessions WHERE id IN \
-             (SELECT id FROM sessions WHERE not_after < ? LIMIT ?)",
-        )
-        .bind(ts(plan.sessions_ended_before))
-        .bind(plan.batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let orphan_refresh_tokens = sqlx::query(
-            "DELETE FROM refresh_tokens WHERE id IN \
-             (SELECT id FROM refresh_tokens WHERE session_id IS NULL LIMIT ?)",
-        )
-        .bind(plan.batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let one_time_tokens = sqlx::query(
-            "DELETE FROM one_time_tokens WHERE id IN \
-             (SELECT id FROM one_time_tokens WHERE created_at < ? LIMIT ?)",
-        )
-        .bind(ts(plan.one_time_tokens_before))
-        .bind(plan.batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let scan_tickets = sqlx::query(
-            "DELETE FROM saoma_scan_tickets WHERE scene IN \
-             (SELECT scene FROM saoma_scan_tickets WHERE expires_at < ? LIMIT ?)",
-        )
-        .bind(ts(plan.scan_tickets_before))
-        .bind(plan.batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(Swept {
-            flows,
-            rate_limit_buckets,
-            sessions,
-            orphan_refresh_tokens,
-            one_time_tokens,
-            scan_tickets,
-            skipped: false,
-        })
+        // One write, so that processes sharing the file never sweep at once; each statement
+        // is bounded by the batch.
+        let plan = *plan;
+        self.writer
+            .write(move |conn| {
+                let batch = plan.batch;
+                let flows = execute(
+                    conn,
+                    "DELETE FROM flow_state WHERE id IN \
+                     (SELECT id FROM flow_state WHERE created_at < ? LIMIT ?)",
+                    rusqlite::params![ts(plan.flows_before), batch],
+                )?;
+                let rate_limit_buckets = execute(
+                    conn,
+                    "DELETE FROM saoma_rate_limits WHERE key IN \
+                     (SELECT key FROM saoma_rate_limits WHERE updated_at < ? LIMIT ?)",
+                    rusqlite::params![plan.buckets_idle_before, batch],
+                )?;
+                let sessions = execute(
+                    conn,
+                    "DELETE FROM sessions WHERE id IN \
+                     (SELECT id FROM sessions WHERE not_after < ? LIMIT ?)",
+                    rusqlite::params![ts(plan.sessions_ended_before), batch],
+                )?;
+                let orphan_refresh_tokens = execute(
+                    conn,
+                    "DELETE FROM refresh_tokens WHERE id IN \
+                     (SELECT id FROM refresh_tokens WHERE session_id IS NULL LIMIT ?)",
+                    [batch],
+                )?;
+                let one_time_tokens = execute(
+                    conn,
+                    "DELETE FROM one_time_tokens WHERE id IN \
+                     (SELECT id FROM one_time_tokens WHERE created_at < ? LIMIT ?)",
+                    rusqlite::params![ts(plan.one_time_tokens_before), batch],
+                )?;
+                let scan_tickets = execute(
+                    conn,
+                    "DELETE FROM saoma_scan_tickets WHERE scene IN \
+                     (SELECT scene FROM saoma_scan_tickets WHERE expires_at < ? LIMIT ?)",
+                    rusqlite::params![ts(plan.scan_tickets_before), batch],
+                )?;
+                Ok(Swept {
+                    flows: flows as u64,
+                    rate_limit_buckets: rate_limit_buckets as u64,
+                    sessions: sessions as u64,
+                    orphan_refresh_tokens: orphan_refresh_tokens as u64,
+                    one_time_tokens: one_time_tokens as u64,
+                    scan_tickets: scan_tickets as u64,
+                    skipped: false,
+                })
+            })
+            .await
     }
 }

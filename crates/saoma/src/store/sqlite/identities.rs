@@ -1,69 +1,69 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
     columns::IDENTITY_COLUMNS,
-    decode::{identity_from_row, is_unique_violation, opt_ts, ts},
+    decode::{identity_from_row, opt_ts, ts},
+    statements::{all, execute, execute_unique},
     SqliteStore,
 };
 use crate::domain::{user_changes::IdentityChange, Identity};
 use crate::store::{IdentityStore, StoreError, StoreResult};
 
-pub(super) async fn insert_identity(
-    conn: &mut sqlx::SqliteConnection,
-    identity: &Identity,
-) -> StoreResult<()> {
-    let inserted = sqlx::query(
+static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id")
+});
+
+pub(super) fn insert_identity(conn: &rusqlite::Connection, identity: &Identity) -> StoreResult<()> {
+    execute_unique(
+        conn,
         "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, email, \
          last_sign_in_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(identity.id.to_string())
-    .bind(&identity.provider_id)
-    .bind(&identity.provider)
-    .bind(identity.user_id.to_string())
-    .bind(identity.identity_data.to_string())
-    .bind(&identity.email)
-    .bind(opt_ts(identity.last_sign_in_at))
-    .bind(ts(identity.created_at))
-    .bind(ts(identity.updated_at))
-    .execute(conn)
-    .await;
-    match inserted {
-        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("identity")),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
+        rusqlite::params![
+            identity.id.to_string(),
+            identity.provider_id,
+            identity.provider,
+            identity.user_id.to_string(),
+            identity.identity_data.to_string(),
+            identity.email,
+            opt_ts(identity.last_sign_in_at),
+            ts(identity.created_at),
+            ts(identity.updated_at)
+        ],
+        "identity",
+    )?;
+    Ok(())
 }
 
-/// Applies a link or unlink inside the caller's transaction (under the user's lock), then
-/// answers the providers of the identities the user has, oldest first.
-pub(super) async fn change_identity(
-    conn: &mut sqlx::SqliteConnection,
+/// Applies a link or unlink inside the caller's write (under the user's lock), then answers
+/// the providers of the identities the user has, oldest first.
+pub(super) fn change_identity(
+    conn: &rusqlite::Connection,
     user_id: Uuid,
     change: &IdentityChange,
 ) -> StoreResult<Vec<String>> {
     match change {
-        IdentityChange::Link(identity) => insert_identity(&mut *conn, identity).await?,
+        IdentityChange::Link(identity) => insert_identity(conn, identity)?,
         IdentityChange::Unlink(identity_id) => {
-            let done = sqlx::query(
-                "DELETE FROM identities WHERE id = ? AND user_id = ? \
-                 AND (SELECT count(*) FROM identities WHERE user_id = ?) > 1",
-            )
-            .bind(identity_id.to_string())
-            .bind(user_id.to_string())
-            .bind(user_id.to_string())
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 0 {
+            let done = execute(
+                conn,
+                "DELETE FROM identities WHERE id = ?1 AND user_id = ?2 \
+                 AND (SELECT count(*) FROM identities WHERE user_id = ?2) > 1",
+                [identity_id.to_string(), user_id.to_string()],
+            )?;
+            if done == 0 {
                 return Err(StoreError::Conflict("last identity"));
             }
         }
     }
-    let providers: Vec<(String,)> =
-        sqlx::query_as("SELECT provider FROM identities WHERE user_id = ? ORDER BY created_at, id")
-            .bind(user_id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(providers.into_iter().map(|(provider,)| provider).collect())
+    all(
+        conn,
+        "SELECT provider FROM identities WHERE user_id = ? ORDER BY created_at, id",
+        [user_id.to_string()],
+        |row| Ok(row.get(0)?),
+    )
 }
 
 #[async_trait]
@@ -71,15 +71,9 @@ impl IdentityStore for SqliteStore {
     /// On the request's thread, as `user_by_id`: a user has a handful of identities.
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
         self.inline.read(|conn| {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
-            ))?;
-            let mut rows = statement.query([user_id.to_string()])?;
-            let mut identities = Vec::new();
-            while let Some(row) = rows.next()? {
-                identities.push(identity_from_row(row)?);
-            }
-            Ok(identities)
+            all(conn, &IDENTITIES_OF, [user_id.to_string()], |row| {
+                identity_from_row(row)
+            })
         })
     }
 
@@ -109,30 +103,43 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn add_identity(&self, identity: &Identity) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await?;
-        insert_identity(&mut conn, identity).await
+        let identity = identity.clone();
+        self.writer
+            .write(move |conn| insert_identity(conn, &identity))
+            .await
     }
 
     async fn delete_identity(&self, user_id: Uuid, identity_id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM identities WHERE id = ? AND user_id = ?")
-            .bind(identity_id.to_string())
-            .bind(user_id.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.writer
+            .write(move |conn| {
+                let deleted = execute(
+                    conn,
+                    "DELETE FROM identities WHERE id = ? AND user_id = ?",
+                    [identity_id.to_string(), user_id.to_string()],
+                )?;
+                Ok(deleted == 1)
+            })
+            .await
     }
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(identity.identity_data.to_string())
-        .bind(&identity.email)
-        .bind(opt_ts(identity.last_sign_in_at))
-        .bind(ts(identity.updated_at))
-        .bind(identity.id.to_string())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        let identity = identity.clone();
+        self.writer
+            .write(move |conn| {
+                execute(
+                    conn,
+                    "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
+                     updated_at = ? WHERE id = ?",
+                    rusqlite::params![
+                        identity.identity_data.to_string(),
+                        identity.email,
+                        opt_ts(identity.last_sign_in_at),
+                        ts(identity.updated_at),
+                        identity.id.to_string()
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
     }
 }

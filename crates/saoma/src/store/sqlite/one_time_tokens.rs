@@ -1,10 +1,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, types::Value};
 use uuid::Uuid;
 
 use super::{
     columns::ONE_TIME_TOKEN_COLUMNS,
     decode::{one_time_token_from_row, ts},
+    statements::{execute, optional},
     SqliteStore,
 };
 use crate::{
@@ -22,41 +24,46 @@ impl OneTimeTokenStore for SqliteStore {
         token: &OneTimeToken,
         not_before: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        // The write lock (BEGIN IMMEDIATE) is held from the check to the commit.
-        let mut tx = self.write_transaction().await?;
-        let recent: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM one_time_tokens WHERE user_id = ? AND token_type = ? AND created_at > ?",
-        )
-        .bind(token.user_id.to_string())
-        .bind(token.token_type.as_str())
-        .bind(ts(not_before))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if recent.is_some() {
-            return Ok(false);
-        }
-        // Deleting the old code takes its wrong guesses with it (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM one_time_tokens WHERE user_id = ? AND token_type = ?")
-            .bind(token.user_id.to_string())
-            .bind(token.token_type.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO one_time_tokens \
-             (id, user_id, token_type, token_hash, relates_to, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(token.id.to_string())
-        .bind(token.user_id.to_string())
-        .bind(token.token_type.as_str())
-        .bind(&token.token_hash)
-        .bind(&token.relates_to)
-        .bind(ts(token.created_at))
-        .bind(ts(token.created_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        let (user_id, token_type) = (token.user_id.to_string(), token.token_type.as_str());
+        let values: [Value; 7] = [
+            token.id.to_string().into(),
+            user_id.clone().into(),
+            token_type.to_owned().into(),
+            token.token_hash.clone().into(),
+            token.relates_to.clone().into(),
+            ts(token.created_at).into(),
+            ts(token.created_at).into(),
+        ];
+        let not_before = ts(not_before);
+        // One write: nothing comes between the check and the insert.
+        self.writer
+            .write(move |conn| {
+                let recent = optional(
+                    conn,
+                    "SELECT 1 FROM one_time_tokens WHERE user_id = ? AND token_type = ? \
+                     AND created_at > ?",
+                    rusqlite::params![user_id, token_type, not_before],
+                    |_| Ok(()),
+                )?;
+                if recent.is_some() {
+                    return Ok(false);
+                }
+                // Deleting the old code takes its wrong guesses with it (ON DELETE CASCADE).
+                execute(
+                    conn,
+                    "DELETE FROM one_time_tokens WHERE user_id = ? AND token_type = ?",
+                    rusqlite::params![user_id, token_type],
+                )?;
+                execute(
+                    conn,
+                    "INSERT INTO one_time_tokens \
+                     (id, user_id, token_type, token_hash, relates_to, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    params_from_iter(values),
+                )?;
+                Ok(true)
+            })
+            .await
     }
 
     async fn one_time_token_of(
@@ -93,28 +100,35 @@ impl OneTimeTokenStore for SqliteStore {
     }
 
     async fn consume_one_time_token(&self, id: Uuid, token_hash: &str) -> StoreResult<bool> {
-        let deleted = sqlx::query("DELETE FROM one_time_tokens WHERE id = ? AND token_hash = ?")
-            .bind(id.to_string())
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        Ok(deleted == 1)
+        let params = [id.to_string(), token_hash.to_owned()];
+        self.writer
+            .write(move |conn| {
+                let deleted = execute(
+                    conn,
+                    "DELETE FROM one_time_tokens WHERE id = ? AND token_hash = ?",
+                    params,
+                )?;
+                Ok(deleted == 1)
+            })
+            .await
     }
 
     async fn take_guess(&self, id: Uuid, max_guesses: u32) -> StoreResult<bool> {
-        let counted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO saoma_one_time_token_guesses (token_id, wrong_guesses) \
-             SELECT id, 1 FROM one_time_tokens WHERE id = ?1 \
-             ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = wrong_guesses + 1 \
-             WHERE wrong_guesses < ?2 \
-             RETURNING wrong_guesses",
-        )
-        .bind(id.to_string())
-        .bind(i64::from(max_guesses))
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(counted.is_some())
+        self.writer
+            .write(move |conn| {
+                let counted = optional(
+                    conn,
+                    "INSERT INTO saoma_one_time_token_guesses (token_id, wrong_guesses) \
+                     SELECT id, 1 FROM one_time_tokens WHERE id = ?1 \
+                     ON CONFLICT (token_id) DO UPDATE SET wrong_guesses = wrong_guesses + 1 \
+                     WHERE wrong_guesses < ?2 \
+                     RETURNING wrong_guesses",
+                    rusqlite::params![id.to_string(), i64::from(max_guesses)],
+                    |_| Ok(()),
+                )?;
+                Ok(counted.is_some())
+            })
+            .await
     }
 }
 

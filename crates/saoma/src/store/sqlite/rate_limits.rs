@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::SqliteStore;
+use super::{statements::optional, SqliteStore};
 use crate::store::{RateLimitStore, StoreResult};
 
 /// One statement, so that concurrent requests cannot both take the last token.
@@ -18,13 +18,17 @@ impl RateLimitStore for SqliteStore {
         refill: f64,
         now: f64,
     ) -> StoreResult<bool> {
-        let left: Option<f64> = sqlx::query_scalar(TAKE_TOKEN_SQL)
-            .bind(key)
-            .bind(capacity)
-            .bind(now)
-            .bind(refill)
-            .fetch_optional(&self.writer)
-            .await?;
-        Ok(left.is_some())
+        let key = key.to_owned();
+        self.writer
+            .write(move |conn| {
+                let left = optional(
+                    conn,
+                    TAKE_TOKEN_SQL,
+                    rusqlite::params![key, capacity, now, refill],
+                    |_| Ok(()),
+                )?;
+                Ok(left.is_some())
+            })
+            .await
     }
 }

@@ -1,13 +1,23 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, types::Value};
 
 use super::{
     columns::SCAN_TICKET_COLUMNS,
-    decode::{is_unique_violation, scan_ticket_from_row, ts},
+    decode::{scan_ticket_from_row, ts},
+    statements::{execute, execute_unique},
     SqliteStore,
 };
 use crate::domain::scan_ticket::{ScanStatus, ScanTicket};
-use crate::store::{ScanTicketStore, StoreError, StoreResult};
+use crate::store::{ScanTicketStore, StoreResult};
+
+static INSERT_TICKET: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO saoma_scan_tickets ({SCAN_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+});
 
 /// One statement, so that two confirms racing cannot both win. The statuses it may leave come
 /// as one JSON array (SQLite binds no lists).
@@ -18,26 +28,28 @@ const ADVANCE_SQL: &str = "UPDATE saoma_scan_tickets SET status = ?1, \
 #[async_trait]
 impl ScanTicketStore for SqliteStore {
     async fn create_scan_ticket(&self, ticket: &ScanTicket) -> StoreResult<()> {
-        let result = sqlx::query(&format!(
-            "INSERT INTO saoma_scan_tickets ({SCAN_TICKET_COLUMNS}) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&ticket.scene)
-        .bind(&ticket.provider)
-        .bind(ticket.flow_id.to_string())
-        .bind(&ticket.browser_secret_hash)
-        .bind(ticket.status.as_str())
-        .bind(&ticket.person)
-        .bind(ts(ticket.created_at))
-        .bind(ts(ticket.expires_at))
-        .bind(ts(ticket.updated_at))
-        .execute(&self.writer)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("scan ticket")),
-            Err(err) => Err(err.into()),
-        }
+        let values: [Value; 9] = [
+            ticket.scene.clone().into(),
+            ticket.provider.clone().into(),
+            ticket.flow_id.to_string().into(),
+            ticket.browser_secret_hash.clone().into(),
+            ticket.status.as_str().to_owned().into(),
+            ticket.person.clone().into(),
+            ts(ticket.created_at).into(),
+            ts(ticket.expires_at).into(),
+            ts(ticket.updated_at).into(),
+        ];
+        self.writer
+            .write(move |conn| {
+                execute_unique(
+                    conn,
+                    &INSERT_TICKET,
+                    params_from_iter(values),
+                    "scan ticket",
+                )?;
+                Ok(())
+            })
+            .await
     }
 
     async fn scan_ticket(&self, scene: &str) -> StoreResult<Option<ScanTicket>> {
@@ -60,14 +72,15 @@ impl ScanTicketStore for SqliteStore {
     ) -> StoreResult<bool> {
         let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
         let from = serde_json::Value::from(from).to_string();
-        let done = sqlx::query(ADVANCE_SQL)
-            .bind(to.as_str())
-            .bind(person)
-            .bind(ts(now))
-            .bind(scene)
-            .bind(from)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let values: [Value; 5] = [
+            to.as_str().to_owned().into(),
+            person.map(str::to_owned).into(),
+            ts(now).into(),
+            scene.to_owned().into(),
+            from.into(),
+        ];
+        self.writer
+            .write(move |conn| Ok(execute(conn, ADVANCE_SQL, params_from_iter(values))? == 1))
+            .await
     }
 }

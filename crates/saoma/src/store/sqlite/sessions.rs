@@ -8,6 +8,7 @@ use super::{
     columns::{SESSION_COLUMNS, TOKEN_COLUMNS},
     decode::{opt_ts, session_from_row, token_from_row, ts},
     group_writer::run_now,
+    statements::{execute, optional},
     SqliteStore,
 };
 use crate::domain::{
@@ -20,7 +21,7 @@ use crate::store::{
     Rotation, SessionStore, StoreResult,
 };
 
-/// A refresh token's row; shared by both drivers' writers.
+/// A refresh token's row, for a session's first token and for rotations.
 const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
      VALUES (?, ?, ?, ?, ?, 0, ?, ?)";
@@ -37,108 +38,116 @@ const REVOKE_TOKEN: &str = "UPDATE refresh_tokens SET revoked = 1, updated_at = 
 const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = ?";
 
-async fn insert_token(
-    conn: &mut sqlx::SqliteConnection,
+fn insert_token(
+    conn: &rusqlite::Connection,
     token: &MintedToken,
     session: &Session,
     parent: Option<&str>,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(INSERT_TOKEN)
-        .bind(&token.token_hash)
-        .bind(&token.nonce)
-        .bind(session.user_id.to_string())
-        .bind(session.id.to_string())
-        .bind(parent)
-        .bind(ts(now))
-        .bind(ts(now))
-        .execute(conn)
-        .await?;
+    execute(
+        conn,
+        INSERT_TOKEN,
+        rusqlite::params![
+            token.token_hash,
+            token.nonce,
+            session.user_id.to_string(),
+            session.id.to_string(),
+            parent,
+            ts(now),
+            ts(now)
+        ],
+    )?;
     Ok(())
 }
 
 /// Records `method` on the session, or moves its time to `at` when it is there already (as
 /// GoTrue does); `false` when there is no such session.
-async fn upsert_amr_claim(
-    conn: &mut sqlx::SqliteConnection,
+fn upsert_amr_claim(
+    conn: &rusqlite::Connection,
     session_id: Uuid,
     method: &str,
     at: DateTime<Utc>,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = execute(
+        conn,
         "INSERT INTO mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
          SELECT ?1, ?2, ?3, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?2) \
          ON CONFLICT (session_id, authentication_method) DO UPDATE SET updated_at = excluded.updated_at",
-    )
-    .bind(Uuid::new_v4().to_string())
-    .bind(session_id.to_string())
-    .bind(ts(at))
-    .bind(method)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        rusqlite::params![
+            Uuid::new_v4().to_string(),
+            session_id.to_string(),
+            ts(at),
+            method
+        ],
+    )?;
+    Ok(done == 1)
 }
 
 /// A session, its first refresh token, its AMR claims, and the user's last sign-in.
-pub(super) async fn insert_session(
-    conn: &mut sqlx::SqliteConnection,
+pub(super) fn insert_session(
+    conn: &rusqlite::Connection,
     session: &Session,
     token: &MintedToken,
 ) -> StoreResult<()> {
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(session.id.to_string())
-    .bind(session.user_id.to_string())
-    .bind(&session.aal)
-    .bind(opt_ts(session.not_after))
-    .bind(opt_ts(session.refreshed_at))
-    .bind(&session.user_agent)
-    .bind(&session.ip)
-    .bind(ts(session.created_at))
-    .bind(ts(session.updated_at))
-    .execute(&mut *conn)
-    .await?;
-    insert_token(conn, token, session, None, session.created_at).await?;
+        rusqlite::params![
+            session.id.to_string(),
+            session.user_id.to_string(),
+            session.aal,
+            opt_ts(session.not_after),
+            opt_ts(session.refreshed_at),
+            session.user_agent,
+            session.ip,
+            ts(session.created_at),
+            ts(session.updated_at)
+        ],
+    )?;
+    insert_token(conn, token, session, None, session.created_at)?;
     for claim in &session.amr {
-        upsert_amr_claim(conn, session.id, &claim.method, claim.at).await?;
+        upsert_amr_claim(conn, session.id, &claim.method, claim.at)?;
     }
-    sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
-        .bind(ts(session.created_at))
-        .bind(session.user_id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    execute(
+        conn,
+        "UPDATE users SET last_sign_in_at = ? WHERE id = ?",
+        rusqlite::params![ts(session.created_at), session.user_id.to_string()],
+    )?;
     Ok(())
 }
 
-pub(super) async fn delete_sessions(
-    conn: &mut sqlx::SqliteConnection,
+pub(super) fn delete_sessions(
+    conn: &rusqlite::Connection,
     user_id: Uuid,
     current: Uuid,
     scope: LogoutScope,
 ) -> StoreResult<u64> {
-    let query = match scope {
-        LogoutScope::Global => {
-            sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(user_id.to_string())
-        }
-        LogoutScope::Local => sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id = ?")
-            .bind(user_id.to_string())
-            .bind(current.to_string()),
-        LogoutScope::Others => sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
-            .bind(user_id.to_string())
-            .bind(current.to_string()),
+    let (user_id, current) = (user_id.to_string(), current.to_string());
+    let deleted = match scope {
+        LogoutScope::Global => execute(conn, "DELETE FROM sessions WHERE user_id = ?", [user_id])?,
+        LogoutScope::Local => execute(
+            conn,
+            "DELETE FROM sessions WHERE user_id = ? AND id = ?",
+            [user_id, current],
+        )?,
+        LogoutScope::Others => execute(
+            conn,
+            "DELETE FROM sessions WHERE user_id = ? AND id <> ?",
+            [user_id, current],
+        )?,
     };
-    Ok(query.execute(conn).await?.rows_affected())
+    Ok(deleted as u64)
 }
 
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
-        let mut tx = self.write_transaction().await?;
-        insert_session(&mut tx, session, token).await?;
-        tx.commit().await?;
-        Ok(())
+        let (session, token) = (session.clone(), token.clone());
+        self.writer
+            .write(move |conn| insert_session(conn, &session, &token))
+            .await
     }
 
     async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>> {
@@ -157,8 +166,10 @@ impl SessionStore for SqliteStore {
         method: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut conn = self.writer.acquire().await?;
-        upsert_amr_claim(&mut conn, session_id, method, at).await
+        let method = method.to_owned();
+        self.writer
+            .write(move |conn| upsert_amr_claim(conn, session_id, &method, at))
+            .await
     }
 
     async fn end_sessions(
@@ -167,8 +178,9 @@ impl SessionStore for SqliteStore {
         current: Uuid,
         scope: LogoutScope,
     ) -> StoreResult<u64> {
-        let mut conn = self.writer.acquire().await?;
-        delete_sessions(&mut conn, user_id, current, scope).await
+        self.writer
+            .write(move |conn| delete_sessions(conn, user_id, current, scope))
+            .await
     }
 
     async fn rotate_refresh_token(
@@ -184,7 +196,7 @@ impl SessionStore for SqliteStore {
         let presented = presented_hash.to_owned();
         let fresh = fresh.clone();
         let policy = *policy;
-        self.group
+        self.writer
             .write(move |conn| {
                 run_now(rotate(
                     &mut GroupRotation(conn),
@@ -202,43 +214,30 @@ impl SessionStore for SqliteStore {
 /// The steps are `async` for the shared `rotate`, and never wait.
 struct GroupRotation<'a>(&'a mut rusqlite::Connection);
 
-impl GroupRotation<'_> {
-    fn optional<T>(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-        decode: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        let mut statement = self.0.prepare_cached(sql)?;
-        let mut rows = statement.query(params)?;
-        rows.next()?.map(decode).transpose()
-    }
-
-    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
-        self.0.prepare_cached(sql)?.execute(params)?;
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl RotationSteps for GroupRotation<'_> {
     async fn lock_session_of(&mut self, token_hash: &str) -> StoreResult<Option<Session>> {
         // The write lock of the batch's BEGIN IMMEDIATE already serialises rotations.
-        self.optional(&SESSION_OF_TOKEN, [token_hash], |row| session_from_row(row))
+        optional(self.0, &SESSION_OF_TOKEN, [token_hash], |row| {
+            session_from_row(row)
+        })
     }
 
     async fn token(&mut self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-        self.optional(&TOKEN_BY_HASH, [token_hash], |row| token_from_row(row))
+        optional(self.0, &TOKEN_BY_HASH, [token_hash], |row| {
+            token_from_row(row)
+        })
     }
 
     async fn active_token(&mut self, session_id: Uuid) -> StoreResult<Option<RefreshToken>> {
-        self.optional(&ACTIVE_TOKEN, [session_id.to_string()], |row| {
+        optional(self.0, &ACTIVE_TOKEN, [session_id.to_string()], |row| {
             token_from_row(row)
         })
     }
 
     async fn revoke(&mut self, token_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        self.execute(REVOKE_TOKEN, rusqlite::params![ts(now), token_id])
+        execute(self.0, REVOKE_TOKEN, rusqlite::params![ts(now), token_id])?;
+        Ok(())
     }
 
     async fn insert_child(
@@ -248,28 +247,20 @@ impl RotationSteps for GroupRotation<'_> {
         parent: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        self.execute(
-            INSERT_TOKEN,
-            rusqlite::params![
-                fresh.token_hash,
-                fresh.nonce,
-                session.user_id.to_string(),
-                session.id.to_string(),
-                parent,
-                ts(now),
-                ts(now)
-            ],
-        )
+        insert_token(self.0, fresh, session, Some(parent), now)
     }
 
     async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        self.execute(
+        execute(
+            self.0,
             TOUCH_SESSION,
             rusqlite::params![ts(now), ts(now), session_id.to_string()],
-        )
+        )?;
+        Ok(())
     }
 
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()> {
-        self.execute(DELETE_SESSION, [session_id.to_string()])
+        execute(self.0, DELETE_SESSION, [session_id.to_string()])?;
+        Ok(())
     }
 }

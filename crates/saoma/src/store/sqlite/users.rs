@@ -1,63 +1,59 @@
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, types::Value};
 use uuid::Uuid;
 
 use super::{
-    audit::insert_audit,
+    audit::{insert_audit, AuditRow},
     columns::{PRINCIPAL_SQL, USER_COLUMNS},
-    decode::{is_unique_violation, opt_ts, principal_from_row, ts, user_from_row},
+    decode::{opt_ts, principal_from_row, ts, user_from_row},
     identities::{change_identity, insert_identity},
     sessions::{delete_sessions, insert_session},
+    statements::{execute, execute_unique, optional},
     SqliteStore,
 };
 use crate::domain::{
     user_changes::{merge, providers_patch},
     User, UserChanges,
 };
-use crate::store::{NewAccount, Principal, StoreError, StoreResult, UserStore};
+use crate::store::{NewAccount, Principal, StoreResult, UserStore};
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-/// The user's own columns, in the order both statements below name them, bound to `query`.
-fn bind_user_columns<'q>(query: Query<'q>, user: &'q User) -> Query<'q> {
-    query
-        .bind(&user.aud)
-        .bind(&user.role)
-        .bind(&user.email)
-        .bind(&user.encrypted_password)
-        .bind(opt_ts(user.email_confirmed_at))
-        .bind(opt_ts(user.confirmation_sent_at))
-        .bind(&user.phone)
-        .bind(opt_ts(user.phone_confirmed_at))
+/// The user's own columns, in the order both statements below name them.
+fn user_columns(user: &User) -> Vec<Value> {
+    vec![
+        user.aud.clone().into(),
+        user.role.clone().into(),
+        user.email.clone().into(),
+        user.encrypted_password.clone().into(),
+        opt_ts(user.email_confirmed_at).into(),
+        opt_ts(user.confirmation_sent_at).into(),
+        user.phone.clone().into(),
+        opt_ts(user.phone_confirmed_at).into(),
         // GoTrue's "none" is `''`, not null.
-        .bind(user.phone_change.as_deref().unwrap_or(""))
-        .bind(opt_ts(user.phone_change_sent_at))
-        .bind(opt_ts(user.invited_at))
-        .bind(opt_ts(user.recovery_sent_at))
-        .bind(user.email_change.as_deref().unwrap_or(""))
-        .bind(opt_ts(user.email_change_sent_at))
-        .bind(user.email_change_confirm_status)
-        .bind(opt_ts(user.reauthentication_sent_at))
-        .bind(opt_ts(user.last_sign_in_at))
-        .bind(user.app_metadata.to_string())
-        .bind(user.user_metadata.to_string())
-        .bind(opt_ts(user.banned_until))
-        .bind(user.is_anonymous)
-        .bind(ts(user.updated_at))
+        user.phone_change.clone().unwrap_or_default().into(),
+        opt_ts(user.phone_change_sent_at).into(),
+        opt_ts(user.invited_at).into(),
+        opt_ts(user.recovery_sent_at).into(),
+        user.email_change.clone().unwrap_or_default().into(),
+        opt_ts(user.email_change_sent_at).into(),
+        i64::from(user.email_change_confirm_status).into(),
+        opt_ts(user.reauthentication_sent_at).into(),
+        opt_ts(user.last_sign_in_at).into(),
+        user.app_metadata.to_string().into(),
+        user.user_metadata.to_string().into(),
+        opt_ts(user.banned_until).into(),
+        user.is_anonymous.into(),
+        ts(user.updated_at).into(),
+    ]
 }
 
-/// Unique-key clashes on the users table are the caller's `Conflict`, not a failure.
-fn user_conflict(result: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>) -> StoreResult<()> {
-    match result {
-        Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict("user")),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
-}
-
-async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
-    let query = sqlx::query(
+fn insert_user(conn: &rusqlite::Connection, user: &User) -> StoreResult<()> {
+    let mut values = user_columns(user);
+    values.extend([user.id.to_string().into(), ts(user.created_at).into()]);
+    execute_unique(
+        conn,
         "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
          confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
          invited_at, recovery_sent_at, email_change, email_change_sent_at, \
@@ -65,47 +61,58 @@ async fn insert_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreRes
          last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
          updated_at, id, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    let query = bind_user_columns(query, user)
-        .bind(user.id.to_string())
-        .bind(ts(user.created_at));
-    user_conflict(query.execute(conn).await)
+        params_from_iter(values),
+        "user",
+    )?;
+    Ok(())
 }
 
-/// Writes the user's own columns (under the write lock taken by `change_user`).
-async fn write_user(conn: &mut sqlx::SqliteConnection, user: &User) -> StoreResult<()> {
-    let query = sqlx::query(
+/// Writes the user's own columns (inside `change_user`'s write).
+fn write_user(conn: &rusqlite::Connection, user: &User) -> StoreResult<()> {
+    let mut values = user_columns(user);
+    values.push(user.id.to_string().into());
+    execute_unique(
+        conn,
         "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
          email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
          phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
          email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
          reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
          is_anonymous = ?, updated_at = ? WHERE id = ?",
-    );
-    user_conflict(
-        bind_user_columns(query, user)
-            .bind(user.id.to_string())
-            .execute(conn)
-            .await,
-    )
+        params_from_iter(values),
+        "user",
+    )?;
+    Ok(())
 }
+
+static USER_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL")
+});
 
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_account(&self, account: &NewAccount<'_>) -> StoreResult<()> {
-        let mut tx = self.write_transaction().await?;
-        insert_user(&mut tx, account.user).await?;
-        for identity in account.identities {
-            insert_identity(&mut tx, identity).await?;
-        }
-        if let Some((session, token)) = account.session {
-            insert_session(&mut tx, session, token).await?;
-        }
-        for entry in account.audit {
-            insert_audit(&mut tx, entry).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let user = account.user.clone();
+        let identities = account.identities.to_vec();
+        let session = account
+            .session
+            .map(|(session, token)| (session.clone(), token.clone()));
+        let audit: Vec<AuditRow> = account.audit.iter().map(AuditRow::from).collect();
+        self.writer
+            .write(move |conn| {
+                insert_user(conn, &user)?;
+                for identity in &identities {
+                    insert_identity(conn, identity)?;
+                }
+                if let Some((session, token)) = &session {
+                    insert_session(conn, session, token)?;
+                }
+                for entry in &audit {
+                    insert_audit(conn, entry)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn change_user(
@@ -114,48 +121,48 @@ impl UserStore for SqliteStore {
         changes: &UserChanges,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>> {
-        // The write lock is taken before the read: nobody changes the row in between.
-        let mut tx = self.write_transaction().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(mut user) = row.as_ref().map(user_from_row).transpose()? else {
-            return Ok(None);
-        };
-        changes.apply(&mut user, now);
-        if let Some(change) = &changes.identity {
-            let providers = change_identity(&mut tx, id, change).await?;
-            merge(&mut user.app_metadata, &providers_patch(&providers));
-        }
-        write_user(&mut tx, &user).await?;
-        if let Some((scope, current)) = changes.end_sessions {
-            delete_sessions(&mut tx, id, current, scope).await?;
-        }
-        if changes.clear_one_time_tokens {
-            sqlx::query("DELETE FROM one_time_tokens WHERE user_id = ?")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(entry) = &changes.audit {
-            insert_audit(&mut tx, entry).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(user))
+        let audit = changes.audit.as_ref().map(AuditRow::from);
+        let changes = changes.clone();
+        self.writer
+            .write(move |conn| {
+                // Read and written in one write of the writer: nobody changes the row between.
+                let Some(mut user) = optional(conn, &USER_BY_ID, [id.to_string()], |row| {
+                    user_from_row(row)
+                })?
+                else {
+                    return Ok(None);
+                };
+                changes.apply(&mut user, now);
+                if let Some(change) = &changes.identity {
+                    let providers = change_identity(conn, id, change)?;
+                    merge(&mut user.app_metadata, &providers_patch(&providers));
+                }
+                write_user(conn, &user)?;
+                if let Some((scope, current)) = changes.end_sessions {
+                    delete_sessions(conn, id, current, scope)?;
+                }
+                if changes.clear_one_time_tokens {
+                    execute(
+                        conn,
+                        "DELETE FROM one_time_tokens WHERE user_id = ?",
+                        [id.to_string()],
+                    )?;
+                }
+                if let Some(row) = &audit {
+                    insert_audit(conn, row)?;
+                }
+                Ok(Some(user))
+            })
+            .await
     }
 
     /// On the request's thread (every refresh and sign-in reads its user): sqlx's hand-off
     /// to a connection thread and back cost more than the lookup.
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.inline.read(|conn| {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
-            ))?;
-            let mut rows = statement.query([id.to_string()])?;
-            rows.next()?.map(user_from_row).transpose()
+            optional(conn, &USER_BY_ID, [id.to_string()], |row| {
+                user_from_row(row)
+            })
         })
     }
 
@@ -212,31 +219,27 @@ impl UserStore for SqliteStore {
     }
 
     async fn delete_user(&self, id: Uuid) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id.to_string())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.writer
+            .write(move |conn| {
+                Ok(execute(conn, "DELETE FROM users WHERE id = ?", [id.to_string()])? == 1)
+            })
+            .await
     }
 
     async fn soft_delete_user(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = self.write_transaction().await?;
-        let done = sqlx::query(
-            "UPDATE users SET deleted_at = ?, updated_at = ?, email = NULL, phone = NULL, \
-             encrypted_password = NULL WHERE id = ? AND deleted_at IS NULL",
-        )
-        .bind(ts(now))
-        .bind(ts(now))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        for table in ["identities", "sessions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        self.writer
+            .write(move |conn| {
+                let id = id.to_string();
+                let done = execute(
+                    conn,
+                    "UPDATE users SET deleted_at = ?, updated_at = ?, email = NULL, phone = NULL, \
+                     encrypted_password = NULL WHERE id = ? AND deleted_at IS NULL",
+                    rusqlite::params![ts(now), ts(now), id],
+                )?;
+                execute(conn, "DELETE FROM identities WHERE user_id = ?", [&id])?;
+                execute(conn, "DELETE FROM sessions WHERE user_id = ?", [&id])?;
+                Ok(done == 1)
+            })
+            .await
     }
 }
