@@ -10,7 +10,10 @@
 
 // The session columns saoma's rotation reads (AMR claims included), so the refresh floor
 // reads a session exactly as saoma does.
-use saoma::store::{POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS, SQLITE_SESSION_COLUMNS};
+use saoma::store::{
+    POSTGRES_AUDIT_ACTOR_SQL, POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS,
+    SQLITE_AUDIT_ACTOR_SQL, SQLITE_SESSION_COLUMNS,
+};
 use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
@@ -108,43 +111,64 @@ pub fn random_hex(bytes: usize) -> String {
         .collect()
 }
 
-/// The audit-log entry saoma writes on a login or a refresh (crates/saoma/src/audit.rs).
-async fn record_audit(db: &Db, user_id: &str, action: &str, traits: Value) -> anyhow::Result<()> {
-    let payload = serde_json::json!({
+fn audit_payload(user_id: &str, action: &str, traits: Value) -> Value {
+    serde_json::json!({
         "actor_id": user_id,
         "actor_username": "someone@bench.example.com",
         "actor_via_sso": false,
         "action": action,
         "log_type": if action == "login" { "account" } else { "token" },
         "traits": traits,
-    });
-    let now = Utc::now();
+    })
+}
+
+/// The audit-log entry saoma writes, on `conn` (inside the caller's transaction, as a
+/// refresh writes it, or alone).
+async fn sqlite_audit(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    action: &str,
+    traits: Value,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)",
+    )
+    .bind(Uuid::now_v7().to_string()) // as saoma's `AuditEntry`
+    .bind(audit_payload(user_id, action, traits).to_string())
+    .bind(ts(Utc::now()))
+    .bind("127.0.0.1")
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn pg_audit(
+    conn: &mut sqlx::PgConnection,
+    user_id: &str,
+    action: &str,
+    traits: Value,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address) \
+         VALUES ('00000000-0000-0000-0000-000000000000', $1, CAST($2 AS json), $3, $4)",
+    )
+    .bind(Uuid::now_v7()) // as saoma's `AuditEntry`
+    .bind(sqlx::types::Json(audit_payload(user_id, action, traits)))
+    .bind(Utc::now())
+    .bind("127.0.0.1")
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The audit-log entry saoma writes on a login (crates/saoma/src/auth/audit.rs), alone.
+async fn record_audit(db: &Db, user_id: &str, action: &str, traits: Value) -> anyhow::Result<()> {
     match db {
         Db::Sqlite { writer, .. } => {
-            sqlx::query(
-                "INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)",
-            )
-            .bind(Uuid::new_v4().to_string())
-            .bind(payload.to_string())
-            .bind(ts(now))
-            .bind("127.0.0.1")
-            .execute(writer)
-            .await?;
+            sqlite_audit(&mut *writer.acquire().await?, user_id, action, traits).await
         }
-        Db::Postgres(pool) => {
-            sqlx::query(
-                "INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address) \
-                 VALUES ('00000000-0000-0000-0000-000000000000', $1, CAST($2 AS json), $3, $4)",
-            )
-            .bind(Uuid::new_v4())
-            .bind(sqlx::types::Json(&payload))
-            .bind(now)
-            .bind("127.0.0.1")
-            .execute(pool)
-            .await?;
-        }
+        Db::Postgres(pool) => pg_audit(&mut *pool.acquire().await?, user_id, action, traits).await,
     }
-    Ok(())
 }
 
 /// A signed-in user: ids as text (SQLite keeps them so), parsed for Postgres.
@@ -399,7 +423,6 @@ impl Job for Refresh {
         let now = Utc::now();
         let fresh = random_hex(32);
         let nonce = random_hex(16);
-        let audited: String;
         match &self.db {
             Db::Sqlite { reader, writer, .. } => {
                 let mut conn = writer.acquire().await?;
@@ -452,11 +475,17 @@ impl Job for Refresh {
                     .bind(&session_id)
                     .execute(&mut *conn)
                     .await?;
+                // The audit entry, in the rotation's transaction (store/rotation.rs).
+                sqlx::query(SQLITE_AUDIT_ACTOR_SQL)
+                    .bind(&user_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let traits = serde_json::json!({ "session_id": session_id });
+                sqlite_audit(&mut conn, &user_id, "token_refreshed", traits).await?;
                 Executor::execute(&mut *conn, "COMMIT").await?;
                 drop(conn);
                 sqlite_user_by_id(reader, &user_id).await?;
                 sqlite_identities_of(reader, &user_id).await?;
-                audited = user_id;
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
@@ -511,19 +540,18 @@ impl Job for Refresh {
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?;
+                // The audit entry, in the rotation's transaction (store/rotation.rs).
+                sqlx::query(POSTGRES_AUDIT_ACTOR_SQL)
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let traits = serde_json::json!({ "session_id": session_id });
+                pg_audit(&mut tx, &user_id.to_string(), "token_refreshed", traits).await?;
                 tx.commit().await?;
                 pg_user_by_id(pool, user_id).await?;
                 pg_identities_of(pool, user_id).await?;
-                audited = user_id.to_string();
             }
         }
-        record_audit(
-            &self.db,
-            &audited,
-            "token_refreshed",
-            serde_json::json!({ "session_id": audited }),
-        )
-        .await?;
         self.token = fresh;
         Ok(())
     }

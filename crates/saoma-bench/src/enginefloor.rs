@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
-use saoma::store::{SqliteCheckpointer, SQLITE_SESSION_COLUMNS};
+use saoma::store::{SqliteCheckpointer, SQLITE_AUDIT_ACTOR_SQL, SQLITE_SESSION_COLUMNS};
 use uuid::Uuid;
 
 use crate::dbfloor::{active_tokens, random_hex, ts, Db, TOKEN_COLUMNS};
@@ -66,7 +66,7 @@ fn insert_audit(conn: &Connection, user_id: &str, action: &str, now: &str) -> an
         "INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)",
     )?
     .execute(params![
-        Uuid::new_v4().to_string(),
+        Uuid::now_v7().to_string(), // as saoma's `AuditEntry`
         payload.to_string(),
         now,
         "127.0.0.1"
@@ -84,7 +84,8 @@ fn read_all(row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
 
 /// Refresh rotation of `token` (an active token's hash): the session of the token, the
 /// token, the session's newest unrevoked token, revoke, the child, the session touched
-/// (`store/rotation.rs` on `store/sqlite/sessions.rs`), then the audit entry. Answers the
+/// (`store/rotation.rs` on `store/sqlite/sessions.rs`), then the user's audit columns and the
+/// audit entry. Answers the
 /// child's hash, the chain's next active token.
 fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
     let now = ts(Utc::now());
@@ -135,6 +136,15 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
     ])?;
     conn.prepare_cached("UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?")?
         .execute(params![now, now, session_id])?;
+    // The audit entry, in the rotation's transaction (store/rotation.rs): who it names, then
+    // the entry.
+    {
+        let mut actor = conn.prepare_cached(SQLITE_AUDIT_ACTOR_SQL)?;
+        let mut rows = actor.query([&user_id])?;
+        if let Some(row) = rows.next()? {
+            read_all(row)?;
+        }
+    }
     insert_audit(conn, &user_id, "token_refreshed", &now)?;
     Ok(child)
 }

@@ -17,9 +17,16 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
     }
     let now = state.clock.now();
     let fresh = state.refresh_key.mint();
+    // The `token_refreshed` audit entry is written with the rotation, in its transaction.
     let outcome = state
         .store
-        .present_refresh_token(presented, &fresh, now, &state.rotation_policy())
+        .present_refresh_token(
+            presented,
+            &fresh,
+            now,
+            &state.rotation_policy(),
+            Some(&client.ip),
+        )
         .await?;
     let (session, nonce) = match outcome {
         Rotation::Issued { session, nonce } => (session, nonce),
@@ -51,18 +58,5 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
     }
     let identities = state.store.identities_of(user.id).await?;
     let plaintext = state.refresh_key.reveal(&nonce);
-    // The rotation is committed: the client must get its new token. Failing the request now
-    // would make its retry look like reuse of a rotated token, ending the session.
-    if let Err(err) = audit::record(
-        state,
-        Action::TokenRefreshed,
-        &user,
-        json!({ "session_id": session.id }),
-        client,
-    )
-    .await
-    {
-        tracing::warn!(error = %err, "token_refreshed audit entry not written");
-    }
     tokens::session_json(state, &user, &identities, &session, &plaintext, now)
 }

@@ -67,9 +67,46 @@ pub struct AuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// What an entry says of the user it names: enough to write one from inside a store's
+/// transaction, which reads these columns rather than the whole user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditActor {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// `full_name` of the user's metadata, when it is a string.
+    pub full_name: Option<String>,
+}
+
+impl From<&User> for AuditActor {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+            full_name: user
+                .user_metadata
+                .get("full_name")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }
+    }
+}
+
 impl AuditEntry {
     /// An entry about `actor`; `traits` add detail (the provider, the session, ...).
     pub fn new(action: Action, actor: &User, traits: Value, ip: &str, now: DateTime<Utc>) -> Self {
+        Self::about(action, &AuditActor::from(actor), traits, ip, now)
+    }
+
+    /// The same from what [`AuditActor`] keeps of the user.
+    pub fn about(
+        action: Action,
+        actor: &AuditActor,
+        traits: Value,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
         let username = actor
             .email
             .clone()
@@ -82,17 +119,35 @@ impl AuditEntry {
             "action": action.as_str(),
             "log_type": action.log_type(),
         });
-        if let Some(name) = actor.user_metadata.get("full_name").and_then(Value::as_str) {
+        if let Some(name) = &actor.full_name {
             payload["actor_name"] = json!(name);
         }
         if traits.as_object().is_some_and(|t| !t.is_empty()) {
             payload["traits"] = traits;
         }
         Self {
-            id: Uuid::new_v4(),
+            // Time-ordered (v7, where GoTrue uses v4; any UUID fits the column): each entry
+            // appends to the table's id index instead of dirtying a random page of it, one
+            // page less written per refresh and sign-in in SQLite's WAL and Postgres's.
+            id: Uuid::now_v7(),
             payload,
             ip_address: ip.chars().take(64).collect(),
             created_at: now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_made_later_sort_after_earlier_ones() {
+        let user = User::new(Uuid::new_v4(), "authenticated", "email", Utc::now());
+        let ids: Vec<Uuid> = (0..100)
+            .map(|_| AuditEntry::new(Action::Login, &user, json!({}), "", Utc::now()).id)
+            .collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+        assert_eq!(ids[0].get_version_num(), 7);
     }
 }

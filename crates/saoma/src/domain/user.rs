@@ -83,7 +83,7 @@ impl User {
     }
 
     pub fn is_banned(&self, now: DateTime<Utc>) -> bool {
-        self.banned_until.is_some_and(|until| until > now)
+        banned_at(self.banned_until, now)
     }
 
     /// GoTrue's `confirmed_at`: the earlier of the email and phone confirmations.
@@ -257,6 +257,11 @@ impl<'a> IdentityView<'a> {
             email: identity.email.as_deref(),
         }
     }
+}
+
+/// Whether a ban lasting `until` is in force at `now` (for code that reads the column alone).
+pub fn banned_at(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    until.is_some_and(|until| until > now)
 }
 
 #[cfg(test)]

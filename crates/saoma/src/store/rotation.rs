@@ -1,5 +1,7 @@
 //! Refresh-token rotation, once for both backends: each supplies the row-level steps inside
-//! its own transaction, this module runs [`decide`] and applies the decision.
+//! its own transaction, this module runs [`decide`] and applies the decision, and writes the
+//! `token_refreshed` audit entry of an issued token in the same transaction (as GoTrue does):
+//! one commit per refresh, and no rotation without its entry.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,7 +9,9 @@ use uuid::Uuid;
 
 use super::{Rotation, StoreResult};
 use crate::domain::{
+    audit::{Action, AuditActor, AuditEntry},
     refresh::{decide, Decision, MintedToken, RefreshToken, RotationPolicy},
+    user::banned_at,
     Session,
 };
 
@@ -29,11 +33,41 @@ pub(super) trait RotationSteps: Send {
     ) -> StoreResult<()>;
     async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()>;
+    /// What an audit entry names of the user, and until when the user is banned; `None`
+    /// when the user is gone.
+    async fn audit_actor(
+        &mut self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<(AuditActor, Option<DateTime<Utc>>)>>;
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
 }
 
 /// `presented` is what the backend's steps look tokens up by: saoma's hash, or (Postgres, see
 /// `PostgresStore::rotate_gotrue_refresh_token`) the plaintext of a token GoTrue issued.
+/// With `audit_ip`, an issued token's `token_refreshed` entry is written too, from that
+/// address, unless the user is banned (the refresh is refused then, as before).
 pub(super) async fn rotate(
+    steps: &mut impl RotationSteps,
+    presented: &str,
+    fresh: &MintedToken,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+    audit_ip: Option<&str>,
+) -> StoreResult<Rotation> {
+    let outcome = decide_and_apply(steps, presented, fresh, now, policy).await?;
+    if let (Rotation::Issued { session, .. }, Some(ip)) = (&outcome, audit_ip) {
+        if let Some((actor, banned_until)) = steps.audit_actor(session.user_id).await? {
+            if !banned_at(banned_until, now) {
+                let traits = serde_json::json!({ "session_id": session.id });
+                let entry = AuditEntry::about(Action::TokenRefreshed, &actor, traits, ip, now);
+                steps.insert_audit(&entry).await?;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+async fn decide_and_apply(
     steps: &mut impl RotationSteps,
     presented: &str,
     fresh: &MintedToken,

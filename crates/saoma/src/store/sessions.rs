@@ -50,13 +50,16 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<u64>;
 
     /// Presents a refresh token (by hash) atomically: decides with
-    /// [`crate::domain::refresh::decide`] under a row lock and applies the decision.
+    /// [`crate::domain::refresh::decide`] under a row lock and applies the decision. With
+    /// `audit_ip`, a rotation that issues a token writes its `token_refreshed` audit entry
+    /// (from that address) in the same transaction, unless the user is banned.
     async fn rotate_refresh_token(
         &self,
         presented_hash: &str,
         fresh: &MintedToken,
         now: DateTime<Utc>,
         policy: &RotationPolicy,
+        audit_ip: Option<&str>,
     ) -> StoreResult<Rotation>;
 
     /// Presents a refresh token GoTrue issued before saoma took over its database (GoTrue keeps
@@ -69,6 +72,7 @@ pub trait SessionStore: Send + Sync {
         _fresh: &MintedToken,
         _now: DateTime<Utc>,
         _policy: &RotationPolicy,
+        _audit_ip: Option<&str>,
     ) -> StoreResult<Rotation> {
         Ok(Rotation::NotFound)
     }
@@ -81,11 +85,15 @@ pub trait SessionStore: Send + Sync {
         fresh: &MintedToken,
         now: DateTime<Utc>,
         policy: &RotationPolicy,
+        audit_ip: Option<&str>,
     ) -> StoreResult<Rotation> {
         let hash = crate::domain::refresh::hash_token(presented);
-        match self.rotate_refresh_token(&hash, fresh, now, policy).await? {
+        match self
+            .rotate_refresh_token(&hash, fresh, now, policy, audit_ip)
+            .await?
+        {
             Rotation::NotFound => {
-                self.rotate_gotrue_refresh_token(presented, fresh, now, policy)
+                self.rotate_gotrue_refresh_token(presented, fresh, now, policy, audit_ip)
                     .await
             }
             found => Ok(found),

@@ -33,6 +33,64 @@ conformance!(
 );
 
 conformance!(
+    a_rotation_writes_its_audit_entry_with_it,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (session, t1) = session_for(&store, &alice, &key).await;
+        let entries =
+            |store: SharedStore| async move { store.list_audit(0, 10).await.expect("audit").0 };
+        let t2 = key.mint();
+        let issued = store
+            .rotate_refresh_token(&t1, &t2, now(), &POLICY, Some("203.0.113.9"))
+            .await
+            .expect("rotate");
+        assert!(matches!(issued, Rotation::Issued { .. }));
+        let written = entries(store.clone()).await;
+        assert_eq!(written.len(), 1, "{written:?}");
+        let payload = &written[0].payload;
+        assert_eq!(payload["action"], "token_refreshed");
+        assert_eq!(payload["log_type"], "token");
+        assert_eq!(payload["actor_id"], alice.id.to_string());
+        assert_eq!(payload["actor_username"], "alice@example.com");
+        assert_eq!(payload["actor_name"], "微信用户");
+        assert_eq!(payload["traits"]["session_id"], session.id.to_string());
+        assert_eq!(written[0].ip_address, "203.0.113.9");
+
+        // Nothing issued, or nobody to name: no entry.
+        store
+            .rotate_refresh_token("nope", &key.mint(), now(), &POLICY, Some("203.0.113.9"))
+            .await
+            .expect("rotate");
+        let t3 = key.mint();
+        store
+            .rotate_refresh_token(&t2.token_hash, &t3, now(), &POLICY, None)
+            .await
+            .expect("rotate");
+        assert_eq!(entries(store.clone()).await.len(), 1);
+
+        // A banned user's refresh is refused by the caller: no entry says it happened.
+        let ban = UserChanges {
+            banned_until: Some(Some(now() + Duration::days(1))),
+            ..Default::default()
+        };
+        store.change_user(alice.id, &ban, now()).await.expect("ban");
+        store
+            .rotate_refresh_token(
+                &t3.token_hash,
+                &key.mint(),
+                now(),
+                &POLICY,
+                Some("203.0.113.9"),
+            )
+            .await
+            .expect("rotate");
+        assert_eq!(entries(store.clone()).await.len(), 1);
+    }
+);
+
+conformance!(
     rotation_follows_gotrue_rules,
     |store: SharedStore| async move {
         let alice = user(Some("alice@example.com"));
@@ -42,14 +100,14 @@ conformance!(
         let t0 = now();
 
         let unknown = store
-            .rotate_refresh_token("nope", &key.mint(), t0, &POLICY)
+            .rotate_refresh_token("nope", &key.mint(), t0, &POLICY, None)
             .await
             .expect("rotate");
         assert_eq!(unknown, Rotation::NotFound);
 
         let t2 = key.mint();
         let Rotation::Issued { session: s, nonce } = store
-            .rotate_refresh_token(&t1, &t2, t0, &POLICY)
+            .rotate_refresh_token(&t1, &t2, t0, &POLICY, None)
             .await
             .expect("rotate")
         else {
@@ -61,20 +119,20 @@ conformance!(
         // The parent of the active token returns the active token, an hour later too.
         let later = t0 + Duration::hours(1);
         let again = store
-            .rotate_refresh_token(&t1, &key.mint(), later, &POLICY)
+            .rotate_refresh_token(&t1, &key.mint(), later, &POLICY, None)
             .await
             .expect("rotate");
         assert!(matches!(again, Rotation::Issued { nonce, .. } if nonce == t2.nonce));
 
         let t3 = key.mint();
         store
-            .rotate_refresh_token(&t2.token_hash, &t3, t0, &POLICY)
+            .rotate_refresh_token(&t2.token_hash, &t3, t0, &POLICY, None)
             .await
             .expect("rotate");
         // t1 is now two rotations old: inside the window it gets a child...
         let child = key.mint();
         let inside = store
-            .rotate_refresh_token(&t1, &child, t0 + Duration::seconds(10), &POLICY)
+            .rotate_refresh_token(&t1, &child, t0 + Duration::seconds(10), &POLICY, None)
             .await
             .expect("rotate");
         assert!(matches!(inside, Rotation::Issued { nonce, .. } if nonce == child.nonce));
@@ -85,6 +143,7 @@ conformance!(
                 &key.mint(),
                 t0 + Duration::seconds(11),
                 &POLICY,
+                None,
             )
             .await
             .expect("rotate");
@@ -97,7 +156,7 @@ conformance!(
         );
         assert_eq!(store.session_by_id(session.id).await.expect("query"), None);
         let gone = store
-            .rotate_refresh_token(&t3.token_hash, &key.mint(), t0, &POLICY)
+            .rotate_refresh_token(&t3.token_hash, &key.mint(), t0, &POLICY, None)
             .await
             .expect("rotate");
         assert_eq!(gone, Rotation::NotFound);
@@ -118,15 +177,15 @@ conformance!(
         let t0 = now();
         let t2 = key.mint();
         store
-            .rotate_refresh_token(&t1, &t2, t0, &lenient)
+            .rotate_refresh_token(&t1, &t2, t0, &lenient, None)
             .await
             .expect("rotate");
         store
-            .rotate_refresh_token(&t2.token_hash, &key.mint(), t0, &lenient)
+            .rotate_refresh_token(&t2.token_hash, &key.mint(), t0, &lenient, None)
             .await
             .expect("rotate");
         let reused = store
-            .rotate_refresh_token(&t1, &key.mint(), t0 + Duration::minutes(1), &lenient)
+            .rotate_refresh_token(&t1, &key.mint(), t0 + Duration::minutes(1), &lenient, None)
             .await
             .expect("rotate");
         assert_eq!(
@@ -163,6 +222,7 @@ conformance!(
                 &key.mint(),
                 now() + Duration::minutes(6),
                 &POLICY,
+                None,
             )
             .await
             .expect("rotate");
@@ -271,7 +331,7 @@ conformance!(
         let Rotation::Issued {
             session: rotated, ..
         } = store
-            .rotate_refresh_token(&token, &key.mint(), now(), &POLICY)
+            .rotate_refresh_token(&token, &key.mint(), now(), &POLICY, None)
             .await
             .expect("rotate")
         else {
@@ -299,7 +359,7 @@ conformance!(
             .expect("session");
         let fresh = key.mint();
         let issued = store
-            .present_refresh_token(&token.plaintext, &fresh, now(), &POLICY)
+            .present_refresh_token(&token.plaintext, &fresh, now(), &POLICY, None)
             .await
             .expect("present");
         assert!(
@@ -309,7 +369,7 @@ conformance!(
         // What the store keeps is not a token.
         assert_eq!(
             store
-                .present_refresh_token(&fresh.token_hash, &key.mint(), now(), &POLICY)
+                .present_refresh_token(&fresh.token_hash, &key.mint(), now(), &POLICY, None)
                 .await
                 .expect("present"),
             Rotation::NotFound
@@ -328,7 +388,7 @@ conformance!(
         let (_, hash) = session_for(&store, &alice, &key).await;
         assert_eq!(
             store
-                .rotate_gotrue_refresh_token(&hash, &key.mint(), now(), &POLICY)
+                .rotate_gotrue_refresh_token(&hash, &key.mint(), now(), &POLICY, None)
                 .await
                 .expect("rotate"),
             Rotation::NotFound
@@ -367,7 +427,7 @@ async fn postgres_rotates_a_token_gotrue_issued() {
     let key = RefreshTokenKey::derive(b"conformance secret");
     let fresh = key.mint();
     let issued = store
-        .rotate_gotrue_refresh_token(gotrue_token, &fresh, now(), &POLICY)
+        .rotate_gotrue_refresh_token(gotrue_token, &fresh, now(), &POLICY, None)
         .await
         .expect("rotate");
     assert!(
@@ -376,13 +436,13 @@ async fn postgres_rotates_a_token_gotrue_issued() {
     );
     // The child is saoma's: found by its hash from now on.
     let next = store
-        .present_refresh_token(&fresh.plaintext, &key.mint(), now(), &POLICY)
+        .present_refresh_token(&fresh.plaintext, &key.mint(), now(), &POLICY, None)
         .await
         .expect("present");
     assert!(matches!(next, Rotation::Issued { .. }), "{next:?}");
     assert_eq!(
         store
-            .rotate_gotrue_refresh_token("gotrue-unknown-token", &key.mint(), now(), &POLICY)
+            .rotate_gotrue_refresh_token("gotrue-unknown-token", &key.mint(), now(), &POLICY, None)
             .await
             .expect("rotate"),
         Rotation::NotFound

@@ -4,11 +4,13 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
+    audit::insert_audit,
     columns::{SESSION_COLUMNS, TOKEN_COLUMNS},
     decode::{session_from_row, token_from_row},
     PostgresStore,
 };
 use crate::domain::{
+    audit::{AuditActor, AuditEntry},
     refresh::{could_be_from_gotrue, plaintext_matches, MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Session,
@@ -18,6 +20,12 @@ use crate::store::{
     rotation::{rotate, RotationSteps},
     Rotation, SessionStore, StoreResult,
 };
+
+/// What a rotation's audit entry names of the user, and until when the user is banned.
+pub const AUDIT_ACTOR_SQL: &str = "SELECT email, phone, \
+    CASE WHEN jsonb_typeof(raw_user_meta_data -> 'full_name') = 'string' \
+    THEN raw_user_meta_data ->> 'full_name' END AS full_name, banned_until \
+    FROM auth.users WHERE id = $1 AND deleted_at IS NULL";
 
 async fn insert_token(
     conn: &mut PgConnection,
@@ -169,13 +177,14 @@ impl SessionStore for PostgresStore {
         fresh: &MintedToken,
         now: DateTime<Utc>,
         policy: &RotationPolicy,
+        audit_ip: Option<&str>,
     ) -> StoreResult<Rotation> {
         let mut tx = self.begin().await?;
         let mut steps = PgRotation {
             conn: &mut tx,
             lookup: TokenLookup::Hash,
         };
-        let outcome = rotate(&mut steps, presented_hash, fresh, now, policy).await?;
+        let outcome = rotate(&mut steps, presented_hash, fresh, now, policy, audit_ip).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -186,6 +195,7 @@ impl SessionStore for PostgresStore {
         fresh: &MintedToken,
         now: DateTime<Utc>,
         policy: &RotationPolicy,
+        audit_ip: Option<&str>,
     ) -> StoreResult<Rotation> {
         if !could_be_from_gotrue(presented) {
             return Ok(Rotation::NotFound);
@@ -195,7 +205,7 @@ impl SessionStore for PostgresStore {
             conn: &mut tx,
             lookup: TokenLookup::GoTruePlaintext,
         };
-        let outcome = rotate(&mut steps, presented, fresh, now, policy).await?;
+        let outcome = rotate(&mut steps, presented, fresh, now, policy, audit_ip).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -309,5 +319,33 @@ impl RotationSteps for PgRotation<'_> {
             .execute(&mut *self.conn)
             .await?;
         Ok(())
+    }
+
+    async fn audit_actor(
+        &mut self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<(AuditActor, Option<DateTime<Utc>>)>> {
+        let row: Option<(
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<DateTime<Utc>>,
+        )> = sqlx::query_as(AUDIT_ACTOR_SQL)
+            .bind(user_id)
+            .fetch_optional(&mut *self.conn)
+            .await?;
+        Ok(row.map(|(email, phone, full_name, banned_until)| {
+            let actor = AuditActor {
+                id: user_id,
+                email,
+                phone,
+                full_name,
+            };
+            (actor, banned_until)
+        }))
+    }
+
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
+        insert_audit(self.conn, entry).await
     }
 }

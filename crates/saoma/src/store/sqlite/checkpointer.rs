@@ -13,7 +13,9 @@
 //! [`RESTART_AFTER_FRAMES`], the thread catches up beside the writers, then has the group
 //! writer copy the few frames written since, between two of its batches (nothing of this
 //! process writes meanwhile), so that the next write starts the WAL over: the writers pause
-//! for that delta, not for the bulk.
+//! for that delta, not for the bulk. When the writes outpace the passes (the WAL already
+//! past twice the limit), they pause for the whole copy instead: the WAL's size is bounded
+//! by what is written during one pass, not by how long the storm lasts.
 //!
 //! Each checkpoint also syncs the WAL (`synchronous = NORMAL` syncs it nowhere else), so an
 //! OS crash loses about the writes of the last interval, unless a long reader (a backup, an
@@ -51,8 +53,8 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// Starts checkpointing the database file at `path`, whose writers must have
-    /// `wal_autocheckpoint = 0`. The restart runs on this thread's own connection, taking
-    /// SQLite's write lock through the busy handler (the benchmark's engine floor).
+    /// `wal_autocheckpoint = 0`. The restart's last pass runs on this thread's own
+    /// connection, beside the writers (the benchmark's engine floor).
     pub fn start(path: &Path) -> StoreResult<Self> {
         Self::start_with(path, None, RESTART_AFTER_FRAMES)
     }

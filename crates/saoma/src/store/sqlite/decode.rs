@@ -12,7 +12,7 @@ use super::super::{
 };
 use crate::domain::{
     app_token::AppToken,
-    audit::AuditEntry,
+    audit::{AuditActor, AuditEntry},
     flow::{Challenge, ChallengeMethod, FlowState},
     one_time_token::{OneTimeToken, TokenType},
     refresh::RefreshToken,
@@ -253,6 +253,20 @@ pub(super) fn token_from_row(row: &impl Columns) -> StoreResult<RefreshToken> {
 }
 
 /// A row of [`super::columns::AUDIT_COLUMNS`].
+/// What a rotation's audit entry names of user `id`, and until when the user is banned.
+pub(super) fn audit_actor_from_row(
+    row: &impl Columns,
+    id: Uuid,
+) -> StoreResult<(AuditActor, Option<DateTime<Utc>>)> {
+    let actor = AuditActor {
+        id,
+        email: row.text("email")?,
+        phone: row.text("phone")?,
+        full_name: row.text("full_name")?,
+    };
+    Ok((actor, get_ts(row, "banned_until")?))
+}
+
 pub(super) fn audit_from_row(row: &impl Columns) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
         id: get_uuid(row, "id")?,

@@ -5,10 +5,12 @@
 //! throughput: grouping spreads one commit over many requests.
 //!
 //! Every write of the store runs here (sign-up, sessions, rotations, flows, codes, audit,
-//! sweeps, migrations): one queue in arrival order, so that no write waits behind a storm of
-//! others for longer than a batch, and none races another for SQLite's lock through its busy
-//! handler (which sleeps up to 100 ms between tries and serves no one in order). Only other
-//! processes writing the same file still meet this one at that lock.
+//! sweeps, migrations): one queue in arrival order, so that writes are served first come,
+//! first served, and none races another for SQLite's lock through its busy handler (which
+//! sleeps up to 100 ms between tries and serves no one in order). Only other processes
+//! writing the same file still meet this one at that lock. A write that waited longer than
+//! [`MAX_WAIT`] (an overload, or another process holding the lock) is answered "unavailable"
+//! without being run: a request is never told "failed" for a write that is then made.
 //!
 //! Each request stays atomic and isolated from the others: its statements run inside a
 //! savepoint, and a request that fails is rolled back to it alone while the batch commits the
@@ -28,6 +30,7 @@ use std::{
     sync::{mpsc, Arc},
     task::{Context, Poll, Waker},
     thread,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
@@ -37,6 +40,9 @@ use crate::store::{StoreError, StoreResult};
 /// At most this many requests share one commit: a bound on how long the first of them waits
 /// for the last.
 const MAX_BATCH: usize = 256;
+/// A write still waiting after this long is refused (HTTP 503), not run: its client has
+/// likely given up, and a queue that only grows would hold every later request too.
+const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// What a request asks the writer to do, on its connection, inside its savepoint.
 type Work = Box<dyn FnOnce(&mut rusqlite::Connection) -> StoreResult<Box<dyn Any + Send>> + Send>;
@@ -44,10 +50,7 @@ type Work = Box<dyn FnOnce(&mut rusqlite::Connection) -> StoreResult<Box<dyn Any
 type Between = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
 
 enum Job {
-    Write {
-        work: Work,
-        reply: oneshot::Sender<StoreResult<Box<dyn Any + Send>>>,
-    },
+    Write(Request),
     /// Ends the batch before it (see [`GroupWriter::between_batches`]).
     Between(Between),
 }
@@ -69,6 +72,10 @@ impl GroupWriter {
     /// for other processes' writes, no checkpoints: `checkpointer` runs them) and starts its
     /// thread.
     pub(super) fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with(path, MAX_WAIT)
+    }
+
+    fn open_with(path: &Path, max_wait: Duration) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
@@ -79,7 +86,7 @@ impl GroupWriter {
         let (jobs, queue) = mpsc::channel::<Job>();
         thread::Builder::new()
             .name("saoma-sqlite-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, queue, max_wait))
             .map_err(|e| StoreError::Connect(format!("starting the SQLite writer: {e}")))?;
         Ok(Self { jobs })
     }
@@ -93,12 +100,13 @@ impl GroupWriter {
         F: FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Write {
+        let job = Job::Write(Request {
             work: Box::new(move |conn| {
                 work(conn).map(|value| Box::new(value) as Box<dyn Any + Send>)
             }),
             reply,
-        };
+            queued: Instant::now(),
+        });
         self.jobs
             .send(job)
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped"))?;
@@ -131,7 +139,7 @@ impl GroupWriter {
 
 /// The writer's loop: wait for a write, take all that wait behind it, run each in its own
 /// savepoint, commit once, answer; a `Between` job ends a batch and runs on its own.
-fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
+fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>, max_wait: Duration) {
     let mut next = queue.recv().ok();
     while let Some(job) = next.take() {
         match job {
@@ -143,16 +151,30 @@ fn run(mut conn: rusqlite::Connection, queue: mpsc::Receiver<Job>) {
                 let _ = catch_unwind(AssertUnwindSafe(|| work(&conn)));
                 next = queue.recv().ok();
             }
-            Job::Write { work, reply } => {
-                let (batch, after) = take_waiting((work, reply), &queue);
-                commit_batch(&mut conn, batch);
+            Job::Write(first) => {
+                let (batch, after) = take_waiting(first, &queue);
+                let (batch, late): (Vec<_>, Vec<_>) = batch
+                    .into_iter()
+                    .partition(|request| request.queued.elapsed() <= max_wait);
+                for request in late {
+                    let _ = request.reply.send(Err(StoreError::Unavailable(
+                        "the SQLite writer is overloaded: the write waited too long",
+                    )));
+                }
+                if !batch.is_empty() {
+                    commit_batch(&mut conn, batch);
+                }
                 next = after.or_else(|| queue.recv().ok());
             }
         }
     }
 }
 
-type Request = (Work, oneshot::Sender<StoreResult<Box<dyn Any + Send>>>);
+struct Request {
+    work: Work,
+    reply: oneshot::Sender<StoreResult<Box<dyn Any + Send>>>,
+    queued: Instant,
+}
 
 /// `first` and the writes waiting behind it, up to [`MAX_BATCH`]; and the `Between` job that
 /// ended the batch, if one did.
@@ -160,7 +182,7 @@ fn take_waiting(first: Request, queue: &mpsc::Receiver<Job>) -> (Vec<Request>, O
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
         match queue.try_recv() {
-            Ok(Job::Write { work, reply }) => batch.push((work, reply)),
+            Ok(Job::Write(request)) => batch.push(request),
             Ok(between) => return (batch, Some(between)),
             Err(_) => break,
         }
@@ -170,8 +192,8 @@ fn take_waiting(first: Request, queue: &mpsc::Receiver<Job>) -> (Vec<Request>, O
 
 fn fail_all(batch: Vec<Request>, err: StoreError) {
     let err = Arc::new(err);
-    for (_, reply) in batch {
-        let _ = reply.send(Err(StoreError::Shared(err.clone())));
+    for request in batch {
+        let _ = request.reply.send(Err(StoreError::Shared(err.clone())));
     }
 }
 
@@ -190,14 +212,15 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Request>) {
         return fail_all(batch, err.into());
     }
     let mut done = Vec::with_capacity(batch.len());
+    // Failures are answered after the commit too: a request may have failed on another's
+    // write of this batch (a duplicate email, a reused token), which a failed commit undoes.
+    let mut failed = Vec::new();
     let mut jobs = batch.into_iter();
-    while let Some((work, reply)) = jobs.next() {
+    while let Some(Request { work, reply, .. }) = jobs.next() {
         match run_in_savepoint(conn, work) {
-            Ok(Ok(value)) => done.push((reply, value)),
-            // Undone already: this request's answer does not wait for the others' commit.
-            Ok(Err(err)) => {
-                let _ = reply.send(Err(err));
-            }
+            Ok(Ok(value)) => done.push((reply, Ok(value))),
+            // Undone already.
+            Ok(Err(err)) => failed.push((reply, err)),
             // The transaction itself is gone or unusable (disk full, I/O error): nothing of
             // this batch is committed, and every request of it is told so.
             Err(err) => {
@@ -205,11 +228,13 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Request>) {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
                 let err = Arc::new(err);
-                let _ = reply.send(Err(StoreError::Shared(err.clone())));
-                for (reply, _) in done {
-                    let _ = reply.send(Err(StoreError::Shared(err.clone())));
-                }
-                for (_, reply) in jobs {
+                let replies = done
+                    .into_iter()
+                    .map(|(reply, _)| reply)
+                    .chain(failed.into_iter().map(|(reply, _)| reply))
+                    .chain(std::iter::once(reply))
+                    .chain(jobs.map(|request| request.reply));
+                for reply in replies {
                     let _ = reply.send(Err(StoreError::Shared(err.clone())));
                 }
                 return;
@@ -219,7 +244,10 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Request>) {
     match control(conn, "COMMIT") {
         Ok(()) => {
             for (reply, value) in done {
-                let _ = reply.send(Ok(value));
+                let _ = reply.send(value);
+            }
+            for (reply, err) in failed {
+                let _ = reply.send(Err(err));
             }
         }
         Err(err) => {
@@ -227,7 +255,11 @@ fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Request>) {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             let err = Arc::new(StoreError::from(err));
-            for (reply, _) in done {
+            let replies = done
+                .into_iter()
+                .map(|(reply, _)| reply)
+                .chain(failed.into_iter().map(|(reply, _)| reply));
+            for reply in replies {
                 let _ = reply.send(Err(StoreError::Shared(err.clone())));
             }
         }
@@ -399,6 +431,39 @@ mod tests {
         assert_eq!(a.await.expect("a").expect("written"), 1);
         assert_eq!(b.await.expect("b").expect("written"), 1);
         assert_eq!(count(&path), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_waited_too_long_is_refused_and_not_made() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("late.db");
+        let writer =
+            GroupWriter::open_with(&path, std::time::Duration::from_millis(100)).expect("writer");
+        table(&writer).await;
+        // The writer is stuck (as behind another process's lock) while a write waits.
+        let stuck = hold(&writer).await;
+        let late = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?))
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stuck.send(()).expect("release");
+        let answer = late.await.expect("task");
+        assert!(
+            answer.as_ref().is_err_and(StoreError::is_unavailable),
+            "{answer:?}"
+        );
+        assert_eq!(count(&path), 0, "a refused write was made");
+        // Writes that have not waited go on.
+        writer
+            .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (2)", [])?))
+            .await
+            .expect("a prompt write");
+        assert_eq!(count(&path), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use sqlx::{
     SqlitePool,
 };
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use group_writer::GroupWriter;
 use reads::InlineReaders;
 
@@ -35,6 +35,7 @@ mod users;
 
 pub use checkpointer::Checkpointer;
 pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
+pub use sessions::AUDIT_ACTOR_SQL;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -60,10 +61,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
+        // The writer thread and the readers share the database through its file.
+        if path.contains(":memory:") || path.contains("mode=memory") {
+            return Err(StoreError::Connect(
+                "saoma needs a SQLite file (its writer and readers share it): \
+                 an in-memory database is not supported"
+                    .into(),
+            ));
+        }
         // The file is created (and put in WAL mode) by the writer, before the readers open
-        // it read-only.
-        let path = options.get_filename();
-        let writer = GroupWriter::open(path)?;
+        // it read-only; opening may wait for another process's lock, off the runtime.
+        let path = options.get_filename().to_owned();
+        let writer = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || GroupWriter::open(&path))
+                .await
+                .map_err(|e| StoreError::Connect(format!("opening the SQLite writer: {e}")))??
+        };
+        let path = path.as_path();
         // A file connection does not go stale: no ping before each use (it cost ~7% of a
         // `GET /user` in the benchmarks).
         let reader = SqlitePoolOptions::new()

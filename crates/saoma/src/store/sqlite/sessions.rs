@@ -5,13 +5,15 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
+    audit::{insert_audit, AuditRow},
     columns::{SESSION_COLUMNS, TOKEN_COLUMNS},
-    decode::{opt_ts, session_from_row, token_from_row, ts},
+    decode::{audit_actor_from_row, opt_ts, session_from_row, token_from_row, ts},
     group_writer::run_now,
     statements::{execute, optional},
     SqliteStore,
 };
 use crate::domain::{
+    audit::{AuditActor, AuditEntry},
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
     Session,
@@ -37,6 +39,14 @@ static ACTIVE_TOKEN: LazyLock<String> = LazyLock::new(|| {
 const REVOKE_TOKEN: &str = "UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?";
 const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = ?";
+/// What a rotation's audit entry names of the user. `full_name` only when the metadata is
+/// JSON and it is a string there (nested CASEs: SQLite evaluates a THEN only when its WHEN
+/// held, so malformed metadata is never parsed by `json_type`).
+pub const AUDIT_ACTOR_SQL: &str = "SELECT email, phone, \
+    CASE WHEN json_valid(raw_user_meta_data) THEN \
+        CASE WHEN json_type(raw_user_meta_data, '$.full_name') = 'text' \
+        THEN json_extract(raw_user_meta_data, '$.full_name') END END AS full_name, \
+    banned_until FROM users WHERE id = ? AND deleted_at IS NULL";
 
 fn insert_token(
     conn: &rusqlite::Connection,
@@ -189,6 +199,7 @@ impl SessionStore for SqliteStore {
         fresh: &MintedToken,
         now: DateTime<Utc>,
         policy: &RotationPolicy,
+        audit_ip: Option<&str>,
     ) -> StoreResult<Rotation> {
         // On the group writer: rotations waiting together share one commit, each in its own
         // savepoint; the answer comes after that commit. BEGIN IMMEDIATE fences off other
@@ -196,6 +207,7 @@ impl SessionStore for SqliteStore {
         let presented = presented_hash.to_owned();
         let fresh = fresh.clone();
         let policy = *policy;
+        let audit_ip = audit_ip.map(str::to_owned);
         self.writer
             .write(move |conn| {
                 run_now(rotate(
@@ -204,6 +216,7 @@ impl SessionStore for SqliteStore {
                     &fresh,
                     now,
                     &policy,
+                    audit_ip.as_deref(),
                 ))?
             })
             .await
@@ -262,5 +275,18 @@ impl RotationSteps for GroupRotation<'_> {
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()> {
         execute(self.0, DELETE_SESSION, [session_id.to_string()])?;
         Ok(())
+    }
+
+    async fn audit_actor(
+        &mut self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<(AuditActor, Option<DateTime<Utc>>)>> {
+        optional(self.0, AUDIT_ACTOR_SQL, [user_id.to_string()], |row| {
+            audit_actor_from_row(row, user_id)
+        })
+    }
+
+    async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {
+        insert_audit(self.0, &AuditRow::from(entry))
     }
 }

@@ -49,9 +49,14 @@ fn user_columns(user: &User) -> Vec<Value> {
     ]
 }
 
-fn insert_user(conn: &rusqlite::Connection, user: &User) -> StoreResult<()> {
+/// The new user's row, rendered by the request (its metadata JSON is not the writer's work).
+fn new_user_row(user: &User) -> Vec<Value> {
     let mut values = user_columns(user);
     values.extend([user.id.to_string().into(), ts(user.created_at).into()]);
+    values
+}
+
+fn insert_user(conn: &rusqlite::Connection, values: Vec<Value>) -> StoreResult<()> {
     execute_unique(
         conn,
         "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
@@ -92,7 +97,7 @@ static USER_BY_ID: LazyLock<String> = LazyLock::new(|| {
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_account(&self, account: &NewAccount<'_>) -> StoreResult<()> {
-        let user = account.user.clone();
+        let user = new_user_row(account.user);
         let identities = account.identities.to_vec();
         let session = account
             .session
@@ -100,7 +105,7 @@ impl UserStore for SqliteStore {
         let audit: Vec<AuditRow> = account.audit.iter().map(AuditRow::from).collect();
         self.writer
             .write(move |conn| {
-                insert_user(conn, &user)?;
+                insert_user(conn, user)?;
                 for identity in &identities {
                     insert_identity(conn, identity)?;
                 }
