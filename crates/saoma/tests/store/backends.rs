@@ -262,3 +262,31 @@ async fn sqlite_writes_reach_the_database_file_within_moments() {
         file_size()
     );
 }
+
+/// Metadata no JSON parser accepts (written into the file by another program) does not make
+/// the refresh's audit entry, and so the refresh, fail.
+#[tokio::test]
+async fn sqlite_refreshes_a_user_whose_metadata_is_not_json() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let alice = user(Some("alice@example.com"));
+    store.create_user(&alice, &[]).await.expect("create");
+    let key = RefreshTokenKey::derive(b"conformance secret");
+    let (_, token) = session_for(&store, &alice, &key).await;
+    rusqlite::Connection::open(&db.url)
+        .expect("open")
+        .execute(
+            "UPDATE users SET raw_user_meta_data = '{\"full_name\": ' WHERE id = ?",
+            [alice.id.to_string()],
+        )
+        .expect("corrupt");
+    let issued = store
+        .rotate_refresh_token(&token, &key.mint(), now(), &POLICY, Some("::1"))
+        .await
+        .expect("rotate");
+    assert!(matches!(issued, Rotation::Issued { .. }));
+    let (entries, _) = store.list_audit(0, 1).await.expect("audit");
+    assert_eq!(entries[0].payload["actor_id"], alice.id.to_string());
+    assert!(entries[0].payload.get("actor_name").is_none());
+}

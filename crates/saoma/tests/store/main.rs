@@ -26,7 +26,7 @@
 //! | SessionStore::session_by_id   | sessions::sessions_and_sign_in_stamp                    |
 //! | SessionStore::record_amr_claim | sessions::every_amr_method_is_kept_in_order            |
 //! | SessionStore::end_sessions    | sessions::ending_sessions_by_scope                      |
-//! | SessionStore::rotate_refresh_token | sessions::rotation_follows_gotrue_rules, sessions::rotation_without_family_revocation, sessions::expired_sessions_do_not_refresh, sessions::a_rotation_writes_its_audit_entry_with_it |
+//! | SessionStore::rotate_refresh_token | sessions::rotation_follows_gotrue_rules, sessions::rotation_without_family_revocation, sessions::expired_sessions_do_not_refresh, sessions::a_rotation_writes_its_audit_entry_with_it, sessions::a_rotations_audit_entry_survives_any_metadata |
 //! | SessionStore::rotate_gotrue_refresh_token | sessions::a_stored_hash_is_never_a_gotrue_token, sessions::postgres_rotates_a_token_gotrue_issued |
 //! | SessionStore::present_refresh_token | sessions::a_token_is_presented_as_the_client_sent_it |
 //! | FlowStore::create_flow        | flows::a_flow_is_completed_once_and_used_once           |

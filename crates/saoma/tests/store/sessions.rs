@@ -58,7 +58,7 @@ conformance!(
         assert_eq!(payload["traits"]["session_id"], session.id.to_string());
         assert_eq!(written[0].ip_address, "203.0.113.9");
 
-        // Nothing issued, or nobody to name: no entry.
+        // Nothing issued, or no address given: no entry.
         store
             .rotate_refresh_token("nope", &key.mint(), now(), &POLICY, Some("203.0.113.9"))
             .await
@@ -87,6 +87,65 @@ conformance!(
             .await
             .expect("rotate");
         assert_eq!(entries(store.clone()).await.len(), 1);
+    }
+);
+
+conformance!(
+    a_rotations_audit_entry_survives_any_metadata,
+    |store: SharedStore| async move {
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        // Whatever a user's metadata holds, the refresh goes through and names the user.
+        for (metadata, name) in [
+            (json!({ "full_name": 5 }), None),
+            (json!([1, 2]), None),
+            (json!("text"), None),
+            (serde_json::Value::Null, None),
+            (json!({ "full_name": "小明" }), Some("小明")),
+        ] {
+            let mut someone = user(Some(&format!("{}@example.com", Uuid::new_v4())));
+            someone.user_metadata = metadata.clone();
+            store.create_user(&someone, &[]).await.expect("create");
+            let (_, token) = session_for(&store, &someone, &key).await;
+            let before = store.list_audit(0, 1).await.expect("audit").1;
+            let issued = store
+                .rotate_refresh_token(&token, &key.mint(), now(), &POLICY, Some("::1"))
+                .await
+                .unwrap_or_else(|e| panic!("{metadata}: {e}"));
+            assert!(matches!(issued, Rotation::Issued { .. }), "{metadata}");
+            let (entries, after) = store.list_audit(0, 1).await.expect("audit");
+            assert_eq!(after, before + 1, "{metadata}");
+            let payload = &entries[0].payload;
+            assert_eq!(payload["actor_id"], someone.id.to_string(), "{metadata}");
+            assert_eq!(payload["actor_name"].as_str(), name, "{metadata}");
+        }
+
+        // A client that lost its answer gets the active token again: that is logged too.
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let (_, t1) = session_for(&store, &alice, &key).await;
+        for _ in 0..2 {
+            store
+                .rotate_refresh_token(&t1, &key.mint(), now(), &POLICY, Some("::1"))
+                .await
+                .expect("rotate");
+        }
+        let (entries, _) = store.list_audit(0, 2).await.expect("audit");
+        assert!(entries
+            .iter()
+            .all(|entry| entry.payload["actor_id"] == alice.id.to_string()));
+
+        // A deleted user is named by no entry (its sessions go with it: nothing to rotate).
+        let bob = user(Some("bob@example.com"));
+        store.create_user(&bob, &[]).await.expect("create");
+        let (_, token) = session_for(&store, &bob, &key).await;
+        store.soft_delete_user(bob.id, now()).await.expect("delete");
+        let before = store.list_audit(0, 1).await.expect("audit").1;
+        let gone = store
+            .rotate_refresh_token(&token, &key.mint(), now(), &POLICY, Some("::1"))
+            .await
+            .expect("rotate");
+        assert_eq!(gone, Rotation::NotFound);
+        assert_eq!(store.list_audit(0, 1).await.expect("audit").1, before);
     }
 );
 

@@ -32,7 +32,7 @@ impl AuditStore for PostgresStore {
         let rows = retry_read(|| async {
             Ok(sqlx::query(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM auth.audit_log_entries \
-                 ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
+                 ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
             ))
             .bind(limit)
             .bind(offset)

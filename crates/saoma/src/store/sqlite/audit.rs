@@ -46,7 +46,7 @@ impl AuditStore for SqliteStore {
     async fn list_audit(&self, offset: i64, limit: i64) -> StoreResult<(Vec<AuditEntry>, i64)> {
         let rows = sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_log_entries \
-             ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+             ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         ))
         .bind(limit)
         .bind(offset)

@@ -252,7 +252,6 @@ pub(super) fn token_from_row(row: &impl Columns) -> StoreResult<RefreshToken> {
     })
 }
 
-/// A row of [`super::columns::AUDIT_COLUMNS`].
 /// What a rotation's audit entry names of user `id`, and until when the user is banned.
 pub(super) fn audit_actor_from_row(
     row: &impl Columns,
@@ -267,6 +266,7 @@ pub(super) fn audit_actor_from_row(
     Ok((actor, get_ts(row, "banned_until")?))
 }
 
+/// A row of [`super::columns::AUDIT_COLUMNS`].
 pub(super) fn audit_from_row(row: &impl Columns) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
         id: get_uuid(row, "id")?,

@@ -62,7 +62,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
         // The writer thread and the readers share the database through its file.
-        if path.contains(":memory:") || path.contains("mode=memory") {
+        if path == ":memory:" || path.starts_with(":memory:?") || path.contains("mode=memory") {
             return Err(StoreError::Connect(
                 "saoma needs a SQLite file (its writer and readers share it): \
                  an in-memory database is not supported"
