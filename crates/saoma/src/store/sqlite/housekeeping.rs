@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use chrono::Utc;
+use rusqlite::ToSql;
 
 use super::{
     decode::ts,
@@ -107,50 +108,51 @@ impl Housekeeping for SqliteStore {
         let plan = *plan;
         self.writer
             .write(move |conn| {
-                let batch = plan.batch;
-                let flows = execute(
-                    conn,
-                    "DELETE FROM flow_state WHERE id IN \
-                     (SELECT id FROM flow_state WHERE created_at < ? LIMIT ?)",
-                    rusqlite::params![ts(plan.flows_before), batch],
-                )?;
-                let rate_limit_buckets = execute(
-                    conn,
-                    "DELETE FROM saoma_rate_limits WHERE key IN \
-                     (SELECT key FROM saoma_rate_limits WHERE updated_at < ? LIMIT ?)",
-                    rusqlite::params![plan.buckets_idle_before, batch],
-                )?;
-                let sessions = execute(
-                    conn,
-                    "DELETE FROM sessions WHERE id IN \
-                     (SELECT id FROM sessions WHERE not_after < ? LIMIT ?)",
-                    rusqlite::params![ts(plan.sessions_ended_before), batch],
-                )?;
-                let orphan_refresh_tokens = execute(
-                    conn,
-                    "DELETE FROM refresh_tokens WHERE id IN \
-                     (SELECT id FROM refresh_tokens WHERE session_id IS NULL LIMIT ?)",
-                    [batch],
-                )?;
-                let one_time_tokens = execute(
-                    conn,
-                    "DELETE FROM one_time_tokens WHERE id IN \
-                     (SELECT id FROM one_time_tokens WHERE created_at < ? LIMIT ?)",
-                    rusqlite::params![ts(plan.one_time_tokens_before), batch],
-                )?;
-                let scan_tickets = execute(
-                    conn,
-                    "DELETE FROM saoma_scan_tickets WHERE scene IN \
-                     (SELECT scene FROM saoma_scan_tickets WHERE expires_at < ? LIMIT ?)",
-                    rusqlite::params![ts(plan.scan_tickets_before), batch],
-                )?;
+                let batch = &plan.batch as &dyn ToSql;
+                let delete = |table: &str, key: &str, condition: &str, params: &[&dyn ToSql]| {
+                    let sql = format!(
+                        "DELETE FROM {table} WHERE {key} IN \
+                         (SELECT {key} FROM {table} WHERE {condition} LIMIT ?)"
+                    );
+                    Ok::<_, StoreError>(execute(conn, &sql, params)? as u64)
+                };
                 Ok(Swept {
-                    flows: flows as u64,
-                    rate_limit_buckets: rate_limit_buckets as u64,
-                    sessions: sessions as u64,
-                    orphan_refresh_tokens: orphan_refresh_tokens as u64,
-                    one_time_tokens: one_time_tokens as u64,
-                    scan_tickets: scan_tickets as u64,
+                    flows: delete(
+                        "flow_state",
+                        "id",
+                        "created_at < ?",
+                        &[&ts(plan.flows_before), batch],
+                    )?,
+                    rate_limit_buckets: delete(
+                        "saoma_rate_limits",
+                        "key",
+                        "updated_at < ?",
+                        &[&plan.buckets_idle_before, batch],
+                    )?,
+                    sessions: delete(
+                        "sessions",
+                        "id",
+                        "not_after < ?",
+                        &[&ts(plan.sessions_ended_before), batch],
+                    )?,
+                    orphan_refresh_tokens: delete(
+                        "refresh_tokens",
+                        "id",
+                        "session_id IS NULL",
+                        &[batch],
+                    )?,
+                    one_time_tokens: delete(
+                        "one_time_tokens",
+                        "id",
+                        "created_at < ?",
+                        &[&ts(plan.one_time_tokens_before), batch],
+                    )?,
+                    scan_tickets: delete(
+                        "saoma_scan_tickets",
+                        "scene",
+                        "expires_at < ?",
+                        &[&ts(plan.scan_tickets_before), batch],
+                    )?,
                     skipped: false,
                 })
             })
