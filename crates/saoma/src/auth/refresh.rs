@@ -32,6 +32,7 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
         Rotation::Issued { session, nonce } => (session, nonce),
         Rotation::NotFound => return Err(AuthError::RefreshTokenNotFound),
         Rotation::SessionExpired => return Err(AuthError::SessionExpired),
+        Rotation::UserBanned => return Err(AuthError::RefreshUserBanned),
         Rotation::Reused {
             session_ended,
             user_id,

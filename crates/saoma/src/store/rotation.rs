@@ -33,8 +33,8 @@ pub(super) trait RotationSteps: Send {
     ) -> StoreResult<()>;
     async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()>;
-    /// What an audit entry names of the user, and until when the user is banned; `None`
-    /// when the user is gone.
+    /// What an audit entry names of the user, and until when the user is banned (read before
+    /// anything changes); `None` when the user is gone.
     async fn audit_actor(
         &mut self,
         user_id: Uuid,
@@ -45,7 +45,7 @@ pub(super) trait RotationSteps: Send {
 /// `presented` is what the backend's steps look tokens up by: saoma's hash, or (Postgres, see
 /// `PostgresStore::rotate_gotrue_refresh_token`) the plaintext of a token GoTrue issued.
 /// With `audit_ip`, an issued token's `token_refreshed` entry is written too, from that
-/// address, unless the user is banned (the refresh is refused then, as before).
+/// address.
 pub(super) async fn rotate(
     steps: &mut impl RotationSteps,
     presented: &str,
@@ -53,26 +53,6 @@ pub(super) async fn rotate(
     now: DateTime<Utc>,
     policy: &RotationPolicy,
     audit_ip: Option<&str>,
-) -> StoreResult<Rotation> {
-    let outcome = decide_and_apply(steps, presented, fresh, now, policy).await?;
-    if let (Rotation::Issued { session, .. }, Some(ip)) = (&outcome, audit_ip) {
-        if let Some((actor, banned_until)) = steps.audit_actor(session.user_id).await? {
-            if !banned_at(banned_until, now) {
-                let traits = serde_json::json!({ "session_id": session.id });
-                let entry = AuditEntry::about(Action::TokenRefreshed, &actor, traits, ip, now);
-                steps.insert_audit(&entry).await?;
-            }
-        }
-    }
-    Ok(outcome)
-}
-
-async fn decide_and_apply(
-    steps: &mut impl RotationSteps,
-    presented: &str,
-    fresh: &MintedToken,
-    now: DateTime<Utc>,
-    policy: &RotationPolicy,
 ) -> StoreResult<Rotation> {
     let Some(session) = steps.lock_session_of(presented).await? else {
         return Ok(Rotation::NotFound);
@@ -83,8 +63,34 @@ async fn decide_and_apply(
     if session.is_expired(now) {
         return Ok(Rotation::SessionExpired);
     }
+    let Some((actor, banned_until)) = steps.audit_actor(session.user_id).await? else {
+        return Ok(Rotation::NotFound);
+    };
+    // As GoTrue: a banned user's refresh is refused before anything changes, so that the
+    // client's token still works once the ban is lifted (rotated during the ban, it would be
+    // a reused token then, and end the session).
+    if banned_at(banned_until, now) {
+        return Ok(Rotation::UserBanned);
+    }
+    let outcome = decide_and_apply(steps, &presented, session, fresh, now, policy).await?;
+    if let (Rotation::Issued { session, .. }, Some(ip)) = (&outcome, audit_ip) {
+        let traits = serde_json::json!({ "session_id": session.id });
+        let entry = AuditEntry::about(Action::TokenRefreshed, &actor, traits, ip, now);
+        steps.insert_audit(&entry).await?;
+    }
+    Ok(outcome)
+}
+
+async fn decide_and_apply(
+    steps: &mut impl RotationSteps,
+    presented: &RefreshToken,
+    session: Session,
+    fresh: &MintedToken,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+) -> StoreResult<Rotation> {
     let active = steps.active_token(session.id).await?;
-    match decide(&presented, active.as_ref(), now, policy) {
+    match decide(presented, active.as_ref(), now, policy) {
         Decision::ReturnActive => match active {
             Some(active) if !active.is_from_gotrue() => Ok(Rotation::Issued {
                 session,
@@ -105,7 +111,7 @@ async fn decide_and_apply(
                 user_id: session.user_id,
             })
         }
-        Decision::IssueChild => issue_child(steps, &presented, session, fresh, now).await,
+        Decision::IssueChild => issue_child(steps, presented, session, fresh, now).await,
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Rotation {
     /// A token to hand to the client: either the freshly minted one or, for a client that lost
     /// its last answer, the active token's nonce.
     Issued { session: Session, nonce: String },
+    /// The user is banned: nothing changed (GoTrue refuses before rotating too).
+    UserBanned,
 }
 
 #[async_trait]
@@ -52,7 +54,7 @@ pub trait SessionStore: Send + Sync {
     /// Presents a refresh token (by hash) atomically: decides with
     /// [`crate::domain::refresh::decide`] under a row lock and applies the decision. With
     /// `audit_ip`, a rotation that issues a token writes its `token_refreshed` audit entry
-    /// (from that address) in the same transaction, unless the user is banned.
+    /// (from that address) in the same transaction.
     async fn rotate_refresh_token(
         &self,
         presented_hash: &str,

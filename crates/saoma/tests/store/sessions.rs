@@ -70,23 +70,39 @@ conformance!(
             .expect("rotate");
         assert_eq!(entries(store.clone()).await.len(), 1);
 
-        // A banned user's refresh is refused by the caller: no entry says it happened.
+        // A banned user's refresh is refused before anything changes, as GoTrue does: no
+        // entry, and the token still works once the ban is lifted (rotated during the ban, it
+        // would count as reused then, and end the session).
         let ban = UserChanges {
             banned_until: Some(Some(now() + Duration::days(1))),
             ..Default::default()
         };
         store.change_user(alice.id, &ban, now()).await.expect("ban");
-        store
-            .rotate_refresh_token(
-                &t3.token_hash,
-                &key.mint(),
-                now(),
-                &POLICY,
-                Some("203.0.113.9"),
-            )
+        let ip = Some("203.0.113.9");
+        let banned = store
+            .rotate_refresh_token(&t3.token_hash, &key.mint(), now(), &POLICY, ip)
             .await
             .expect("rotate");
+        assert_eq!(banned, Rotation::UserBanned);
         assert_eq!(entries(store.clone()).await.len(), 1);
+        let lifted = UserChanges {
+            banned_until: Some(None),
+            ..Default::default()
+        };
+        store
+            .change_user(alice.id, &lifted, now())
+            .await
+            .expect("unban");
+        let later = now() + Duration::minutes(5);
+        let after_ban = store
+            .rotate_refresh_token(&t3.token_hash, &key.mint(), later, &POLICY, ip)
+            .await
+            .expect("rotate");
+        assert!(
+            matches!(after_ban, Rotation::Issued { .. }),
+            "{after_ban:?}"
+        );
+        assert_eq!(entries(store.clone()).await.len(), 2);
     }
 );
 
