@@ -54,9 +54,10 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
         .user_by_id(session.user_id)
         .await?
         .ok_or(AuthError::RefreshTokenNotFound)?;
-    if user.is_banned(now) {
-        return Err(AuthError::RefreshUserBanned);
-    }
+    // The ban was checked inside the rotation (`Rotation::UserBanned`); refusing here, after
+    // the rotation committed, would leave the client a revoked token that ends its session
+    // as reuse once a ban that landed meanwhile is lifted. GoTrue answers such a race with
+    // the tokens too.
     let identities = state.store.identities_of(user.id).await?;
     let plaintext = state.refresh_key.reveal(&nonce);
     tokens::session_json(state, &user, &identities, &session, &plaintext, now)

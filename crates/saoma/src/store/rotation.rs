@@ -60,17 +60,17 @@ pub(super) async fn rotate(
     let Some(presented) = steps.token(presented).await? else {
         return Ok(Rotation::NotFound);
     };
-    if session.is_expired(now) {
-        return Ok(Rotation::SessionExpired);
-    }
     let Some((actor, banned_until)) = steps.audit_actor(session.user_id).await? else {
         return Ok(Rotation::NotFound);
     };
-    // As GoTrue: a banned user's refresh is refused before anything changes, so that the
-    // client's token still works once the ban is lifted (rotated during the ban, it would be
-    // a reused token then, and end the session).
+    // As GoTrue, first of all: a banned user's refresh is refused before anything changes,
+    // so that the client's token still works once the ban is lifted (rotated during the ban,
+    // it would be a reused token then, and end the session).
     if banned_at(banned_until, now) {
         return Ok(Rotation::UserBanned);
+    }
+    if session.is_expired(now) {
+        return Ok(Rotation::SessionExpired);
     }
     let outcome = decide_and_apply(steps, &presented, session, fresh, now, policy).await?;
     if let (Rotation::Issued { session, .. }, Some(ip)) = (&outcome, audit_ip) {

@@ -14,7 +14,7 @@ use crate::domain::{
 /// The result of presenting a refresh token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
-    /// No such token (or its session is gone).
+    /// No such token (or its session, or its user, is gone).
     NotFound,
     /// The session has passed its `not_after`.
     SessionExpired,

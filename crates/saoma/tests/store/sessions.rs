@@ -79,11 +79,23 @@ conformance!(
         };
         store.change_user(alice.id, &ban, now()).await.expect("ban");
         let ip = Some("203.0.113.9");
+        let later_still = || now() + Duration::minutes(2);
         let banned = store
             .rotate_refresh_token(&t3.token_hash, &key.mint(), now(), &POLICY, ip)
             .await
             .expect("rotate");
         assert_eq!(banned, Rotation::UserBanned);
+        // Even a reused token (t2, rotated long ago) ends nothing while the user is banned.
+        let reused = store
+            .rotate_refresh_token(&t2.token_hash, &key.mint(), later_still(), &POLICY, ip)
+            .await
+            .expect("rotate");
+        assert_eq!(reused, Rotation::UserBanned);
+        assert!(store
+            .session_by_id(session.id)
+            .await
+            .expect("query")
+            .is_some());
         assert_eq!(entries(store.clone()).await.len(), 1);
         let lifted = UserChanges {
             banned_until: Some(None),
