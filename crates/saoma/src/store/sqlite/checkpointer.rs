@@ -41,7 +41,7 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 pub const RESTART_AFTER_FRAMES: i64 = 16_000;
 /// Before pausing the writer, passes beside it until at most this many frames are left
 /// to copy (or this many passes ran, or one gained nothing).
-const LEFT_FOR_THE_TURN: i64 = 256;
+const LEFT_FOR_THE_PAUSE: i64 = 256;
 const MAX_CATCH_UP_PASSES: usize = 2;
 
 /// Runs while any clone lives; the last one dropped ends the thread after a last checkpoint.
@@ -120,7 +120,7 @@ fn checkpoint(
     if frames <= 2 * restart_after_frames {
         for _ in 0..MAX_CATCH_UP_PASSES {
             let (frames, now_copied) = passive(conn)?;
-            if frames - now_copied <= LEFT_FOR_THE_TURN || now_copied <= copied {
+            if frames - now_copied <= LEFT_FOR_THE_PAUSE || now_copied <= copied {
                 break;
             }
             copied = now_copied;

@@ -26,7 +26,7 @@ use crate::store::{
 /// A refresh token's row, for a session's first token and for rotations.
 const INSERT_TOKEN: &str =
     "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
-     VALUES (?, ?, ?, ?, ?, 0, ?, ?)";
+     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)";
 // Built once: each rotation runs them, and they are the statement cache's keys.
 static SESSION_OF_TOKEN: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token = ?)")
@@ -37,7 +37,7 @@ static ACTIVE_TOKEN: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1")
 });
 const REVOKE_TOKEN: &str = "UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?";
-const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?";
+const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?1, updated_at = ?1 WHERE id = ?2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = ?";
 /// What a rotation's audit entry names of the user. `full_name` only when the metadata is
 /// JSON and it is a string there (nested CASEs: SQLite evaluates a THEN only when its WHEN
@@ -64,7 +64,6 @@ fn insert_token(
             session.user_id.to_string(),
             session.id.to_string(),
             parent,
-            ts(now),
             ts(now)
         ],
     )?;
@@ -267,7 +266,7 @@ impl RotationSteps for GroupRotation<'_> {
         execute(
             self.0,
             TOUCH_SESSION,
-            rusqlite::params![ts(now), ts(now), session_id.to_string()],
+            rusqlite::params![ts(now), session_id.to_string()],
         )?;
         Ok(())
     }
