@@ -2,6 +2,7 @@
 //! authenticated request makes.
 
 use std::{
+    cell::Cell,
     collections::HashMap,
     path::Path,
     sync::{
@@ -13,8 +14,15 @@ use std::{
 use super::super::{Principal, PrincipalKey, StoreResult};
 use crate::sync::lock;
 
-/// Inline readers: enough for every tokio worker of a small machine plus a spare.
-const INLINE_READERS: usize = 4;
+/// Inline readers: one per tokio worker (the runtime runs one per core) and a spare, so that
+/// no worker waits for another's read. With a fixed 4, a 16-core machine served uncached
+/// token checks no faster on 8 cores than on 4: 12 workers queued on 4 connections
+/// (docs/benchmarks.md, "Scaling with cores").
+fn inline_readers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |cores| cores.get() + 1)
+        .clamp(4, 65)
+}
 /// Beyond this many remembered principals a reader's memory starts over.
 const CACHE_CAPACITY_PER_READER: usize = 2_500;
 
@@ -25,8 +33,28 @@ const CACHE_CAPACITY_PER_READER: usize = 2_500;
 #[derive(Debug)]
 pub(super) struct InlineReaders {
     readers: Box<[Mutex<Reader>]>,
-    next: AtomicUsize,
     remember: bool,
+}
+
+/// Numbers the threads that read, so each starts at a reader of its own.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's first choice of reader (modulo their number): a thread keeps using the
+    /// same connection, whose pages and remembered principals it warmed, and threads ask no
+    /// shared counter per read (one cache line bounced between every core).
+    static PREFERRED: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn preferred_reader() -> usize {
+    PREFERRED.with(|preferred| match preferred.get() {
+        Some(index) => index,
+        None => {
+            let index = THREADS.fetch_add(1, Ordering::Relaxed);
+            preferred.set(Some(index));
+            index
+        }
+    })
 }
 
 /// One connection and the principals it read since the database last changed.
@@ -57,7 +85,7 @@ impl InlineReaders {
     /// `remember`: answer principals from memory while the file is unchanged (pays off on
     /// read-mostly traffic, e.g. `getUser()` on every page view of a server-rendered app).
     pub(super) fn open(path: &Path, remember: bool) -> StoreResult<Self> {
-        let readers = (0..INLINE_READERS)
+        let readers = (0..inline_readers())
             .map(|_| {
                 Ok(Mutex::new(Reader {
                     conn: open_read_only(path)?,
@@ -66,17 +94,14 @@ impl InlineReaders {
                 }))
             })
             .collect::<StoreResult<_>>()?;
-        Ok(Self {
-            readers,
-            next: AtomicUsize::new(0),
-            remember,
-        })
+        Ok(Self { readers, remember })
     }
 
-    /// Runs `use_reader` on a free reader, or waits for one when all are busy.
+    /// Runs `use_reader` on this thread's reader, else on a free one, or waits for its own
+    /// when all are busy (more threads than readers: tokio's blocking pool).
     fn with<T>(&self, use_reader: impl FnOnce(&mut Reader) -> T) -> T {
         let count = self.readers.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let start = preferred_reader();
         for i in 0..count {
             if let Ok(mut reader) = self.readers[(start + i) % count].try_lock() {
                 return use_reader(&mut reader);
@@ -135,6 +160,56 @@ impl Reader {
 
 #[cfg(test)]
 mod tests {
+    use std::{
+        sync::atomic::{AtomicUsize, Ordering},
+        time::{Duration, Instant},
+    };
+
+    use super::InlineReaders;
+
+    /// As many threads as the runtime has workers, and one more, all read at once: none waits
+    /// for another's connection. (With a fixed four readers, a machine of more than three
+    /// cores made the rest wait, and uncached token checks stopped scaling at four cores.)
+    #[test]
+    fn every_worker_thread_reads_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("reads.db");
+        rusqlite::Connection::open(&path)
+            .and_then(|conn| conn.execute_batch("PRAGMA journal_mode = WAL"))
+            .expect("create the file");
+        let readers = InlineReaders::open(&path, false).expect("open readers");
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get()) + 1;
+        let inside = AtomicUsize::new(0);
+        let all_at_once = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        readers.with(|_reader| {
+                            inside.fetch_add(1, Ordering::SeqCst);
+                            // Held until every thread holds one, or 5 s.
+                            let deadline = Instant::now() + Duration::from_secs(5);
+                            while inside.load(Ordering::SeqCst) < threads
+                                && Instant::now() < deadline
+                            {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            inside.load(Ordering::SeqCst) >= threads
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("reader thread"))
+                .collect::<Vec<_>>()
+        });
+        assert!(
+            all_at_once.iter().all(|&saw_all| saw_all),
+            "{threads} threads could not all read at once on {} readers",
+            readers.readers.len()
+        );
+    }
+
     /// The readers scale with threads only if SQLite takes no process-wide mutex per page or
     /// per allocation: `.cargo/config.toml` builds it so (issue 17).
     #[test]
