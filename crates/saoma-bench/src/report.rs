@@ -116,9 +116,9 @@ impl Report {
              the measured window, latencies are of those completions. \"CPU µs/op\" is \
              user+system time per operation (/proc/PID/stat) of the server process, or of the \
              harness for the in-process floors (database, bcrypt); \"Postgres µs/op\" is that \
-             of all Postgres processes, \"machine µs/op\" that of the whole machine (both \
+             of all Postgres processes, \"machine µs/op\" that of the whole machine (all {} \
              cores: the server, the load generator, Postgres, the kernel, anything else). \
-             \"other load\" is the CPU (in cores, of 2) that processes outside the measurement \
+             \"other load\" is the CPU (in cores, of {}) that processes outside the measurement \
              used during its window: the machine is shared, and a row with a high value is \
              skewed. \"saoma ÷ this\" divides saoma's req/s by the row's. p99.9 is of few \
              completions where an operation is slow (sign-in, sign-up): read it as the worst \
@@ -127,7 +127,9 @@ impl Report {
             self.elapsed.as_secs_f64(),
             self.concurrency,
             self.phase.warmup.as_secs_f64(),
-            self.phase.measure.as_secs_f64()
+            self.phase.measure.as_secs_f64(),
+            cores(),
+            cores(),
         );
         if let Some(high) = &self.high {
             let _ = writeln!(
@@ -601,6 +603,11 @@ fn median_u64(v: &[u64]) -> Option<u64> {
     v.get(v.len() / 2).copied()
 }
 
+/// The cores this process may run on (all of the machine's, unless pinned).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// CPU model, cores, memory, kernel.
 pub fn machine() -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -614,9 +621,7 @@ pub fn machine() -> Vec<(String, String)> {
     if let Some(model) = field("Model name:") {
         out.push(("CPU".to_owned(), model));
     }
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get().to_string())
-        .unwrap_or_default();
+    let cores = cores();
     let hypervisor = field("Hypervisor vendor:")
         .map(|h| format!(" ({h} guest)"))
         .unwrap_or_default();

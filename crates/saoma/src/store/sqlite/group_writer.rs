@@ -78,9 +78,16 @@ impl GroupWriter {
     fn open_with(path: &Path, max_wait: Duration) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // temp_store = MEMORY: each request's savepoint keeps a sub-journal of the pages it
+        // changes that its batch had changed before it. SQLite's default spills one past
+        // 64 KiB to a file in the temporary directory (/var/tmp), created and unlinked in
+        // many a batch and written a page per pwrite (a fifth of the writer's pwrites under
+        // refreshes), and a write that spills fails where no temporary directory is
+        // writable (a read-only container). In memory, a sub-journal holds at most one
+        // request's pages: SQLite empties it at each request's RELEASE.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-             PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(128);
         let (jobs, queue) = mpsc::channel::<Job>();
@@ -393,6 +400,57 @@ mod tests {
             .write(|conn| Ok(conn.execute_batch("CREATE TABLE t (v BLOB)")?))
             .await
             .expect("table");
+    }
+
+    /// Requests of one batch that rewrite each other's pages: each request's undo pages (its
+    /// savepoint's sub-journal) stay in memory. SQLite's default spills them past 64 KiB to
+    /// a file in the temporary directory, created for every such batch, which fails the
+    /// batch where none is writable.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_opens_no_temporary_file() {
+        let (_dir, writer, path) = writer().await;
+        table(&writer).await;
+        let batch = hold(&writer).await;
+        let mut steps = Vec::new();
+        for sql in [
+            // ~40 pages of rows, then every one of them changed by the next request.
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 80) \
+             INSERT INTO t SELECT zeroblob(2000) FROM n",
+            "UPDATE t SET v = randomblob(2000)",
+        ] {
+            let writer = writer.clone();
+            steps.push(tokio::spawn(async move {
+                writer.write(move |conn| Ok(conn.execute(sql, [])?)).await
+            }));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Last in the same batch: a spilled sub-journal stays open until the commit.
+        let open_files = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .write(|_| {
+                        Ok(std::fs::read_dir("/proc/self/fd")
+                            .map(|fds| {
+                                fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                                    .map(|target| target.display().to_string())
+                                    .filter(|target| target.contains("etilqs"))
+                                    .collect::<Vec<_>>()
+                            })
+                            .unwrap_or_default())
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        batch.send(()).expect("release the writer");
+        for step in steps {
+            assert_eq!(step.await.expect("task").expect("write"), 80);
+        }
+        let temporary = open_files.await.expect("task").expect("write");
+        assert!(temporary.is_empty(), "temporary files: {temporary:?}");
+        assert_eq!(count(&path), 80);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
