@@ -603,9 +603,21 @@ fn median_u64(v: &[u64]) -> Option<u64> {
     v.get(v.len() / 2).copied()
 }
 
-/// The cores this process may run on (all of the machine's, unless pinned).
+/// The machine's cores, as /proc/stat counts them (what "machine µs/op" and "other load" are
+/// read over), whatever this process is pinned to.
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::fs::read_to_string("/proc/stat")
+        .map(|stat| {
+            stat.lines()
+                .filter(|line| {
+                    line.strip_prefix("cpu")
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                })
+                .count()
+        })
+        .ok()
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// CPU model, cores, memory, kernel.

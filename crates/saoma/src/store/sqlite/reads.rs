@@ -14,17 +14,27 @@ use std::{
 use super::super::{Principal, PrincipalKey, StoreResult};
 use crate::sync::lock;
 
-/// Inline readers: one per tokio worker (the runtime runs one per core) and a spare, so that
-/// no worker waits for another's read. With a fixed 4, a 16-core machine served uncached
-/// token checks no faster on 8 cores than on 4: 12 workers queued on 4 connections
-/// (docs/benchmarks.md, "Scaling with cores").
-fn inline_readers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(4, |cores| cores.get() + 1)
-        .clamp(4, 65)
+/// Inline readers for a runtime of `workers` threads: one per worker and a spare, so that no
+/// worker waits for another's read, at least 4, at most 65 (past 64 workers some wait). With
+/// a fixed 4, a 16-core machine served uncached token checks no faster on 8 cores than on 4:
+/// the other workers queued on 4 connections (docs/benchmarks.md, "Scaling with cores").
+fn inline_readers(workers: usize) -> usize {
+    (workers + 1).clamp(4, 65)
 }
-/// Beyond this many remembered principals a reader's memory starts over.
-const CACHE_CAPACITY_PER_READER: usize = 2_500;
+
+/// The workers of the runtime opening the store (one per core by default; one in a
+/// current-thread runtime, as most tests use, which then open 4 connections, not a core's
+/// worth each).
+fn runtime_workers() -> usize {
+    tokio::runtime::Handle::try_current().map_or_else(
+        |_| std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |runtime| runtime.metrics().num_workers(),
+    )
+}
+
+/// Principals remembered by all readers together, before a reader's memory starts over: each
+/// reader keeps its share, so more readers (more cores) take no more memory.
+const CACHE_CAPACITY: usize = 10_000;
 
 /// Read-only connections used on the calling thread itself, without sqlx's hand-off of every
 /// statement to a connection thread and back, which was most of a `GET /user`'s cost (see
@@ -34,6 +44,8 @@ const CACHE_CAPACITY_PER_READER: usize = 2_500;
 pub(super) struct InlineReaders {
     readers: Box<[Mutex<Reader>]>,
     remember: bool,
+    /// Principals each reader remembers at most.
+    capacity_per_reader: usize,
 }
 
 /// Numbers the threads that read, so each starts at a reader of its own.
@@ -85,7 +97,11 @@ impl InlineReaders {
     /// `remember`: answer principals from memory while the file is unchanged (pays off on
     /// read-mostly traffic, e.g. `getUser()` on every page view of a server-rendered app).
     pub(super) fn open(path: &Path, remember: bool) -> StoreResult<Self> {
-        let readers = (0..inline_readers())
+        Self::open_count(path, remember, inline_readers(runtime_workers()))
+    }
+
+    fn open_count(path: &Path, remember: bool, count: usize) -> StoreResult<Self> {
+        let readers = (0..count)
             .map(|_| {
                 Ok(Mutex::new(Reader {
                     conn: open_read_only(path)?,
@@ -94,11 +110,16 @@ impl InlineReaders {
                 }))
             })
             .collect::<StoreResult<_>>()?;
-        Ok(Self { readers, remember })
+        Ok(Self {
+            readers,
+            remember,
+            capacity_per_reader: CACHE_CAPACITY / count.max(1),
+        })
     }
 
     /// Runs `use_reader` on this thread's reader, else on a free one, or waits for its own
-    /// when all are busy (more threads than readers: tokio's blocking pool).
+    /// when all are busy (more workers than readers: past the cap of 65). `use_reader` must
+    /// not read through `self` again: with every other reader busy, it would wait for itself.
     fn with<T>(&self, use_reader: impl FnOnce(&mut Reader) -> T) -> T {
         let count = self.readers.len();
         let start = preferred_reader();
@@ -140,7 +161,7 @@ impl InlineReaders {
             }
             let principal = read(&reader.conn)?.map(Arc::new);
             if let Some(principal) = &principal {
-                if reader.remembered.len() >= CACHE_CAPACITY_PER_READER {
+                if reader.remembered.len() >= self.capacity_per_reader {
                     reader.remembered.clear();
                 }
                 reader.remembered.insert(key, principal.clone());
@@ -165,20 +186,19 @@ mod tests {
         time::{Duration, Instant},
     };
 
-    use super::InlineReaders;
+    use super::{inline_readers, runtime_workers, InlineReaders};
 
-    /// As many threads as the runtime has workers, and one more, all read at once: none waits
-    /// for another's connection. (With a fixed four readers, a machine of more than three
-    /// cores made the rest wait, and uncached token checks stopped scaling at four cores.)
+    /// A worker per reader (a runtime's workers and a spare), all reading at once: none waits
+    /// for another's connection, whichever reader each thread prefers.
     #[test]
-    fn every_worker_thread_reads_at_once() {
+    fn every_reader_serves_a_thread_at_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("reads.db");
         rusqlite::Connection::open(&path)
             .and_then(|conn| conn.execute_batch("PRAGMA journal_mode = WAL"))
             .expect("create the file");
-        let readers = InlineReaders::open(&path, false).expect("open readers");
-        let threads = std::thread::available_parallelism().map_or(4, |n| n.get()) + 1;
+        let threads = inline_readers(8);
+        let readers = InlineReaders::open_count(&path, false, threads).expect("open readers");
         let inside = AtomicUsize::new(0);
         let all_at_once = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
@@ -205,9 +225,28 @@ mod tests {
         });
         assert!(
             all_at_once.iter().all(|&saw_all| saw_all),
-            "{threads} threads could not all read at once on {} readers",
-            readers.readers.len()
+            "{threads} threads could not all read at once on {threads} readers"
         );
+    }
+
+    /// One reader per worker and a spare: a 16-core machine's runtime was given 4, and its
+    /// uncached token checks stopped scaling at 4 cores. A current-thread runtime (tests)
+    /// opens the minimum, not a core's worth.
+    #[test]
+    fn readers_follow_the_runtime_s_workers() {
+        assert_eq!(inline_readers(16), 17);
+        assert_eq!(inline_readers(2), 4);
+        assert_eq!(inline_readers(1), 4);
+        assert_eq!(inline_readers(500), 65);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert_eq!(current.block_on(async { runtime_workers() }), 1);
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(6)
+            .build()
+            .expect("runtime");
+        assert_eq!(multi.block_on(async { runtime_workers() }), 6);
     }
 
     /// The readers scale with threads only if SQLite takes no process-wide mutex per page or
@@ -238,6 +277,10 @@ mod tests {
         assert!(
             options.iter().any(|o| o == "DEFAULT_PCACHE_INITSZ=0"),
             "~90 KB allocated for every temporary b-tree: {options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "STMTJRNL_SPILL=4194304"),
+            "a request's savepoint journal past 64 KiB goes to a temporary file: {options:?}"
         );
     }
 }
