@@ -434,7 +434,7 @@ mod tests {
                                     .filter(|target| target.contains("etilqs"))
                                     .collect::<Vec<_>>()
                             })
-                            .unwrap_or_default();
+                            .expect("/proc/self/fd");
                         let rewritten: i64 = conn.query_row(
                             "SELECT count(*) FROM t WHERE v != zeroblob(2000)",
                             [],

@@ -33,8 +33,14 @@ fn runtime_workers() -> usize {
 }
 
 /// Principals remembered by all readers together, before a reader's memory starts over: each
-/// reader keeps its share, so more readers (more cores) take no more memory.
+/// reader keeps its share, so more readers (more cores) take no more memory, down to
+/// [`MIN_CACHE_PER_READER`].
 const CACHE_CAPACITY: usize = 10_000;
+/// A reader's least share. A thread keeps to its reader while any user's request can reach
+/// any thread, so every reader comes to hold the whole working set: a reader's own capacity,
+/// not the total, decides whether a principal is still remembered. Below ~1,000 a busy
+/// many-core node would read most principals again.
+const MIN_CACHE_PER_READER: usize = 1_000;
 
 /// Read-only connections used on the calling thread itself, without sqlx's hand-off of every
 /// statement to a connection thread and back, which was most of a `GET /user`'s cost (see
@@ -113,7 +119,7 @@ impl InlineReaders {
         Ok(Self {
             readers,
             remember,
-            capacity_per_reader: CACHE_CAPACITY / count.max(1),
+            capacity_per_reader: (CACHE_CAPACITY / count.max(1)).max(MIN_CACHE_PER_READER),
         })
     }
 
