@@ -63,7 +63,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ProfileOptions {
-    /// get-user, refresh, mixed (refreshes and two connections signing up), settings; or a
+    /// get-user, refresh, sign-up, mixed (refreshes and two connections signing up), settings; or a
     /// floor: floor-jwt (HTTP+JWT floor server),
     /// floor-get-user (get-user's database floor, in this process, on the same database),
     /// engine-refresh, engine-sign-up (SQLite's engine floor, in this process).
@@ -201,6 +201,14 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
                 .collect();
             load::run(jobs, phase, Some(server.pid)).await?
         }
+        // New accounts, one per request: with `--perf`, the share outside bcrypt is what a
+        // sign-up costs besides its hash (saoma never hashes below cost 10).
+        "sign-up" => {
+            let jobs = (0..options.concurrency)
+                .map(|_| scenarios::SaomaSignUp::new(port))
+                .collect();
+            load::run(jobs, phase, Some(server.pid)).await?
+        }
         // Writes competing for SQLite's one writer: refreshes (group-committed) on all
         // connections but two, sign-ups (the other writer's) on those two. Printed: the
         // sign-ups' figures; the refreshes' on a line of their own.
@@ -257,7 +265,7 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
             enginefloor::sign_up_without_hash(&db, phase).await?
         }
         other => anyhow::bail!(
-            "unknown operation {other}: get-user, refresh, mixed, settings, floor-jwt, \
+            "unknown operation {other}: get-user, refresh, sign-up, mixed, settings, floor-jwt, \
              floor-get-user, engine-refresh or engine-sign-up"
         ),
     };
