@@ -388,6 +388,15 @@ mod tests {
         release
     }
 
+    /// Sends `work` to the writer from a task of its own; the handle answers with the write's.
+    fn spawn_write<T: Send + 'static>(
+        writer: &GroupWriter,
+        work: impl FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<StoreResult<T>> {
+        let writer = writer.clone();
+        tokio::spawn(async move { writer.write(work).await })
+    }
+
     async fn table(writer: &GroupWriter) {
         writer
             .write(|conn| Ok(conn.execute_batch("CREATE TABLE t (v BLOB)")?))
@@ -412,37 +421,29 @@ mod tests {
              INSERT INTO t SELECT zeroblob(2000) FROM n",
             "UPDATE t SET v = randomblob(2000)",
         ] {
-            let writer = writer.clone();
-            steps.push(tokio::spawn(async move {
-                writer.write(move |conn| Ok(conn.execute(sql, [])?)).await
-            }));
+            steps.push(spawn_write(&writer, move |conn| Ok(conn.execute(sql, [])?)));
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         // Last in the same batch (a spilled sub-journal stays open until the commit): what
         // the writer holds open, whether both writes are in this batch's transaction, and
         // whether they are still uncommitted (so this request shares their batch).
-        let look = tokio::spawn({
-            let writer = writer.clone();
+        let look = spawn_write(&writer, {
             let path = path.clone();
-            async move {
-                writer
-                    .write(move |conn| {
-                        let temporary = std::fs::read_dir("/proc/self/fd")
-                            .map(|fds| {
-                                fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-                                    .map(|target| target.display().to_string())
-                                    .filter(|target| target.contains("etilqs"))
-                                    .collect::<Vec<_>>()
-                            })
-                            .expect("/proc/self/fd");
-                        let rewritten: i64 = conn.query_row(
-                            "SELECT count(*) FROM t WHERE v != zeroblob(2000)",
-                            [],
-                            |row| row.get(0),
-                        )?;
-                        Ok((temporary, rewritten, count(&path)))
+            move |conn| {
+                let temporary = std::fs::read_dir("/proc/self/fd")
+                    .map(|fds| {
+                        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                            .map(|target| target.display().to_string())
+                            .filter(|target| target.contains("etilqs"))
+                            .collect::<Vec<_>>()
                     })
-                    .await
+                    .expect("/proc/self/fd");
+                let rewritten: i64 = conn.query_row(
+                    "SELECT count(*) FROM t WHERE v != zeroblob(2000)",
+                    [],
+                    |row| row.get(0),
+                )?;
+                Ok((temporary, rewritten, count(&path)))
             }
         });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -466,25 +467,13 @@ mod tests {
         table(&writer).await;
         let first_batch = hold(&writer).await;
         let (finish_b, b_waits) = mpsc::channel::<()>();
-        let a = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?))
-                    .await
-            }
+        let a = spawn_write(&writer, |conn| {
+            Ok(conn.execute("INSERT INTO t VALUES (1)", [])?)
         });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let b = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .write(move |conn| {
-                        let _ = b_waits.recv();
-                        Ok(conn.execute("INSERT INTO t VALUES (2)", [])?)
-                    })
-                    .await
-            }
+        let b = spawn_write(&writer, move |conn| {
+            let _ = b_waits.recv();
+            Ok(conn.execute("INSERT INTO t VALUES (2)", [])?)
         });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         first_batch.send(()).expect("release");
@@ -507,13 +496,8 @@ mod tests {
         table(&writer).await;
         // The writer is stuck (as behind another process's lock) while a write waits.
         let stuck = hold(&writer).await;
-        let late = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .write(|conn| Ok(conn.execute("INSERT INTO t VALUES (1)", [])?))
-                    .await
-            }
+        let late = spawn_write(&writer, |conn| {
+            Ok(conn.execute("INSERT INTO t VALUES (1)", [])?)
         });
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         stuck.send(()).expect("release");
