@@ -179,8 +179,8 @@ export async function startSaoma(options = {}) {
     return exited;
   }
 
-  // Wait for health (5 s).
-  const deadline = Date.now() + 5_000;
+  // Wait for health (30 s: a debug build starting on a loaded machine).
+  const deadline = Date.now() + 30_000;
   let lastError = 'no attempt';
   for (;;) {
     if (exited) {
@@ -198,7 +198,7 @@ export async function startSaoma(options = {}) {
     }
     if (Date.now() > deadline) {
       await stop().catch(() => {});
-      throw new Error(`saoma was not healthy within 5 s (last: ${lastError})\n--- saoma output ---\n${output}`);
+      throw new Error(`saoma was not healthy within 30 s (last: ${lastError})\n--- saoma output ---\n${output}`);
     }
     await sleep(50);
   }

@@ -16,12 +16,17 @@ use crate::helpers::{spawn, spawn_with, Sim};
 
 const TOKEN: &str = "sim-push-token";
 const AES_KEY: &str = "simPushEncodingAesKey0123456789abcdefghijkA";
+/// The push timeout of the test that has a slow answer: long enough for the answers that are
+/// not slow on a loaded machine.
+const PUSH_TIMEOUT_MS: u64 = 1000;
+/// How long a slow answer takes: far past [`PUSH_TIMEOUT_MS`] (the test ends before it).
+const SLOW_REPLY: Duration = Duration::from_secs(30);
 
 /// How the fake server answers, in order; once they run out, `success`.
 #[derive(Clone, Copy)]
 enum Reply {
     Text(&'static str),
-    /// Answers `success` after longer than the push timeout.
+    /// Answers `success` long after the push timeout ([`SLOW_REPLY`]).
     Slow,
 }
 
@@ -50,7 +55,7 @@ async fn receive(
     match reply {
         Some(Reply::Text(text)) => text.to_owned(),
         Some(Reply::Slow) => {
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            tokio::time::sleep(SLOW_REPLY).await;
             "success".to_owned()
         }
         None => "success".to_owned(),
@@ -260,7 +265,7 @@ async fn junk_answers_are_retried_three_times() {
 
 #[tokio::test]
 async fn retries_stop_at_success_and_after_a_slow_answer() {
-    let sim = spawn_with(|config| config.push_timeout_ms = 150).await;
+    let sim = spawn_with(|config| config.push_timeout_ms = PUSH_TIMEOUT_MS).await;
     let receiver = Receiver::default();
     let replies = [Reply::Slow, Reply::Text("error"), Reply::Text("success")];
     sim.push_to(&receiver.start(&replies).await, PushMode::Plain);

@@ -1,4 +1,4 @@
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -41,19 +41,23 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let email = unique_email();
     app.sign_up(&email).await;
 
-    let started = Instant::now();
-    let wrong = app.sign_in(&email, "wrong password").await;
-    let known = started.elapsed();
-    let started = Instant::now();
-    let unknown = app.sign_in(&unique_email(), "wrong password").await;
-    let unknown_time = started.elapsed();
-
-    for reply in [&wrong, &unknown] {
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            reply.body,
-            json!({"code": "invalid_credentials", "message": "Invalid login credentials"})
-        );
+    // Alternating samples, each side's fastest compared: a pause of the machine (a loaded CI
+    // box) lengthens one sample, not the fastest of three.
+    let (mut known, mut unknown_time) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        for (email, fastest) in [
+            (email.clone(), &mut known),
+            (unique_email(), &mut unknown_time),
+        ] {
+            let started = Instant::now();
+            let reply = app.sign_in(&email, "wrong password").await;
+            *fastest = (*fastest).min(started.elapsed());
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                reply.body,
+                json!({"code": "invalid_credentials", "message": "Invalid login credentials"})
+            );
+        }
     }
     // Both pay for a bcrypt comparison; an unknown address must not answer in a fraction of it.
     assert!(

@@ -7,7 +7,8 @@
 mod db;
 
 use std::{
-    io::Read,
+    io::{Read, Write},
+    net::TcpStream,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -137,6 +138,49 @@ async fn post(url: &str, body: Value, ip: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `load@example.com`'s password sign-in on a connection of its own, sent with `Expect:
+/// 100-continue`: hyper answers `100 Continue` once the server has read the request and its
+/// handler reads the body. `read` is told when the body has gone after it. The final status
+/// and JSON body.
+fn sign_in_once_read(address: &str, ip: &str, read: &std::sync::mpsc::Sender<()>) -> (u16, Value) {
+    let body = json!({"email": "load@example.com", "password": "load-test-password"}).to_string();
+    let mut stream = TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "POST /token?grant_type=password HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+         X-Supabase-Api-Version: 2024-01-01\r\nX-Forwarded-For: {ip}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("send the head");
+    let mut interim = Vec::new();
+    let mut byte = [0_u8];
+    while !interim.ends_with(b"\r\n\r\n") {
+        stream
+            .read_exact(&mut byte)
+            .expect("read the interim answer");
+        interim.push(byte[0]);
+    }
+    let interim = String::from_utf8_lossy(&interim);
+    assert!(interim.starts_with("HTTP/1.1 100 "), "{interim}");
+    stream.write_all(body.as_bytes()).expect("send the body");
+    let _ = read.send(());
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the answer");
+    let status = response
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {response:?}"));
+    let json = response
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
 fn base_env(port: u16, database_url: String) -> Vec<(&'static str, String)> {
     vec![
         ("SAOMA_HOST", "127.0.0.1".into()),
@@ -171,24 +215,24 @@ async fn sigterm_under_load_fails_no_request() {
     .await;
     assert_eq!(status, 200);
 
-    let token_url = format!("{}/token?grant_type=password", server.url);
+    // The signal comes once the server has read every request (a connection it has not read
+    // yet is not in flight: graceful shutdown closes it), while they are all hashing.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let (read, requests_read) = std::sync::mpsc::channel();
     let requests: Vec<_> = (0..12)
         .map(|i| {
-            let url = token_url.clone();
-            tokio::spawn(async move {
-                post(
-                    &url,
-                    json!({"email": "load@example.com", "password": "load-test-password"}),
-                    &format!("10.2.0.{i}"),
-                )
-                .await
-            })
+            let (address, read) = (address.clone(), read.clone());
+            std::thread::spawn(move || sign_in_once_read(&address, &format!("10.2.0.{i}"), &read))
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in &requests {
+        requests_read
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server read every request");
+    }
     server.terminate();
     for request in requests {
-        let (status, body) = request.await.expect("join");
+        let (status, body) = request.join().expect("join");
         assert_eq!(
             status, 200,
             "an in-flight request failed during shutdown: {body}"

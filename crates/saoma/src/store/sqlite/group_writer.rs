@@ -379,22 +379,33 @@ mod tests {
     }
 
     /// Occupies the writer until the returned sender is used, so that the writes sent
-    /// meanwhile share the next batch.
+    /// meanwhile share the next batch. Returns once the writer runs it: a batch of its own.
     async fn hold(writer: &GroupWriter) -> mpsc::Sender<()> {
         let (release, held) = mpsc::channel::<()>();
-        let writer = writer.clone();
-        tokio::spawn(async move { writer.write(move |_| Ok(held.recv().is_ok())).await });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let (started, running) = oneshot::channel::<()>();
+        drop(spawn_write(writer, move |_| {
+            let _ = started.send(());
+            Ok(held.recv().is_ok())
+        }));
+        running.await.expect("the writer ran the hold");
         release
     }
 
     /// Sends `work` to the writer from a task of its own; the handle answers with the write's.
+    /// The write is in the writer's queue when this returns (`write` sends it before its
+    /// first wait): writes sent one after another are queued in that order.
     fn spawn_write<T: Send + 'static>(
         writer: &GroupWriter,
         work: impl FnOnce(&mut rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     ) -> tokio::task::JoinHandle<StoreResult<T>> {
         let writer = writer.clone();
-        tokio::spawn(async move { writer.write(work).await })
+        let mut write = Box::pin(async move { writer.write(work).await });
+        match write.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            // The writer has stopped: the answer is already there.
+            Poll::Ready(answer) => tokio::spawn(async move { answer }),
+            // Queued; the task waits for the answer (its poll replaces the no-op waker).
+            Poll::Pending => tokio::spawn(write),
+        }
     }
 
     async fn table(writer: &GroupWriter) {
@@ -422,7 +433,6 @@ mod tests {
             "UPDATE t SET v = randomblob(2000)",
         ] {
             steps.push(spawn_write(&writer, move |conn| Ok(conn.execute(sql, [])?)));
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         // Last in the same batch (a spilled sub-journal stays open until the commit): what
         // the writer holds open, whether both writes are in this batch's transaction, and
@@ -446,7 +456,6 @@ mod tests {
                 Ok((temporary, rewritten, count(&path)))
             }
         });
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         batch.send(()).expect("release the writer");
         for step in steps {
             assert_eq!(step.await.expect("task").expect("write"), 80);
@@ -467,17 +476,19 @@ mod tests {
         table(&writer).await;
         let first_batch = hold(&writer).await;
         let (finish_b, b_waits) = mpsc::channel::<()>();
+        let (b_started, b_running) = oneshot::channel::<()>();
         let a = spawn_write(&writer, |conn| {
             Ok(conn.execute("INSERT INTO t VALUES (1)", [])?)
         });
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let b = spawn_write(&writer, move |conn| {
+            let _ = b_started.send(());
             let _ = b_waits.recv();
             Ok(conn.execute("INSERT INTO t VALUES (2)", [])?)
         });
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         first_batch.send(()).expect("release");
-        // A ran, B holds the batch open: A is not answered and not visible yet.
+        // A ran, B holds the batch open: A is not answered and not visible yet (the pause
+        // gives an answer sent too early the time to arrive).
+        b_running.await.expect("b runs");
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         assert!(!a.is_finished(), "answered before its commit");
         assert_eq!(count(&path), 0);
@@ -533,17 +544,11 @@ mod tests {
         let calls: Vec<_> = sizes
             .iter()
             .map(|&size| {
-                let writer = writer.clone();
-                tokio::spawn(async move {
-                    writer
-                        .write(move |conn| {
-                            Ok(conn.execute("INSERT INTO t VALUES (?1)", [vec![7_u8; size]])?)
-                        })
-                        .await
+                spawn_write(&writer, move |conn| {
+                    Ok(conn.execute("INSERT INTO t VALUES (?1)", [vec![7_u8; size]])?)
                 })
             })
             .collect();
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         batch.send(()).expect("release");
         let mut answered_ok = 0;
         for (call, size) in calls.into_iter().zip(sizes) {
@@ -565,25 +570,22 @@ mod tests {
     async fn work_between_batches_gets_in_during_a_storm_and_runs_alone() {
         let (_dir, writer, path) = writer().await;
         table(&writer).await;
-        // More writes offered than the writer can take (each holds it ~100 µs): its queue is
-        // never empty.
+        // Writes (each holds the writer ~100 µs) kept waiting at all times, more than one
+        // batch takes, so its queue is never empty; a bounded number, so that work sent
+        // between them waits behind a batch or two, not behind a backlog that grows.
+        let waiting = Arc::new(tokio::sync::Semaphore::new(MAX_BATCH + 64));
         let storm = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let feeder = {
             let (writer, storm) = (writer.clone(), storm.clone());
             tokio::spawn(async move {
                 while storm.load(std::sync::atomic::Ordering::Relaxed) {
-                    for _ in 0..50 {
-                        let writer = writer.clone();
-                        tokio::spawn(async move {
-                            writer
-                                .write(|conn| {
-                                    thread::sleep(std::time::Duration::from_micros(100));
-                                    Ok(conn.execute("INSERT INTO t VALUES (x'01')", [])?)
-                                })
-                                .await
-                        });
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(4)).await;
+                    let permit = waiting.clone().acquire_owned().await.expect("permit");
+                    drop(spawn_write(&writer, move |conn| {
+                        // No longer waiting: another write may take its place.
+                        drop(permit);
+                        thread::sleep(std::time::Duration::from_micros(100));
+                        Ok(conn.execute("INSERT INTO t VALUES (x'01')", [])?)
+                    }));
                 }
             })
         };
