@@ -1,8 +1,8 @@
 //! Codes, access tokens and refresh tokens, with WeChat's lifetimes and single-use rules.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::remembered::Remembered;
 use super::scope::Scope;
 use super::WxError;
 use crate::ids;
@@ -61,9 +61,10 @@ impl Token {
 
 #[derive(Debug, Default)]
 pub struct Grants {
-    codes: HashMap<String, Code>,
-    access_tokens: HashMap<String, Token>,
-    refresh_tokens: HashMap<String, Token>,
+    codes: Remembered<Code, { CODE_MEMORY.as_secs() }>,
+    access_tokens: Remembered<Token, { ACCESS_TOKEN_LIFETIME.as_secs() + TOKEN_MEMORY.as_secs() }>,
+    refresh_tokens:
+        Remembered<Token, { REFRESH_TOKEN_LIFETIME.as_secs() + TOKEN_MEMORY.as_secs() }>,
 }
 
 impl Grants {
@@ -75,8 +76,6 @@ impl Grants {
         lifetime: Duration,
         now: Instant,
     ) -> String {
-        self.codes
-            .retain(|_, code| now.saturating_duration_since(code.issued) < CODE_MEMORY);
         let code = ids::random(32);
         let grant = Code {
             subject,
@@ -85,7 +84,7 @@ impl Grants {
             lifetime,
             used: false,
         };
-        self.codes.insert(code.clone(), grant);
+        self.codes.insert(code.clone(), grant, now);
         code
     }
 
@@ -116,14 +115,13 @@ impl Grants {
 
     /// A fresh access token and refresh token pair.
     pub fn issue_tokens(&mut self, subject: Subject, now: Instant) -> (String, String) {
-        self.refresh_tokens
-            .retain(|_, token| token.age(now) < REFRESH_TOKEN_LIFETIME + TOKEN_MEMORY);
         let refresh_token = ids::random(86);
         let token = Token {
             subject: subject.clone(),
             issued: now,
         };
-        self.refresh_tokens.insert(refresh_token.clone(), token);
+        self.refresh_tokens
+            .insert(refresh_token.clone(), token, now);
         (self.issue_access_token(subject, now), refresh_token)
     }
 
@@ -159,14 +157,12 @@ impl Grants {
     }
 
     fn issue_access_token(&mut self, subject: Subject, now: Instant) -> String {
-        self.access_tokens
-            .retain(|_, token| token.age(now) < ACCESS_TOKEN_LIFETIME + TOKEN_MEMORY);
         let access_token = ids::random(86);
         let token = Token {
             subject,
             issued: now,
         };
-        self.access_tokens.insert(access_token.clone(), token);
+        self.access_tokens.insert(access_token.clone(), token, now);
         access_token
     }
 }

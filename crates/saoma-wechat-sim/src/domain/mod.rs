@@ -9,6 +9,7 @@ pub mod mini;
 pub mod mp_qr;
 pub mod oauth;
 pub mod phone;
+mod remembered;
 pub mod scope;
 pub mod stable_token;
 pub mod ticket;
@@ -36,7 +37,7 @@ pub fn unix_now() -> u64 {
 /// Everything the simulator remembers; it lives behind one mutex.
 #[derive(Debug, Default)]
 pub struct State {
-    pub tickets: HashMap<String, Ticket>,
+    pub tickets: remembered::Remembered<Ticket, { TICKET_MEMORY.as_secs() }>,
     pub grants: grants::Grants,
     pub app_tokens: app_tokens::AppTokens,
     pub faults: Faults,
@@ -62,11 +63,9 @@ impl State {
 
     /// Opens a login ticket for `appid` and returns its uuid.
     pub fn open_ticket(&mut self, appid: &str, now: Instant) -> String {
-        self.tickets
-            .retain(|_, ticket| now.saturating_duration_since(ticket.created) < TICKET_MEMORY);
         let uuid = crate::ids::random(16);
         self.tickets
-            .insert(uuid.clone(), Ticket::new(appid.to_owned(), now));
+            .insert(uuid.clone(), Ticket::new(appid.to_owned(), now), now);
         uuid
     }
 
