@@ -1,20 +1,24 @@
 //! The engine floor (issue 17): what SQLite itself sustains for saoma's writes on this
-//! machine. The statements saoma's SQLite store issues for a refresh rotation and for a
-//! sign-up's account, through rusqlite on ONE thread of their own, [`BATCH`] operations per
+//! machine. The statements saoma's SQLite store issues for a refresh rotation, a sign-up's
+//! account and a WeChat QR login, through rusqlite on ONE thread of their own, [`BATCH`] operations per
 //! `BEGIN IMMEDIATE … COMMIT`, prepared statements cached, WAL and `synchronous = NORMAL` as
 //! saoma opens the file, checkpoints on saoma's checkpoint thread: no HTTP, no async, no
 //! pool. A group-committing writer can approach
 //! this figure, not pass it.
 //!
 //! The statements are copied from crates/saoma/src/store/sqlite/{sessions,users,identities,
-//! audit}.rs: keep them in step when those change.
+//! flows,audit}.rs (the column lists are saoma's own constants): keep them in step when those
+//! change.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
-use saoma::store::{SqliteCheckpointer, SQLITE_AUDIT_ACTOR_SQL, SQLITE_SESSION_COLUMNS};
+use saoma::store::{
+    SqliteCheckpointer, SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS,
+    SQLITE_SESSION_COLUMNS, SQLITE_USER_COLUMNS,
+};
 use uuid::Uuid;
 
 use crate::dbfloor::{active_tokens, random_hex, ts, Db, TOKEN_COLUMNS};
@@ -51,8 +55,8 @@ fn sqlite_path(db: &Db) -> anyhow::Result<String> {
     }
 }
 
-/// The audit-log entry saoma writes with each refresh and sign-up (its own statement; the
-/// refresh writes it outside the rotation's transaction, the sign-up inside its account's).
+/// The audit-log entry saoma writes with each refresh (in the rotation's transaction), each
+/// sign-up (in its account's) and each login (on its own, after the session's).
 fn insert_audit(conn: &Connection, user_id: &str, action: &str, now: &str) -> anyhow::Result<()> {
     let payload = serde_json::json!({
         "actor_id": user_id,
@@ -177,73 +181,10 @@ pub async fn refresh(db: &Db, chains: usize, phase: Phase) -> anyhow::Result<Sta
     .await
 }
 
-/// A sign-up's account as `UserStore::create_account` writes it when the sign-up signs in
-/// (`store/sqlite/users.rs`): the user, its email identity, the session with its first
-/// token, its AMR claim and the user's last sign-in, and the two audit entries (signed up,
-/// login). The hash is computed once beforehand: this floor is the sign-up minus its hash.
-fn sign_up(conn: &Connection, encrypted_password: &str) -> anyhow::Result<()> {
-    let now = ts(Utc::now());
-    let user_id = Uuid::new_v4().to_string();
-    let email = format!("engine-{}@bench.example.com", Uuid::new_v4().simple());
-    let app_meta = r#"{"provider":"email","providers":["email"]}"#;
-    let user_meta = serde_json::json!({
-        "email": email,
-        "email_verified": true,
-        "phone_verified": false,
-        "sub": user_id,
-    })
-    .to_string();
+/// A new session as `insert_session` writes it (`store/sqlite/sessions.rs`): the session,
+/// its first refresh token, its AMR claim, and the user's last sign-in.
+fn insert_session(conn: &Connection, user_id: &str, method: &str, now: &str) -> anyhow::Result<()> {
     let no_time: Option<&str> = None;
-    conn.prepare_cached(
-        "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
-         confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
-         invited_at, recovery_sent_at, email_change, email_change_sent_at, \
-         email_change_confirm_status, reauthentication_sent_at, \
-         last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
-         updated_at, id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        "authenticated",
-        "authenticated",
-        email,
-        encrypted_password,
-        now,
-        no_time,
-        no_time,
-        no_time,
-        "",
-        no_time,
-        no_time,
-        no_time,
-        "",
-        no_time,
-        0,
-        no_time,
-        no_time,
-        app_meta,
-        user_meta,
-        no_time,
-        false,
-        now,
-        user_id,
-        now
-    ])?;
-    conn.prepare_cached(
-        "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, email, \
-         last_sign_in_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        Uuid::new_v4().to_string(),
-        user_id,
-        "email",
-        user_id,
-        user_meta,
-        email,
-        now,
-        now,
-        now
-    ])?;
     let session_id = Uuid::new_v4().to_string();
     conn.prepare_cached(
         "INSERT INTO sessions (id, user_id, aal, not_after, refreshed_at, user_agent, ip, \
@@ -280,17 +221,118 @@ fn sign_up(conn: &Connection, encrypted_password: &str) -> anyhow::Result<()> {
          ON CONFLICT (session_id, authentication_method) DO UPDATE SET updated_at = \
          excluded.updated_at",
     )?
-    .execute(params![
-        Uuid::new_v4().to_string(),
-        session_id,
-        now,
-        "password"
-    ])?;
+    .execute(params![Uuid::new_v4().to_string(), session_id, now, method])?;
     conn.prepare_cached("UPDATE users SET last_sign_in_at = ? WHERE id = ?")?
         .execute(params![now, user_id])?;
+    Ok(())
+}
+
+/// A sign-up's account as `UserStore::create_account` writes it when the sign-up signs in
+/// (`store/sqlite/users.rs`): the user, its email identity, the session with its first
+/// token, its AMR claim and the user's last sign-in, and the two audit entries (signed up,
+/// login). The hash is computed once beforehand: this floor is the sign-up minus its hash.
+fn sign_up(conn: &Connection, encrypted_password: &str) -> anyhow::Result<()> {
+    let now = ts(Utc::now());
+    let user_id = Uuid::new_v4().to_string();
+    let email = format!("engine-{}@bench.example.com", Uuid::new_v4().simple());
+    let user_meta = serde_json::json!({
+        "email": email,
+        "email_verified": true,
+        "phone_verified": false,
+        "sub": user_id,
+    })
+    .to_string();
+    let user = NewUser {
+        id: &user_id,
+        email: Some(&email),
+        encrypted_password: Some(encrypted_password),
+        app_meta: r#"{"provider":"email","providers":["email"]}"#,
+        user_meta: &user_meta,
+    };
+    insert_user(conn, &user, &now)?;
+    insert_identity(conn, &user_id, "email", &user, &now)?;
+    insert_session(conn, &user_id, "password", &now)?;
     insert_audit(conn, &user_id, "user_signedup", &now)?;
     insert_audit(conn, &user_id, "login", &now)?;
     Ok(())
+}
+
+/// What differs between the floors' new users.
+struct NewUser<'a> {
+    id: &'a str,
+    email: Option<&'a str>,
+    encrypted_password: Option<&'a str>,
+    app_meta: &'a str,
+    user_meta: &'a str,
+}
+
+/// A new user's row as `create_account` inserts it (`store/sqlite/users.rs`).
+fn insert_user(conn: &Connection, user: &NewUser<'_>, now: &str) -> anyhow::Result<()> {
+    let no_time: Option<&str> = None;
+    conn.prepare_cached(
+        "INSERT INTO users (aud, role, email, encrypted_password, email_confirmed_at, \
+         confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
+         invited_at, recovery_sent_at, email_change, email_change_sent_at, \
+         email_change_confirm_status, reauthentication_sent_at, \
+         last_sign_in_at, raw_app_meta_data, raw_user_meta_data, banned_until, is_anonymous, \
+         updated_at, id, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        "authenticated",
+        "authenticated",
+        user.email,
+        user.encrypted_password,
+        user.email.map(|_| now),
+        no_time,
+        no_time,
+        no_time,
+        "",
+        no_time,
+        no_time,
+        no_time,
+        "",
+        no_time,
+        0,
+        no_time,
+        no_time,
+        user.app_meta,
+        user.user_meta,
+        no_time,
+        false,
+        now,
+        user.id,
+        now
+    ])?;
+    Ok(())
+}
+
+/// The user's identity with `provider` (the user's id as its provider id for email, as
+/// GoTrue; a WeChat unionid-like id otherwise). Answers the identity's id.
+fn insert_identity(
+    conn: &Connection,
+    provider_id: &str,
+    provider: &str,
+    user: &NewUser<'_>,
+    now: &str,
+) -> anyhow::Result<String> {
+    let id = Uuid::new_v4().to_string();
+    conn.prepare_cached(
+        "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, email, \
+         last_sign_in_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        id,
+        provider_id,
+        provider,
+        user.id,
+        user.user_meta,
+        user.email,
+        now,
+        now,
+        now
+    ])?;
+    Ok(id)
 }
 
 /// Sign-up minus its hash on the SQLite file of `db`, [`BATCH`] accounts per transaction.
@@ -313,6 +355,206 @@ pub async fn sign_up_without_hash(db: &Db, phase: Phase) -> anyhow::Result<Stats
     .await
 }
 
+/// The WeChat user whose QR logins the floor repeats: the ids its statements look up.
+struct WeChatUser {
+    user_id: String,
+    identity_id: String,
+    provider_id: String,
+    identity_data: String,
+}
+
+/// A WeChat user of the floor's own (saoma's QR login needs none to exist beforehand).
+fn wechat_user(conn: &Connection) -> anyhow::Result<WeChatUser> {
+    let now = ts(Utc::now());
+    let user_id = Uuid::new_v4().to_string();
+    let provider_id = format!("o{}", random_hex(14));
+    let identity_data = serde_json::json!({
+        "sub": provider_id,
+        "unionid": provider_id,
+        "nickname": "扫码",
+        "avatar_url": "https://thirdwx.qlogo.cn/mmopen/bench/132",
+    })
+    .to_string();
+    let user = NewUser {
+        id: &user_id,
+        email: None,
+        encrypted_password: None,
+        app_meta: r#"{"provider":"wechat_qr","providers":["wechat_qr"]}"#,
+        user_meta: &identity_data,
+    };
+    insert_user(conn, &user, &now)?;
+    let identity_id = insert_identity(conn, &provider_id, "wechat_qr", &user, &now)?;
+    Ok(WeChatUser {
+        user_id,
+        identity_id,
+        provider_id,
+        identity_data,
+    })
+}
+
+/// The user's row by id, every column read (`USER_BY_ID` in `store/sqlite/users.rs`):
+/// answers the columns `write_user` sets, in its order, as read.
+fn user_by_id(conn: &Connection, user_id: &str) -> anyhow::Result<Vec<rusqlite::types::Value>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
+    ))?
+    .query_row([user_id], |row| {
+        read_all(row)?;
+        USER_UPDATED_COLUMNS
+            .iter()
+            .map(|column| row.get::<_, rusqlite::types::Value>(*column))
+            .collect()
+    })
+    .context("user not found")
+}
+
+/// The columns `write_user` sets before `updated_at`, in its statement's order.
+const USER_UPDATED_COLUMNS: [&str; 21] = [
+    "aud",
+    "role",
+    "email",
+    "encrypted_password",
+    "email_confirmed_at",
+    "confirmation_sent_at",
+    "phone",
+    "phone_confirmed_at",
+    "phone_change",
+    "phone_change_sent_at",
+    "invited_at",
+    "recovery_sent_at",
+    "email_change",
+    "email_change_sent_at",
+    "email_change_confirm_status",
+    "reauthentication_sent_at",
+    "last_sign_in_at",
+    "raw_app_meta_data",
+    "raw_user_meta_data",
+    "banned_until",
+    "is_anonymous",
+];
+
+/// One WeChat QR login of an existing user, every statement saoma's SQLite store runs for
+/// its three requests (`/authorize`, WeChat's `/callback`, the PKCE exchange), in order,
+/// reads included: the new flow; the flow, the identity, the identity refreshed, the user
+/// read and rewritten (`change_user`), the flow completed; the flow by its code, deleted,
+/// the user, the new session, the `login` audit entry, the user's identities. The WeChat
+/// calls between them are not database work.
+fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
+    let now = ts(Utc::now());
+    let flow_id = Uuid::new_v4().to_string();
+    let no_text: Option<&str> = None;
+    // /authorize
+    conn.prepare_cached(
+        "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, \
+         code_challenge_method, authentication_method, linking_target_id, user_id, \
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        flow_id,
+        "wechat_qr",
+        "http://localhost:3000/auth/callback",
+        random_hex(22),
+        "s256",
+        "oauth",
+        no_text,
+        no_text,
+        now,
+        now
+    ])?;
+    // /callback
+    let flow_by = |column: &str, value: &str| -> anyhow::Result<()> {
+        conn.prepare_cached(&format!(
+            "SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE {column} = ?"
+        ))?
+        .query_row([value], read_all)
+        .with_context(|| format!("flow by {column} not found"))
+    };
+    flow_by("id", &flow_id)?;
+    conn.prepare_cached(&format!(
+        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
+    ))?
+    .query_row(["wechat_qr", &who.provider_id], read_all)
+    .context("identity not found")?;
+    conn.prepare_cached(
+        "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
+         updated_at = ? WHERE id = ?",
+    )?
+    .execute(params![
+        who.identity_data,
+        no_text,
+        now,
+        now,
+        who.identity_id
+    ])?;
+    let mut user = user_by_id(conn, &who.user_id)?;
+    user.push(now.clone().into());
+    user.push(who.user_id.clone().into());
+    conn.prepare_cached(
+        "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
+         email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
+         phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
+         email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
+         reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, \
+         raw_user_meta_data = ?, banned_until = ?, is_anonymous = ?, updated_at = ? WHERE id = ?",
+    )?
+    .execute(rusqlite::params_from_iter(user))?;
+    let auth_code = Uuid::new_v4().to_string();
+    let completed = conn
+        .prepare_cached(
+            "UPDATE flow_state SET user_id = ?, auth_code = ?, auth_code_issued_at = ?, \
+             provider_access_token = ?, provider_refresh_token = ?, \
+             provider_code_hash = ?, updated_at = ? \
+             WHERE id = ? AND auth_code_issued_at IS NULL",
+        )?
+        .execute(params![
+            who.user_id,
+            auth_code,
+            now,
+            random_hex(16),
+            random_hex(16),
+            random_hex(32),
+            now,
+            flow_id
+        ])?;
+    anyhow::ensure!(completed == 1, "the flow was not completed");
+    // grant_type=pkce
+    flow_by("auth_code", &auth_code)?;
+    conn.prepare_cached("DELETE FROM flow_state WHERE id = ?")?
+        .execute([&flow_id])?;
+    user_by_id(conn, &who.user_id)?;
+    insert_session(conn, &who.user_id, "oauth", &now)?;
+    insert_audit(conn, &who.user_id, "login", &now)?;
+    let mut identities = conn.prepare_cached(&format!(
+        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
+    ))?;
+    let mut rows = identities.query([&who.user_id])?;
+    while let Some(row) = rows.next()? {
+        read_all(row)?;
+    }
+    Ok(())
+}
+
+/// The WeChat QR login's database work on the SQLite file of `db`, [`BATCH`] logins per
+/// transaction.
+pub async fn qr_login_database_work(db: &Db, phase: Phase) -> anyhow::Result<Stats> {
+    let path = sqlite_path(db)?;
+    let mut conn = open_writer(&path)?;
+    let who = wechat_user(&conn)?;
+    let _checkpoints = SqliteCheckpointer::start(path.as_ref())?;
+    load::run_batched(
+        move || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for _ in 0..BATCH {
+                qr_login(&tx, &who)?;
+            }
+            tx.commit()?;
+            Ok(BATCH)
+        },
+        phase,
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,11 +564,18 @@ mod tests {
     fn short() -> Phase {
         Phase {
             warmup: Duration::ZERO,
-            measure: Duration::from_millis(300),
+            measure: Duration::from_secs(2),
         }
     }
 
-    /// Both floors run on saoma's own schema, so a statement that drifted from it fails here
+    async fn count(db: &Db, sql: &str) -> anyhow::Result<i64> {
+        let Db::Sqlite { reader, .. } = db else {
+            anyhow::bail!("not SQLite");
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(reader).await?)
+    }
+
+    /// The floors run on saoma's own schema, so a statement that drifted from it fails here
     /// rather than as a "failed" row at the end of a benchmark run; and the refresh floor
     /// really rotates: every chain keeps exactly one active token, every rotation revoked one.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,6 +589,9 @@ mod tests {
         assert!(signed_up.completed >= BATCH as u64, "{signed_up:?}");
         let rotated = refresh(&db, 4, short()).await?;
         assert!(rotated.completed >= BATCH as u64, "{rotated:?}");
+        let sessions_before = count(&db, "SELECT count(*) FROM sessions").await?;
+        let logged_in = qr_login_database_work(&db, short()).await?;
+        assert!(logged_in.completed >= BATCH as u64, "{logged_in:?}");
 
         let Db::Sqlite { reader, .. } = &db else {
             anyhow::bail!("not SQLite");
@@ -364,6 +616,19 @@ mod tests {
             "{revoked} revoked"
         );
         assert_eq!(most_active, 1);
+        // Each QR login completed its flow (the guarded update matched) and the exchange
+        // deleted it; each left a session and a login entry of the WeChat user.
+        assert_eq!(count(&db, "SELECT count(*) FROM flow_state").await?, 0);
+        let logins = i64::try_from(logged_in.completed)?;
+        assert!(count(&db, "SELECT count(*) FROM sessions").await? >= sessions_before + logins);
+        let wechat_logins = count(
+            &db,
+            "SELECT count(*) FROM audit_log_entries a JOIN identities i \
+             ON i.user_id = json_extract(a.payload, '$.actor_id') \
+             WHERE i.provider = 'wechat_qr' AND json_extract(a.payload, '$.action') = 'login'",
+        )
+        .await?;
+        assert!(wechat_logins >= logins, "{wechat_logins} logins recorded");
         db.close().await;
         Ok(())
     }

@@ -63,10 +63,11 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ProfileOptions {
-    /// get-user, refresh, sign-up, mixed (refreshes and two connections signing up), settings; or a
+    /// get-user, refresh, sign-up, mixed (refreshes and two connections signing up), settings,
+    /// qr-login (whole WeChat QR logins against `saoma dev`); or a
     /// floor: floor-jwt (HTTP+JWT floor server),
     /// floor-get-user (get-user's database floor, in this process, on the same database),
-    /// engine-refresh, engine-sign-up (SQLite's engine floor, in this process).
+    /// engine-refresh, engine-sign-up, engine-qr-login (SQLite's engine floor, in this process).
     operation: String,
     #[arg(long, default_value = "target/release/saoma")]
     saoma: PathBuf,
@@ -172,12 +173,18 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
         warmup: Duration::from_secs(1),
         measure: Duration::from_secs_f64(options.seconds),
     };
+    // The QR login runs against `saoma dev` (the simulator), beside the serve above.
+    let dev = match options.operation.as_str() {
+        "qr-login" => Some(start_dev(&saoma, &database, temp.path()).await?),
+        _ => None,
+    };
+    let profiled = dev.as_ref().map_or(server.pid, |dev| dev.pid);
     let perf = match &options.perf {
         Some(file) => Some(
             tokio::process::Command::new("perf")
                 .args(["record", "-F", "1999", "-g", "-o"])
                 .arg(file)
-                .args(["-p", &server.pid.to_string(), "--", "sleep"])
+                .args(["-p", &profiled.to_string(), "--", "sleep"])
                 .arg(format!("{}", options.seconds + 1.0))
                 .kill_on_drop(true)
                 .spawn()
@@ -264,13 +271,28 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
             let db = dbfloor::Db::open(&database).await?;
             enginefloor::sign_up_without_hash(&db, phase).await?
         }
+        // Whole WeChat QR logins (8 requests each) against `saoma dev`.
+        "qr-login" => {
+            let port = dev.as_ref().map(|dev| dev.port).context("saoma dev")?;
+            let jobs = (0..options.concurrency)
+                .map(|_| scenarios::QrLogin::new(port))
+                .collect();
+            load::run(jobs, phase, Some(profiled)).await?
+        }
+        "engine-qr-login" => {
+            let db = dbfloor::Db::open(&database).await?;
+            enginefloor::qr_login_database_work(&db, phase).await?
+        }
         other => anyhow::bail!(
-            "unknown operation {other}: get-user, refresh, sign-up, mixed, settings, floor-jwt, \
-             floor-get-user, engine-refresh or engine-sign-up"
+            "unknown operation {other}: get-user, refresh, sign-up, mixed, settings, qr-login, floor-jwt, \
+             floor-get-user, engine-refresh, engine-sign-up or engine-qr-login"
         ),
     };
     if let Some(mut perf) = perf {
         perf.wait().await?;
+    }
+    if let Some(dev) = dev {
+        dev.stop().await?;
     }
     server.stop().await?;
     println!(
@@ -642,6 +664,13 @@ async fn backend(
                 enginefloor::sign_up_without_hash(&db, phase).await,
             ),
         );
+        results.insert(
+            "engine.qr".into(),
+            logged(
+                "engine WeChat QR login's database work",
+                enginefloor::qr_login_database_work(&db, phase).await,
+            ),
+        );
     }
     db.close().await;
     out.results = results;
@@ -770,28 +799,9 @@ async fn qr_logins(
     phase: Phase,
 ) -> anyhow::Result<BTreeMap<String, Measured>> {
     let mut results = BTreeMap::new();
-    let dev_dir = dir.join("dev");
-    std::fs::create_dir_all(&dev_dir)?;
-    let dev_port = procs::free_port()?;
-    let dev = Server::start(Spec {
-        name: "saoma dev",
-        program: saoma,
-        args: &["dev"],
-        cwd: &dev_dir,
-        env: vec![
-            ("SAOMA_PORT".into(), dev_port.to_string()),
-            ("SAOMA_DATABASE_URL".into(), database_url.to_owned()),
-            ("SAOMA_PASSWORD_BCRYPT_COST".into(), "10".into()),
-            ("SAOMA_LOG".into(), "warn".into()),
-            ("SAOMA_RATE_LIMIT_ENABLED".into(), "false".into()),
-            ("SAOMA_METRICS_PORT".into(), "0".into()),
-        ],
-        port: dev_port,
-        health: "/health",
-    })
-    .await;
+    let dev = start_dev(saoma, database_url, dir).await;
     let dev = match dev {
-        Ok((dev, _)) => dev,
+        Ok(dev) => dev,
         Err(err) => {
             results.insert("saoma.qr".to_owned(), Err(format!("{err:#}")));
             return Ok(results);
@@ -812,7 +822,7 @@ async fn qr_logins(
         };
         let qr = measure(
             &label,
-            Ok((0..n).map(|_| scenarios::QrLogin::new(dev_port)).collect()),
+            Ok((0..n).map(|_| scenarios::QrLogin::new(dev.port)).collect()),
             phase,
             Some(dev.pid),
         )
@@ -824,6 +834,31 @@ async fn qr_logins(
     }
     dev.stop().await?;
     Ok(results)
+}
+
+/// `saoma dev` (the simulator mounted at /wechat-sim) on `database_url`, in `dir`/dev.
+async fn start_dev(saoma: &Path, database_url: &str, dir: &Path) -> anyhow::Result<Server> {
+    let dev_dir = dir.join("dev");
+    std::fs::create_dir_all(&dev_dir)?;
+    let dev_port = procs::free_port()?;
+    let (dev, _) = Server::start(Spec {
+        name: "saoma dev",
+        program: saoma,
+        args: &["dev"],
+        cwd: &dev_dir,
+        env: vec![
+            ("SAOMA_PORT".into(), dev_port.to_string()),
+            ("SAOMA_DATABASE_URL".into(), database_url.to_owned()),
+            ("SAOMA_PASSWORD_BCRYPT_COST".into(), "10".into()),
+            ("SAOMA_LOG".into(), "warn".into()),
+            ("SAOMA_RATE_LIMIT_ENABLED".into(), "false".into()),
+            ("SAOMA_METRICS_PORT".into(), "0".into()),
+        ],
+        port: dev_port,
+        health: "/health",
+    })
+    .await?;
+    Ok(dev)
 }
 
 /// better-auth on `database` (sqlite:<path> or a Postgres URL): session check, sign-in,

@@ -44,8 +44,11 @@ pub use sessions::{Rotation, SessionStore};
 pub use sqlite::Checkpointer as SqliteCheckpointer;
 pub use sqlite::SqliteStore;
 pub use sqlite::AUDIT_ACTOR_SQL as SQLITE_AUDIT_ACTOR_SQL;
+pub use sqlite::FLOW_COLUMNS as SQLITE_FLOW_COLUMNS;
+pub use sqlite::IDENTITY_COLUMNS as SQLITE_IDENTITY_COLUMNS;
 pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;
 pub use sqlite::SESSION_COLUMNS as SQLITE_SESSION_COLUMNS;
+pub use sqlite::USER_COLUMNS as SQLITE_USER_COLUMNS;
 pub use users::{NewAccount, UserStore};
 
 /// Every store trait, for code that calls the store through a concrete type rather than

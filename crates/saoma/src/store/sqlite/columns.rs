@@ -38,14 +38,16 @@ macro_rules! session_columns {
     };
 }
 
-pub(super) const USER_COLUMNS: &str = user_columns!("");
-pub(super) const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, \
+/// Public, as the next two and [`FLOW_COLUMNS`], so that the benchmark's engine floor reads
+/// rows as saoma does.
+pub const USER_COLUMNS: &str = user_columns!("");
+pub const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, \
     email, last_sign_in_at, created_at, updated_at";
 /// Public so that the benchmark's refresh floor reads a session as saoma does.
 pub const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
 pub(super) const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
-pub(super) const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, \
+pub const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, \
     code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
     auth_code_issued_at, referrer, provider_code_hash, linking_target_id, authentication_method";
 pub(super) const AUDIT_COLUMNS: &str = "id, payload, created_at, ip_address";

@@ -1,3 +1,5 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use rusqlite::{params_from_iter, types::Value};
 use uuid::Uuid;
@@ -5,11 +7,16 @@ use uuid::Uuid;
 use super::{
     columns::FLOW_COLUMNS,
     decode::{flow_from_row, opt_ts, ts},
-    statements::execute,
+    statements::{execute, optional},
     SqliteStore,
 };
 use crate::domain::flow::FlowState;
 use crate::store::{FlowStore, StoreResult};
+
+static FLOW_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {FLOW_COLUMNS} FROM flow_state WHERE id = ?"));
+static FLOW_BY_AUTH_CODE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {FLOW_COLUMNS} FROM flow_state WHERE auth_code = ?"));
 
 #[async_trait]
 impl FlowStore for SqliteStore {
@@ -43,14 +50,14 @@ impl FlowStore for SqliteStore {
             .await
     }
 
+    /// On the request's thread, as the other point lookups of a login (`user_by_id`):
+    /// sqlx's hand-off to a connection thread and back cost more than the lookup.
     async fn flow_by_id(&self, id: Uuid) -> StoreResult<Option<FlowState>> {
-        let row = sqlx::query(&format!(
-            "SELECT {FLOW_COLUMNS} FROM flow_state WHERE id = ?"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(flow_from_row).transpose()
+        self.inline.read(|conn| {
+            optional(conn, &FLOW_BY_ID, [id.to_string()], |row| {
+                flow_from_row(row)
+            })
+        })
     }
 
     async fn pending_flow_of(
@@ -70,14 +77,13 @@ impl FlowStore for SqliteStore {
         row.as_ref().map(flow_from_row).transpose()
     }
 
+    /// On the request's thread, as `flow_by_id` (`idx_auth_code`).
     async fn flow_by_auth_code(&self, auth_code: &str) -> StoreResult<Option<FlowState>> {
-        let row = sqlx::query(&format!(
-            "SELECT {FLOW_COLUMNS} FROM flow_state WHERE auth_code = ?"
-        ))
-        .bind(auth_code)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(flow_from_row).transpose()
+        self.inline.read(|conn| {
+            optional(conn, &FLOW_BY_AUTH_CODE, [auth_code], |row| {
+                flow_from_row(row)
+            })
+        })
     }
 
     async fn complete_flow(&self, flow: &FlowState) -> StoreResult<bool> {

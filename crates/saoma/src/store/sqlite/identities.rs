@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{
     columns::IDENTITY_COLUMNS,
     decode::{identity_from_row, opt_ts, ts},
-    statements::{all, execute, execute_unique},
+    statements::{all, execute, execute_unique, optional},
     SqliteStore,
 };
 use crate::domain::{user_changes::IdentityChange, Identity};
@@ -14,6 +14,10 @@ use crate::store::{IdentityStore, StoreError, StoreResult};
 
 static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id")
+});
+
+static IDENTITY_BY_PROVIDER: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?")
 });
 
 pub(super) fn insert_identity(conn: &rusqlite::Connection, identity: &Identity) -> StoreResult<()> {
@@ -77,19 +81,21 @@ impl IdentityStore for SqliteStore {
         })
     }
 
+    /// On the request's thread, as `identities_of` (the `(provider_id, provider)` key): every
+    /// external login looks its identity up.
     async fn identity_by_provider(
         &self,
         provider: &str,
         provider_id: &str,
     ) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query(&format!(
-            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
-        ))
-        .bind(provider)
-        .bind(provider_id)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(identity_from_row).transpose()
+        self.inline.read(|conn| {
+            optional(
+                conn,
+                &IDENTITY_BY_PROVIDER,
+                [provider, provider_id],
+                |row| identity_from_row(row),
+            )
+        })
     }
 
     async fn identities_by_provider_id(&self, provider_id: &str) -> StoreResult<Vec<Identity>> {

@@ -34,7 +34,7 @@ mod statements;
 mod users;
 
 pub use checkpointer::Checkpointer;
-pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
+pub use columns::{FLOW_COLUMNS, IDENTITY_COLUMNS, PRINCIPAL_SQL, SESSION_COLUMNS, USER_COLUMNS};
 pub use sessions::AUDIT_ACTOR_SQL;
 
 #[derive(Debug, Clone)]
