@@ -57,14 +57,20 @@ fn sqlite_path(db: &Db) -> anyhow::Result<String> {
 
 /// The audit-log entry saoma writes with each refresh (in the rotation's transaction), each
 /// sign-up (in its account's) and each login (on its own, after the session's).
-fn insert_audit(conn: &Connection, user_id: &str, action: &str, now: &str) -> anyhow::Result<()> {
+fn insert_audit(
+    conn: &Connection,
+    user_id: &str,
+    action: &str,
+    provider: &str,
+    now: &str,
+) -> anyhow::Result<()> {
     let payload = serde_json::json!({
         "actor_id": user_id,
         "actor_username": "someone@bench.example.com",
         "actor_via_sso": false,
         "action": action,
         "log_type": if action == "token_refreshed" { "token" } else { "account" },
-        "traits": { "provider": "email" },
+        "traits": { "provider": provider },
     });
     conn.prepare_cached(
         "INSERT INTO audit_log_entries (id, payload, created_at, ip_address) VALUES (?, ?, ?, ?)",
@@ -149,7 +155,7 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
             read_all(row)?;
         }
     }
-    insert_audit(conn, &user_id, "token_refreshed", &now)?;
+    insert_audit(conn, &user_id, "token_refreshed", "email", &now)?;
     Ok(child)
 }
 
@@ -252,8 +258,8 @@ fn sign_up(conn: &Connection, encrypted_password: &str) -> anyhow::Result<()> {
     insert_user(conn, &user, &now)?;
     insert_identity(conn, &user_id, "email", &user, &now)?;
     insert_session(conn, &user_id, "password", &now)?;
-    insert_audit(conn, &user_id, "user_signedup", &now)?;
-    insert_audit(conn, &user_id, "login", &now)?;
+    insert_audit(conn, &user_id, "user_signedup", "email", &now)?;
+    insert_audit(conn, &user_id, "login", "email", &now)?;
     Ok(())
 }
 
@@ -438,7 +444,10 @@ const USER_UPDATED_COLUMNS: [&str; 21] = [
 /// reads included: the new flow; the flow, the identity, the identity refreshed, the user
 /// read and rewritten (`change_user`), the flow completed; the flow by its code, deleted,
 /// the user, the new session, the `login` audit entry, the user's identities. The WeChat
-/// calls between them are not database work.
+/// calls between them are not database work. The reads run here on the writer's connection
+/// inside the batch; saoma runs them on its read connections, each its own read transaction
+/// (only `change_user`'s read is on the writer): this is the engine's limit for the
+/// statements, not a copy of saoma's layout.
 fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
     let now = ts(Utc::now());
     let flow_id = Uuid::new_v4().to_string();
@@ -523,7 +532,7 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
         .execute([&flow_id])?;
     user_by_id(conn, &who.user_id)?;
     insert_session(conn, &who.user_id, "oauth", &now)?;
-    insert_audit(conn, &who.user_id, "login", &now)?;
+    insert_audit(conn, &who.user_id, "login", "wechat_qr", &now)?;
     let mut identities = conn.prepare_cached(&format!(
         "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
     ))?;

@@ -167,24 +167,30 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
     } else {
         &[]
     };
-    let (server, _) = start_saoma(&saoma, &database, temp.path(), extra_env).await?;
-    let sessions = scenarios::saoma_sessions(server.port, options.concurrency).await?;
+    // The QR login runs against `saoma dev` (the simulator mounted) alone, as in the full run.
+    let qr_login = options.operation == "qr-login";
+    let server = if qr_login {
+        start_dev(&saoma, &database, temp.path()).await?
+    } else {
+        start_saoma(&saoma, &database, temp.path(), extra_env)
+            .await?
+            .0
+    };
+    let sessions = if qr_login {
+        Vec::new()
+    } else {
+        scenarios::saoma_sessions(server.port, options.concurrency).await?
+    };
     let phase = Phase {
         warmup: Duration::from_secs(1),
         measure: Duration::from_secs_f64(options.seconds),
     };
-    // The QR login runs against `saoma dev` (the simulator), beside the serve above.
-    let dev = match options.operation.as_str() {
-        "qr-login" => Some(start_dev(&saoma, &database, temp.path()).await?),
-        _ => None,
-    };
-    let profiled = dev.as_ref().map_or(server.pid, |dev| dev.pid);
     let perf = match &options.perf {
         Some(file) => Some(
             tokio::process::Command::new("perf")
                 .args(["record", "-F", "1999", "-g", "-o"])
                 .arg(file)
-                .args(["-p", &profiled.to_string(), "--", "sleep"])
+                .args(["-p", &server.pid.to_string(), "--", "sleep"])
                 .arg(format!("{}", options.seconds + 1.0))
                 .kill_on_drop(true)
                 .spawn()
@@ -273,11 +279,10 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
         }
         // Whole WeChat QR logins (8 requests each) against `saoma dev`.
         "qr-login" => {
-            let port = dev.as_ref().map(|dev| dev.port).context("saoma dev")?;
             let jobs = (0..options.concurrency)
                 .map(|_| scenarios::QrLogin::new(port))
                 .collect();
-            load::run(jobs, phase, Some(profiled)).await?
+            load::run(jobs, phase, Some(server.pid)).await?
         }
         "engine-qr-login" => {
             let db = dbfloor::Db::open(&database).await?;
@@ -290,9 +295,6 @@ async fn profile(options: ProfileOptions) -> anyhow::Result<()> {
     };
     if let Some(mut perf) = perf {
         perf.wait().await?;
-    }
-    if let Some(dev) = dev {
-        dev.stop().await?;
     }
     server.stop().await?;
     println!(

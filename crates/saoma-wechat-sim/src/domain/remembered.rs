@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 /// oldest entries that are due: O(1) amortised. Sweeping the whole map on each insert cost
 /// O(entries), and the entries grew with every login (a refresh token remembers 31 days): a
 /// long `saoma dev` spent more on sweeping than on answering.
+/// At most this many of each kind: a refresh token is remembered 31 days, and a dev server
+/// under a login benchmark would otherwise keep every one (~1 KiB each) for that long. The
+/// oldest go first; a forgotten token answers "invalid", as one WeChat no longer knows.
+pub const MOST_REMEMBERED: usize = 200_000;
+
 #[derive(Debug)]
 pub struct Remembered<V, const MEMORY_SECS: u64> {
     entries: HashMap<String, V>,
@@ -29,18 +34,26 @@ impl<V, const MEMORY_SECS: u64> Default for Remembered<V, MEMORY_SECS> {
 impl<V, const MEMORY_SECS: u64> Remembered<V, MEMORY_SECS> {
     const MEMORY: Duration = Duration::from_secs(MEMORY_SECS);
 
-    /// Remembers `value` under `key` (a fresh random id), forgetting what is due at `now`.
+    /// Remembers `value` under `key` (a fresh random id), forgetting what is due at `now`,
+    /// and the oldest entries past [`MOST_REMEMBERED`].
     pub fn insert(&mut self, key: String, value: V, now: Instant) {
+        debug_assert!(
+            self.order.back().is_none_or(|(last, _)| *last <= now),
+            "time went backwards: entries would be forgotten late"
+        );
         while let Some((made, _)) = self.order.front() {
-            if now.saturating_duration_since(*made) < Self::MEMORY {
+            let due = now.saturating_duration_since(*made) >= Self::MEMORY;
+            if !due && self.order.len() < MOST_REMEMBERED {
                 break;
             }
-            if let Some((_, due)) = self.order.pop_front() {
-                self.entries.remove(&due);
+            if let Some((_, forgotten)) = self.order.pop_front() {
+                self.entries.remove(&forgotten);
             }
         }
         self.order.push_back((now, key.clone()));
-        self.entries.insert(key, value);
+        let replaced = self.entries.insert(key, value);
+        // A key met twice would be forgotten with its first insert's time.
+        debug_assert!(replaced.is_none(), "a key was handed out twice");
     }
 
     pub fn get(&self, key: &str) -> Option<&V> {
@@ -85,8 +98,7 @@ mod tests {
         assert_eq!(remembered.len(), 3);
     }
 
-    /// A storm of inserts keeps only what is within memory: what a long `saoma dev` holds is
-    /// bounded by the rate, not by how long it ran.
+    /// A storm of inserts keeps only what is within memory.
     #[test]
     fn a_long_run_keeps_only_the_last_memory_s_worth() {
         let start = Instant::now();
@@ -97,5 +109,21 @@ mod tests {
         assert_eq!(remembered.len(), 10_000);
         assert_eq!(remembered.get("89999"), None);
         assert_eq!(remembered.get("90000"), Some(&90_000));
+    }
+
+    /// Within memory, past [`MOST_REMEMBERED`] the oldest are forgotten: what a long
+    /// `saoma dev` holds is bounded whatever the rate.
+    #[test]
+    fn at_most_the_newest_entries_are_kept() {
+        let start = Instant::now();
+        let mut remembered = Remembered::<_, 3600>::default();
+        let total = MOST_REMEMBERED + 10;
+        for i in 0..total {
+            remembered.insert(i.to_string(), i, start);
+        }
+        assert_eq!(remembered.len(), MOST_REMEMBERED);
+        assert_eq!(remembered.get("9"), None);
+        assert_eq!(remembered.get("10"), Some(&10));
+        assert_eq!(remembered.get(&(total - 1).to_string()), Some(&(total - 1)));
     }
 }

@@ -145,6 +145,10 @@ async fn post(url: &str, body: Value, ip: &str) -> (u16, Value) {
 fn sign_in_once_read(address: &str, ip: &str, read: &std::sync::mpsc::Sender<()>) -> (u16, Value) {
     let body = json!({"email": "load@example.com", "password": "load-test-password"}).to_string();
     let mut stream = TcpStream::connect(address).expect("connect");
+    // A stalled shutdown fails the test instead of hanging it.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("read timeout");
     write!(
         stream,
         "POST /token?grant_type=password HTTP/1.1\r\nHost: {address}\r\n\
@@ -225,10 +229,12 @@ async fn sigterm_under_load_fails_no_request() {
             std::thread::spawn(move || sign_in_once_read(&address, &format!("10.2.0.{i}"), &read))
         })
         .collect();
+    // Only the clients hold senders now: one that failed (its panic is printed) ends the wait.
+    drop(read);
     for _ in &requests {
         requests_read
             .recv_timeout(Duration::from_secs(60))
-            .expect("the server read every request");
+            .expect("the server read every request (else a client failed: see its panic)");
     }
     server.terminate();
     for request in requests {

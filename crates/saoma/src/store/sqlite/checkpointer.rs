@@ -180,7 +180,8 @@ mod tests {
             .expect("table");
         let written = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let writers: Vec<_> = (0..16)
+        const WRITERS: u64 = 16;
+        let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
                 let (writer, written, stop) = (writer.clone(), written.clone(), stop.clone());
                 tokio::spawn(async move {
@@ -203,9 +204,7 @@ mod tests {
         for round in 0..3 {
             // Enough in the WAL for a restart: each write is two pages.
             let from = written.load(Ordering::Relaxed);
-            while written.load(Ordering::Relaxed) < from + LIMIT as u64 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            written_past(&written, from + LIMIT as u64).await;
             let before = salt(&wal);
             let (conn_back, writer_back) = (conn, writer.clone());
             let (conn_back, outcome) = tokio::task::spawn_blocking(move || {
@@ -216,10 +215,9 @@ mod tests {
             .expect("checkpoint thread");
             outcome.expect("checkpoint");
             // The first write after the checkpoint is the one that starts the WAL over.
+            // Each writer has one write in flight: past that many more, one began after it.
             let after_checkpoint = written.load(Ordering::Relaxed);
-            while written.load(Ordering::Relaxed) < after_checkpoint + 20 {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            written_past(&written, after_checkpoint + WRITERS + 4).await;
             assert_ne!(
                 salt(&wal),
                 before,
@@ -231,6 +229,18 @@ mod tests {
         for writer in writers {
             writer.await.expect("writer");
         }
+    }
+
+    /// Waits until `written` reaches `count`; a minute at most, so that writers that died
+    /// (their `expect` panicked) fail the test rather than hang it.
+    async fn written_past(written: &AtomicU64, count: u64) {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while written.load(Ordering::Relaxed) < count {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("the writers stopped writing");
     }
 
     /// Salt-1 of the WAL header (bytes 16..20), which SQLite increments on each restart.

@@ -47,9 +47,12 @@ pub const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity
 pub const SESSION_COLUMNS: &str = session_columns!("sessions.", "");
 pub(super) const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
-pub const FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, \
-    code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
-    auth_code_issued_at, referrer, provider_code_hash, linking_target_id, authentication_method";
+/// In the order `flow_from_row` reads them: rusqlite's rows are searched by name from the
+/// column found last.
+pub const FLOW_COLUMNS: &str = "code_challenge, code_challenge_method, id, provider_type, \
+    authentication_method, referrer, user_id, auth_code, auth_code_issued_at, \
+    provider_access_token, provider_refresh_token, provider_code_hash, linking_target_id, \
+    created_at";
 pub(super) const AUDIT_COLUMNS: &str = "id, payload, created_at, ip_address";
 pub(super) const SCAN_TICKET_COLUMNS: &str = "scene, provider, flow_id, browser_secret_hash, \
     status, person, created_at, expires_at, updated_at";

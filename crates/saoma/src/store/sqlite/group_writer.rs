@@ -107,6 +107,7 @@ impl GroupWriter {
             reply,
             queued: Instant::now(),
         });
+        // Queued before the first wait: the tests' `spawn_write` relies on it for order.
         self.jobs
             .send(job)
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped"))?;
@@ -401,7 +402,7 @@ mod tests {
         let writer = writer.clone();
         let mut write = Box::pin(async move { writer.write(work).await });
         match write.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            // The writer has stopped: the answer is already there.
+            // Already answered (the writer has stopped, or committed it at once).
             Poll::Ready(answer) => tokio::spawn(async move { answer }),
             // Queued; the task waits for the answer (its poll replaces the no-op waker).
             Poll::Pending => tokio::spawn(write),
