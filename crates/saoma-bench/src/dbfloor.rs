@@ -1,18 +1,21 @@
 //! The database floor: the statements saoma issues for each measured endpoint, in the same
-//! order, through the same driver on pools laid out the same way (SQLite: a 4-connection
-//! read-only pool and a 1-connection writer, WAL, synchronous NORMAL, foreign keys, busy
-//! timeout 5 s, and for the token check rusqlite on the task's own thread; Postgres: a
-//! 16-connection pool), alone: no HTTP, no JSON, no row decoding beyond what the next
-//! statement needs.
+//! order and the same transaction grouping, through the same driver on pools laid out the
+//! same way (SQLite: a 4-connection read-only pool and a 1-connection writer, WAL,
+//! synchronous NORMAL, foreign keys, busy timeout 5 s, each write autocommitted unless saoma
+//! writes it in one transaction with others, and for the token check rusqlite on the task's
+//! own thread; Postgres: a 16-connection pool), alone: no HTTP, no JSON, no row decoding
+//! beyond what the next statement needs.
 //!
-//! The token check's statement is saoma's own constant; the others are copied from
-//! crates/saoma/src/store/{sqlite,postgres}.rs: keep them in step when those change.
+//! The token check's statement and SQLite's column lists are saoma's own constants; the other
+//! statements, and Postgres's column lists, are copied from
+//! crates/saoma/src/store/{sqlite,postgres}/*.rs: keep them in step when those change.
 
 // The session columns saoma's rotation reads (AMR claims included), so the refresh floor
-// reads a session exactly as saoma does.
+// reads a session exactly as saoma does; the user, identity and flow columns its stores read.
 use saoma::store::{
     POSTGRES_AUDIT_ACTOR_SQL, POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS,
-    SQLITE_AUDIT_ACTOR_SQL, SQLITE_SESSION_COLUMNS,
+    SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS, SQLITE_SESSION_COLUMNS,
+    SQLITE_USER_COLUMNS,
 };
 use std::{str::FromStr, time::Duration};
 
@@ -28,20 +31,20 @@ use uuid::Uuid;
 
 use crate::load::Job;
 
-const USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
-    confirmation_sent_at, phone, phone_confirmed_at, last_sign_in_at, raw_app_meta_data, \
-    raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at";
-const IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, email, \
-    last_sign_in_at, created_at, updated_at";
 pub const TOKEN_COLUMNS: &str =
     "id, token, nonce, user_id, session_id, parent, revoked, created_at, updated_at";
-const SQLITE_FLOW_COLUMNS: &str = "id, user_id, auth_code, code_challenge_method, code_challenge, \
-    provider_type, provider_access_token, provider_refresh_token, created_at, auth_code_issued_at, \
-    referrer, provider_code_hash, linking_target_id";
+// Postgres's column lists (crates/saoma/src/store/postgres/columns.rs, not exported).
+const PG_USER_COLUMNS: &str = "id, aud, role, email, encrypted_password, email_confirmed_at, \
+    confirmation_sent_at, phone, phone_confirmed_at, phone_change, phone_change_sent_at, \
+    invited_at, recovery_sent_at, email_change, email_change_sent_at, \
+    email_change_confirm_status, reauthentication_sent_at, last_sign_in_at, raw_app_meta_data, \
+    raw_user_meta_data, banned_until, is_anonymous, created_at, updated_at";
+const PG_IDENTITY_COLUMNS: &str = "id, provider_id, provider, user_id, identity_data, email, \
+    last_sign_in_at, created_at, updated_at";
 const PG_FLOW_COLUMNS: &str =
     "id, user_id, auth_code, code_challenge_method::text AS code_challenge_method, \
     code_challenge, provider_type, provider_access_token, provider_refresh_token, created_at, \
-    auth_code_issued_at, referrer, provider_code_hash, linking_target_id";
+    auth_code_issued_at, referrer, provider_code_hash, linking_target_id, authentication_method";
 
 /// Pools laid out as saoma's store lays them out.
 #[derive(Clone)]
@@ -161,7 +164,8 @@ async fn pg_audit(
     Ok(())
 }
 
-/// The audit-log entry saoma writes on a login (crates/saoma/src/auth/audit.rs), alone.
+/// The audit-log entry saoma writes on a login (`start_session` in crates/saoma/src/auth/
+/// tokens.rs, after the session's transaction), alone.
 async fn record_audit(db: &Db, user_id: &str, action: &str, traits: Value) -> anyhow::Result<()> {
     match db {
         Db::Sqlite { writer, .. } => {
@@ -356,9 +360,10 @@ impl Job for DataVersion {
     }
 }
 
+/// `user_by_id` (`USER_BY_ID` in store/sqlite/users.rs), on the reader pool.
 async fn sqlite_user_by_id(reader: &SqlitePool, id: &str) -> anyhow::Result<()> {
     sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
+        "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
     ))
     .bind(id)
     .fetch_optional(reader)
@@ -367,9 +372,10 @@ async fn sqlite_user_by_id(reader: &SqlitePool, id: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `identities_of` (store/sqlite/identities.rs), on the reader pool.
 async fn sqlite_identities_of(reader: &SqlitePool, user_id: &str) -> anyhow::Result<()> {
     sqlx::query(&format!(
-        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
+        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
     ))
     .bind(user_id)
     .fetch_all(reader)
@@ -379,7 +385,7 @@ async fn sqlite_identities_of(reader: &SqlitePool, user_id: &str) -> anyhow::Res
 
 async fn pg_user_by_id(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
     sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
+        "SELECT {PG_USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
     ))
     .bind(id)
     .fetch_optional(pool)
@@ -390,7 +396,8 @@ async fn pg_user_by_id(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
 
 async fn pg_identities_of(pool: &PgPool, user_id: Uuid) -> anyhow::Result<()> {
     sqlx::query(&format!(
-        "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 ORDER BY created_at, id"
+        "SELECT {PG_IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 \
+         ORDER BY created_at, id"
     ))
     .bind(user_id)
     .fetch_all(pool)
@@ -581,7 +588,7 @@ impl Job for SignIn {
         match &self.db {
             Db::Sqlite { reader, writer, .. } => {
                 let user = sqlx::query(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE email = ? AND is_sso_user = 0 AND deleted_at IS NULL"
+                    "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE email = ? AND is_sso_user = 0 AND deleted_at IS NULL"
                 ))
                 .bind(&self.account.email)
                 .fetch_optional(reader)
@@ -600,7 +607,7 @@ impl Job for SignIn {
             }
             Db::Postgres(pool) => {
                 let user = sqlx::query(&format!(
-                    "SELECT {USER_COLUMNS} FROM auth.users \
+                    "SELECT {PG_USER_COLUMNS} FROM auth.users \
                      WHERE email = $1 AND is_sso_user = false AND deleted_at IS NULL"
                 ))
                 .bind(&self.account.email)
@@ -623,6 +630,8 @@ impl Job for SignIn {
     }
 }
 
+/// `create_session` (store/sqlite/sessions.rs `insert_session`), one transaction on the
+/// writer: the session, its first refresh token, its AMR claim, the user's last sign-in.
 async fn sqlite_create_session(
     writer: &SqlitePool,
     user_id: &str,
@@ -648,7 +657,7 @@ async fn sqlite_create_session(
     .await?;
     sqlx::query(
         "INSERT INTO refresh_tokens (token, nonce, user_id, session_id, parent, revoked, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6)",
     )
     .bind(random_hex(32))
     .bind(random_hex(16))
@@ -656,16 +665,16 @@ async fn sqlite_create_session(
     .bind(&session_id)
     .bind(None::<String>)
     .bind(&now)
-    .bind(&now)
     .execute(&mut *tx)
     .await?;
+    // `upsert_amr_claim`: the session's one claim, recorded or moved to now.
     sqlx::query(
         "INSERT INTO mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
-         VALUES (?, ?, ?, ?, ?)",
+         SELECT ?1, ?2, ?3, ?3, ?4 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?2) \
+         ON CONFLICT (session_id, authentication_method) DO UPDATE SET updated_at = excluded.updated_at",
     )
     .bind(Uuid::new_v4().to_string())
     .bind(&session_id)
-    .bind(&now)
     .bind(&now)
     .bind(amr)
     .execute(&mut *tx)
@@ -679,6 +688,7 @@ async fn sqlite_create_session(
     Ok(())
 }
 
+/// `create_session` (store/postgres/sessions.rs `insert_session`), in one transaction.
 async fn pg_create_session(pool: &PgPool, user_id: Uuid, amr: &str) -> anyhow::Result<()> {
     let now = Utc::now();
     let session_id = Uuid::new_v4();
@@ -710,9 +720,11 @@ async fn pg_create_session(pool: &PgPool, user_id: Uuid, amr: &str) -> anyhow::R
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // `upsert_amr_claim`: the session's one claim, recorded or moved to now.
     sqlx::query(
         "INSERT INTO auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method) \
-         VALUES ($1, $2, $3, $3, $4)",
+         SELECT $1, $2, $3, $3, $4 WHERE EXISTS (SELECT 1 FROM auth.sessions WHERE id = $2) \
+         ON CONFLICT (session_id, authentication_method) DO UPDATE SET updated_at = excluded.updated_at",
     )
     .bind(Uuid::new_v4())
     .bind(session_id)
@@ -729,52 +741,55 @@ async fn pg_create_session(pool: &PgPool, user_id: Uuid, amr: &str) -> anyhow::R
     Ok(())
 }
 
-/// The WeChat QR login's statements, all three requests of it: `/authorize` (clean-up, new
-/// flow), `/callback` (flow by id, identity by provider id, identity and user refreshed, flow
-/// completed) and the PKCE exchange (flow by code, flow deleted, user, new session,
-/// identities). The WeChat calls in between are not database work and are left out.
+/// One WeChat QR login of an existing WeChat user, all three requests of it: every statement
+/// saoma's store runs for them, in order and in saoma's transactions.
+///
+/// - `/authorize?provider=wechat_qr` (PKCE): the new flow (expired flows are swept by the
+///   background sweeper, not here).
+/// - `/callback`: the flow by id, the identity by provider id, the identity refreshed, the
+///   user read and rewritten in one transaction (`change_user`; on Postgres the read takes
+///   the row lock), the flow completed.
+/// - `/token?grant_type=pkce`: the flow by its code, deleted, the user, the new session (one
+///   transaction: session, refresh token, AMR claim upserted, last sign-in), the `login`
+///   audit entry, the user's identities.
+///
+/// The WeChat calls in between are not database work and are left out.
 pub struct QrLogin {
     db: Db,
     identity: QrIdentity,
 }
 
-/// The WeChat identity the simulator's persona signed in as, with its user's columns.
+/// The WeChat identity the simulator's persona signed in as.
 #[derive(Clone)]
 struct QrIdentity {
     identity_id: String,
     provider_id: String,
     user_id: String,
-    identity_data: String,
-    user: UserColumns,
+    /// Written back on each login, as saoma writes the merged profile.
+    identity_data: Value,
+    /// The `provider` trait of the `login` audit entry.
+    login_provider: String,
 }
 
-/// A user's mutable columns, as text (SQLite's storage), rewritten by `update_user`.
-#[derive(Clone)]
-struct UserColumns {
-    aud: Option<String>,
-    role: Option<String>,
-    email: Option<String>,
-    encrypted_password: Option<String>,
-    email_confirmed_at: Option<String>,
-    confirmation_sent_at: Option<String>,
-    phone: Option<String>,
-    phone_confirmed_at: Option<String>,
-    last_sign_in_at: Option<String>,
-    app_meta: String,
-    user_meta: String,
-    banned_until: Option<String>,
-    is_anonymous: bool,
+/// Where the flow sends the browser back to (the flow's `referrer`).
+const QR_REDIRECT_TO: &str = "http://localhost:3000/x";
+
+/// The `provider` a login's audit entry names (`tokens::new_session`): the user's
+/// `app_metadata.provider`, else the sign-in's AMR method (`oauth` for a provider's).
+fn login_provider(raw_app_meta_data: Option<&str>) -> String {
+    raw_app_meta_data
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .and_then(|meta| meta.get("provider")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "oauth".to_owned())
 }
 
 pub async fn qr_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<QrLogin>> {
     let identity = match db {
         Db::Sqlite { reader, .. } => {
             let row = sqlx::query(
-                "SELECT i.id AS identity_id, i.provider_id, i.user_id, i.identity_data, u.aud, u.role, \
-                 u.email, u.encrypted_password, u.email_confirmed_at, u.confirmation_sent_at, u.phone, \
-                 u.phone_confirmed_at, u.last_sign_in_at, u.raw_app_meta_data, u.raw_user_meta_data, \
-                 u.banned_until, u.is_anonymous FROM identities i JOIN users u ON u.id = i.user_id \
-                 WHERE i.provider = 'wechat_qr' LIMIT 1",
+                "SELECT i.id AS identity_id, i.provider_id, i.user_id, i.identity_data, \
+                 u.raw_app_meta_data FROM identities i JOIN users u ON u.id = i.user_id \
+                 WHERE i.provider = 'wechat_qr' AND u.deleted_at IS NULL LIMIT 1",
             )
             .fetch_optional(reader)
             .await?
@@ -783,35 +798,16 @@ pub async fn qr_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<QrLogin>
                 identity_id: row.try_get("identity_id")?,
                 provider_id: row.try_get("provider_id")?,
                 user_id: row.try_get("user_id")?,
-                identity_data: row.try_get("identity_data")?,
-                user: UserColumns {
-                    aud: row.try_get("aud")?,
-                    role: row.try_get("role")?,
-                    email: row.try_get("email")?,
-                    encrypted_password: row.try_get("encrypted_password")?,
-                    email_confirmed_at: row.try_get("email_confirmed_at")?,
-                    confirmation_sent_at: row.try_get("confirmation_sent_at")?,
-                    phone: row.try_get("phone")?,
-                    phone_confirmed_at: row.try_get("phone_confirmed_at")?,
-                    last_sign_in_at: row.try_get("last_sign_in_at")?,
-                    app_meta: row
-                        .try_get::<Option<String>, _>("raw_app_meta_data")?
-                        .unwrap_or_default(),
-                    user_meta: row
-                        .try_get::<Option<String>, _>("raw_user_meta_data")?
-                        .unwrap_or_default(),
-                    banned_until: row.try_get("banned_until")?,
-                    is_anonymous: row.try_get("is_anonymous")?,
-                },
+                identity_data: serde_json::from_str(row.try_get("identity_data")?)?,
+                login_provider: login_provider(row.try_get("raw_app_meta_data")?),
             }
         }
         Db::Postgres(pool) => {
             let row = sqlx::query(
-                "SELECT i.id AS identity_id, i.provider_id, i.user_id, i.identity_data::text AS identity_data, \
-                 u.aud, u.role, u.email, u.encrypted_password, u.raw_app_meta_data::text AS app_meta, \
-                 u.raw_user_meta_data::text AS user_meta, u.is_anonymous \
+                "SELECT i.id AS identity_id, i.provider_id, i.user_id, i.identity_data, \
+                 u.raw_app_meta_data::text AS raw_app_meta_data \
                  FROM auth.identities i JOIN auth.users u ON u.id = i.user_id \
-                 WHERE i.provider = 'wechat_qr' LIMIT 1",
+                 WHERE i.provider = 'wechat_qr' AND u.deleted_at IS NULL LIMIT 1",
             )
             .fetch_optional(pool)
             .await?
@@ -821,25 +817,7 @@ pub async fn qr_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<QrLogin>
                 provider_id: row.try_get("provider_id")?,
                 user_id: row.try_get::<Uuid, _>("user_id")?.to_string(),
                 identity_data: row.try_get("identity_data")?,
-                user: UserColumns {
-                    aud: row.try_get("aud")?,
-                    role: row.try_get("role")?,
-                    email: row.try_get("email")?,
-                    encrypted_password: row.try_get("encrypted_password")?,
-                    email_confirmed_at: None,
-                    confirmation_sent_at: None,
-                    phone: None,
-                    phone_confirmed_at: None,
-                    last_sign_in_at: None,
-                    app_meta: row
-                        .try_get::<Option<String>, _>("app_meta")?
-                        .unwrap_or_default(),
-                    user_meta: row
-                        .try_get::<Option<String>, _>("user_meta")?
-                        .unwrap_or_default(),
-                    banned_until: None,
-                    is_anonymous: row.try_get("is_anonymous")?,
-                },
+                login_provider: login_provider(row.try_get("raw_app_meta_data")?),
             }
         }
     };
@@ -851,38 +829,144 @@ pub async fn qr_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<QrLogin>
         .collect())
 }
 
+/// `change_user` of a login's profile refresh (`external::refresh`), as store/sqlite/users.rs
+/// runs it: in ONE write of the writer (`BEGIN IMMEDIATE`, as the group writer's batches),
+/// the user by id (`USER_BY_ID`), then `write_user`'s 22 columns, as read but `updated_at`.
+async fn sqlite_change_user(writer: &SqlitePool, user_id: &str, now: &str) -> anyhow::Result<()> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let user = sqlx::query(&format!(
+        "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
+    ))
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .context("user not found")?;
+    let text = |column: &str| user.try_get::<Option<String>, _>(column);
+    sqlx::query(
+        "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
+         email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
+         phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
+         email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
+         reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
+         is_anonymous = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(text("aud")?)
+    .bind(text("role")?)
+    .bind(text("email")?)
+    .bind(text("encrypted_password")?)
+    .bind(text("email_confirmed_at")?)
+    .bind(text("confirmation_sent_at")?)
+    .bind(text("phone")?)
+    .bind(text("phone_confirmed_at")?)
+    // GoTrue's "none" is `''`, not null.
+    .bind(text("phone_change")?.unwrap_or_default())
+    .bind(text("phone_change_sent_at")?)
+    .bind(text("invited_at")?)
+    .bind(text("recovery_sent_at")?)
+    .bind(text("email_change")?.unwrap_or_default())
+    .bind(text("email_change_sent_at")?)
+    .bind(user.try_get::<Option<i64>, _>("email_change_confirm_status")?.unwrap_or(0))
+    .bind(text("reauthentication_sent_at")?)
+    .bind(text("last_sign_in_at")?)
+    .bind(text("raw_app_meta_data")?)
+    .bind(text("raw_user_meta_data")?)
+    .bind(text("banned_until")?)
+    .bind(user.try_get::<bool, _>("is_anonymous")?)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `change_user` as store/postgres/users.rs runs it: in one transaction, the user by id
+/// `FOR UPDATE` (the row lock), then `write_user`'s 22 columns, as read but `updated_at`.
+async fn pg_change_user(pool: &PgPool, user_id: Uuid, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let user = sqlx::query(&format!(
+        "SELECT {PG_USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+    ))
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .context("user not found")?;
+    let text = |column: &str| user.try_get::<Option<String>, _>(column);
+    let time = |column: &str| user.try_get::<Option<DateTime<Utc>>, _>(column);
+    let json = |column: &str| user.try_get::<Option<Value>, _>(column);
+    sqlx::query(
+        "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
+         email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
+         phone_change = $9, phone_change_sent_at = $10, invited_at = $11, \
+         recovery_sent_at = $12, email_change = $13, email_change_sent_at = $14, \
+         email_change_confirm_status = $15, reauthentication_sent_at = $16, \
+         last_sign_in_at = $17, raw_app_meta_data = $18, raw_user_meta_data = $19, \
+         banned_until = $20, is_anonymous = $21, updated_at = $22 WHERE id = $23",
+    )
+    .bind(text("aud")?)
+    .bind(text("role")?)
+    .bind(text("email")?)
+    .bind(text("encrypted_password")?)
+    .bind(time("email_confirmed_at")?)
+    .bind(time("confirmation_sent_at")?)
+    .bind(text("phone")?)
+    .bind(time("phone_confirmed_at")?)
+    // GoTrue's "none" is `''`, not null.
+    .bind(text("phone_change")?.unwrap_or_default())
+    .bind(time("phone_change_sent_at")?)
+    .bind(time("invited_at")?)
+    .bind(time("recovery_sent_at")?)
+    .bind(text("email_change")?.unwrap_or_default())
+    .bind(time("email_change_sent_at")?)
+    .bind(
+        user.try_get::<Option<i16>, _>("email_change_confirm_status")?
+            .unwrap_or(0),
+    )
+    .bind(time("reauthentication_sent_at")?)
+    .bind(time("last_sign_in_at")?)
+    .bind(json("raw_app_meta_data")?.unwrap_or_default())
+    .bind(json("raw_user_meta_data")?.unwrap_or_default())
+    .bind(time("banned_until")?)
+    .bind(user.try_get::<bool, _>("is_anonymous")?)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 impl Job for QrLogin {
     async fn run(&mut self) -> anyhow::Result<()> {
         let id = &self.identity;
         let flow_id = Uuid::new_v4();
         let auth_code = Uuid::new_v4().to_string();
         let now = Utc::now();
-        let cutoff = now - chrono::Duration::hours(1);
         let challenge = random_hex(22);
+        let login = serde_json::json!({ "provider": id.login_provider });
         match &self.db {
             Db::Sqlite { reader, writer, .. } => {
                 let (flow, now_s) = (flow_id.to_string(), ts(now));
-                // /authorize
-                sqlx::query("DELETE FROM flow_state WHERE created_at < ?")
-                    .bind(ts(cutoff))
-                    .execute(writer)
-                    .await?;
+                // /authorize: `create_flow`.
                 sqlx::query(
-                    "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-                     authentication_method, linking_target_id, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, 'oauth', ?, ?, ?)",
+                    "INSERT INTO flow_state (id, provider_type, referrer, code_challenge, \
+                     code_challenge_method, authentication_method, linking_target_id, user_id, \
+                     created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(&flow)
                 .bind("wechat_qr")
-                .bind("http://localhost:3000/x")
+                .bind(QR_REDIRECT_TO)
                 .bind(&challenge)
                 .bind("s256")
+                .bind("oauth")
+                .bind(None::<String>)
                 .bind(None::<String>)
                 .bind(&now_s)
                 .bind(&now_s)
                 .execute(writer)
                 .await?;
-                // /callback
+                // /callback: `flow_by_id`, `identity_by_provider`, `update_identity`,
+                // `change_user`, `complete_flow`.
                 sqlx::query(&format!(
                     "SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE id = ?"
                 ))
@@ -891,7 +975,7 @@ impl Job for QrLogin {
                 .await?
                 .context("flow not found")?;
                 sqlx::query(&format!(
-                    "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
+                    "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
                 ))
                 .bind("wechat_qr")
                 .bind(&id.provider_id)
@@ -899,43 +983,21 @@ impl Job for QrLogin {
                 .await?
                 .context("identity not found")?;
                 sqlx::query(
-                    "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
+                     updated_at = ? WHERE id = ?",
                 )
-                .bind(&id.identity_data)
+                .bind(id.identity_data.to_string())
                 .bind(None::<String>)
                 .bind(&now_s)
                 .bind(&now_s)
                 .bind(&id.identity_id)
                 .execute(writer)
                 .await?;
-                sqlite_user_by_id(reader, &id.user_id).await?;
-                let user = &id.user;
-                sqlx::query(
-                    "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
-                     email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-                     last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
-                     is_anonymous = ?, updated_at = ? WHERE id = ?",
-                )
-                .bind(&user.aud)
-                .bind(&user.role)
-                .bind(&user.email)
-                .bind(&user.encrypted_password)
-                .bind(&user.email_confirmed_at)
-                .bind(&user.confirmation_sent_at)
-                .bind(&user.phone)
-                .bind(&user.phone_confirmed_at)
-                .bind(&user.last_sign_in_at)
-                .bind(&user.app_meta)
-                .bind(&user.user_meta)
-                .bind(&user.banned_until)
-                .bind(user.is_anonymous)
-                .bind(&now_s)
-                .bind(&id.user_id)
-                .execute(writer)
-                .await?;
-                sqlx::query(
+                sqlite_change_user(writer, &id.user_id, &now_s).await?;
+                let completed = sqlx::query(
                     "UPDATE flow_state SET user_id = ?, auth_code = ?, auth_code_issued_at = ?, \
-                     provider_access_token = ?, provider_refresh_token = ?, provider_code_hash = ?, updated_at = ? \
+                     provider_access_token = ?, provider_refresh_token = ?, \
+                     provider_code_hash = ?, updated_at = ? \
                      WHERE id = ? AND auth_code_issued_at IS NULL",
                 )
                 .bind(&id.user_id)
@@ -948,7 +1010,9 @@ impl Job for QrLogin {
                 .bind(&flow)
                 .execute(writer)
                 .await?;
-                // grant_type=pkce
+                anyhow::ensure!(completed.rows_affected() == 1, "the flow was not completed");
+                // grant_type=pkce: `flow_by_auth_code`, `delete_flow`, `user_by_id`, then
+                // `start_session`: `create_session`, `record_audit`, `identities_of`.
                 sqlx::query(&format!(
                     "SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE auth_code = ?"
                 ))
@@ -956,39 +1020,37 @@ impl Job for QrLogin {
                 .fetch_optional(reader)
                 .await?
                 .context("flow by code not found")?;
-                sqlx::query("DELETE FROM flow_state WHERE id = ?")
+                let deleted = sqlx::query("DELETE FROM flow_state WHERE id = ?")
                     .bind(&flow)
                     .execute(writer)
                     .await?;
+                anyhow::ensure!(deleted.rows_affected() == 1, "the flow was not deleted");
                 sqlite_user_by_id(reader, &id.user_id).await?;
                 sqlite_create_session(writer, &id.user_id, "oauth").await?;
+                record_audit(&self.db, &id.user_id, "login", login).await?;
                 sqlite_identities_of(reader, &id.user_id).await?;
             }
             Db::Postgres(pool) => {
                 let user_id = Uuid::parse_str(&id.user_id)?;
-                let identity_data: Value = serde_json::from_str(&id.identity_data)?;
-                let app_meta: Value = serde_json::from_str(&id.user.app_meta)?;
-                let user_meta: Value = serde_json::from_str(&id.user.user_meta)?;
-                // /authorize
-                sqlx::query("DELETE FROM auth.flow_state WHERE created_at < $1")
-                    .bind(cutoff)
-                    .execute(pool)
-                    .await?;
+                // /authorize: `create_flow`.
                 sqlx::query(
                     "INSERT INTO auth.flow_state (id, provider_type, referrer, code_challenge, code_challenge_method, \
-                     authentication_method, linking_target_id, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, 'oauth', $6, $7, $7)",
+                     authentication_method, linking_target_id, user_id, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5::auth.code_challenge_method, $6, $7, $8, $9, $9)",
                 )
                 .bind(flow_id)
                 .bind("wechat_qr")
-                .bind("http://localhost:3000/x")
-                .bind(&challenge)
-                .bind("s256")
+                .bind(QR_REDIRECT_TO)
+                .bind(Some(&challenge))
+                .bind(Some("s256"))
+                .bind("oauth")
+                .bind(None::<Uuid>)
                 .bind(None::<Uuid>)
                 .bind(now)
                 .execute(pool)
                 .await?;
-                // /callback
+                // /callback: `flow_by_id`, `identity_by_provider`, `update_identity`,
+                // `change_user`, `complete_flow`.
                 sqlx::query(&format!(
                     "SELECT {PG_FLOW_COLUMNS} FROM auth.flow_state WHERE id = $1"
                 ))
@@ -997,46 +1059,26 @@ impl Job for QrLogin {
                 .await?
                 .context("flow not found")?;
                 sqlx::query(&format!(
-                    "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE provider = $1 AND provider_id = $2"
+                    "SELECT {PG_IDENTITY_COLUMNS} FROM auth.identities \
+                     WHERE provider = $1 AND provider_id = $2"
                 ))
                 .bind("wechat_qr")
                 .bind(&id.provider_id)
                 .fetch_optional(pool)
                 .await?
                 .context("identity not found")?;
-                sqlx::query("UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, updated_at = $3 WHERE id = $4")
-                    .bind(&identity_data)
-                    .bind(now)
-                    .bind(now)
-                    .bind(Uuid::parse_str(&id.identity_id)?)
-                    .execute(pool)
-                    .await?;
-                pg_user_by_id(pool, user_id).await?;
-                let user = &id.user;
                 sqlx::query(
-                    "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
-                     email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
-                     last_sign_in_at = $9, raw_app_meta_data = $10, raw_user_meta_data = $11, \
-                     banned_until = $12, is_anonymous = $13, updated_at = $14 WHERE id = $15",
+                    "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
+                     updated_at = $3 WHERE id = $4",
                 )
-                .bind(&user.aud)
-                .bind(&user.role)
-                .bind(&user.email)
-                .bind(&user.encrypted_password)
-                .bind(None::<DateTime<Utc>>)
-                .bind(None::<DateTime<Utc>>)
-                .bind(None::<String>)
-                .bind(None::<DateTime<Utc>>)
+                .bind(&id.identity_data)
                 .bind(now)
-                .bind(&app_meta)
-                .bind(&user_meta)
-                .bind(None::<DateTime<Utc>>)
-                .bind(user.is_anonymous)
                 .bind(now)
-                .bind(user_id)
+                .bind(Uuid::parse_str(&id.identity_id)?)
                 .execute(pool)
                 .await?;
-                sqlx::query(
+                pg_change_user(pool, user_id, now).await?;
+                let completed = sqlx::query(
                     "UPDATE auth.flow_state SET user_id = $1, auth_code = $2, auth_code_issued_at = $3, \
                      provider_access_token = $4, provider_refresh_token = $5, provider_code_hash = $6, updated_at = $3 \
                      WHERE id = $7 AND auth_code_issued_at IS NULL",
@@ -1050,7 +1092,9 @@ impl Job for QrLogin {
                 .bind(flow_id)
                 .execute(pool)
                 .await?;
-                // grant_type=pkce
+                anyhow::ensure!(completed.rows_affected() == 1, "the flow was not completed");
+                // grant_type=pkce: `flow_by_auth_code`, `delete_flow`, `user_by_id`, then
+                // `start_session`: `create_session`, `record_audit`, `identities_of`.
                 sqlx::query(&format!(
                     "SELECT {PG_FLOW_COLUMNS} FROM auth.flow_state WHERE auth_code = $1"
                 ))
@@ -1058,22 +1102,17 @@ impl Job for QrLogin {
                 .fetch_optional(pool)
                 .await?
                 .context("flow by code not found")?;
-                sqlx::query("DELETE FROM auth.flow_state WHERE id = $1")
+                let deleted = sqlx::query("DELETE FROM auth.flow_state WHERE id = $1")
                     .bind(flow_id)
                     .execute(pool)
                     .await?;
+                anyhow::ensure!(deleted.rows_affected() == 1, "the flow was not deleted");
                 pg_user_by_id(pool, user_id).await?;
                 pg_create_session(pool, user_id, "oauth").await?;
+                record_audit(&self.db, &id.user_id, "login", login).await?;
                 pg_identities_of(pool, user_id).await?;
             }
         }
-        record_audit(
-            &self.db,
-            &id.user_id,
-            "login",
-            serde_json::json!({ "provider": "wechat_qr" }),
-        )
-        .await?;
         Ok(())
     }
 }
@@ -1097,6 +1136,227 @@ impl Job for BcryptVerify {
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(crate::PASSWORD, &hash)).await??;
         anyhow::ensure!(ok, "bcrypt verification failed");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saoma::store::{Housekeeping, PostgresStore, SqliteStore};
+
+    const LOGINS: i64 = 3;
+
+    /// The column names of a list (`expr AS name` by its name).
+    fn names(columns: &str) -> std::collections::BTreeSet<&str> {
+        columns
+            .split(',')
+            .map(|column| column.rsplit(" AS ").next().unwrap_or(column).trim())
+            .collect()
+    }
+
+    /// Both of saoma's stores read the same columns of a user, an identity and a flow: the
+    /// Postgres copies above name exactly the columns of saoma's exported SQLite lists.
+    #[test]
+    fn postgres_column_lists_name_saomas_columns() {
+        assert_eq!(names(PG_USER_COLUMNS), names(SQLITE_USER_COLUMNS));
+        assert_eq!(names(PG_IDENTITY_COLUMNS), names(SQLITE_IDENTITY_COLUMNS));
+        assert_eq!(names(PG_FLOW_COLUMNS), names(SQLITE_FLOW_COLUMNS));
+    }
+
+    #[test]
+    fn a_login_names_the_users_provider_else_oauth() {
+        let meta = r#"{"provider":"wechat_qr","providers":["wechat_qr"]}"#;
+        assert_eq!(login_provider(Some(meta)), "wechat_qr");
+        assert_eq!(login_provider(Some("{}")), "oauth");
+        assert_eq!(login_provider(None), "oauth");
+    }
+
+    /// Runs [`LOGINS`] QR logins of the database's WeChat user.
+    async fn log_in(db: &Db) -> anyhow::Result<()> {
+        let mut jobs = qr_jobs(db, 1).await?;
+        for _ in 0..LOGINS {
+            jobs[0].run().await?;
+        }
+        Ok(())
+    }
+
+    /// The sign-in and refresh floors, which share the QR floor's helpers, on the same user
+    /// (it has an email address and, after [`log_in`], sessions).
+    async fn sign_in_and_refresh(db: &Db) -> anyhow::Result<()> {
+        sign_in_jobs(db, 1).await?[0].run().await?;
+        let mut refresh = refresh_jobs(db, 1).await?;
+        refresh[0].run().await?;
+        refresh[0].run().await?;
+        Ok(())
+    }
+
+    /// The QR floor runs on saoma's own SQLite schema: each login completes its flow (the
+    /// guarded update matched), the exchange deletes it, and each leaves a session with one
+    /// AMR claim and a `login` entry naming the user's provider. The sign-in and refresh
+    /// floors then run on the same user.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn qr_login_floor_runs_on_saomas_sqlite_schema() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("saoma.db").display().to_string();
+        SqliteStore::open(&path, false).await?.migrate().await?;
+        let db = Db::open(&path).await?;
+        let Db::Sqlite { reader, writer, .. } = &db else {
+            anyhow::bail!("not SQLite");
+        };
+        let (user_id, now) = (Uuid::new_v4().to_string(), ts(Utc::now()));
+        sqlx::query(
+            "INSERT INTO users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, \
+             created_at, updated_at) \
+             VALUES (?, 'authenticated', 'authenticated', 'qr@bench.example.com', ?, '{}', ?, ?)",
+        )
+        .bind(&user_id)
+        .bind(r#"{"provider":"wechat_qr","providers":["wechat_qr"]}"#)
+        .bind(&now)
+        .bind(&now)
+        .execute(writer)
+        .await?;
+        sqlx::query(
+            "INSERT INTO identities (id, provider_id, provider, user_id, identity_data, \
+             created_at, updated_at) VALUES (?, 'o-bench', 'wechat_qr', ?, ?, ?, ?)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(&user_id)
+        .bind(r#"{"sub":"o-bench","nickname":"扫码"}"#)
+        .bind(&now)
+        .bind(&now)
+        .execute(writer)
+        .await?;
+
+        log_in(&db).await?;
+
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(reader).await
+        };
+        assert_eq!(count("SELECT count(*) FROM flow_state").await?, 0);
+        assert_eq!(count("SELECT count(*) FROM sessions").await?, LOGINS);
+        assert_eq!(count("SELECT count(*) FROM refresh_tokens").await?, LOGINS);
+        assert_eq!(
+            count("SELECT count(*) FROM mfa_amr_claims WHERE authentication_method = 'oauth'")
+                .await?,
+            LOGINS
+        );
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM audit_log_entries \
+                 WHERE json_extract(payload, '$.action') = 'login' \
+                 AND json_extract(payload, '$.traits.provider') = 'wechat_qr'"
+            )
+            .await?,
+            LOGINS
+        );
+        // `change_user` wrote the row back as read: GoTrue's `''` for no pending change.
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM users WHERE phone_change = '' AND email_change = '' \
+                 AND last_sign_in_at IS NOT NULL AND updated_at > created_at"
+            )
+            .await?,
+            1
+        );
+        sign_in_and_refresh(&db).await?;
+        assert_eq!(count("SELECT count(*) FROM sessions").await?, LOGINS + 1);
+        db.close().await;
+        Ok(())
+    }
+
+    /// The same on saoma's Postgres schema, in a database of its own on the server
+    /// `SAOMA_TEST_PG_URL` names (skipped without it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn qr_login_floor_runs_on_saomas_postgres_schema() -> anyhow::Result<()> {
+        let Some(admin_url) = std::env::var("SAOMA_TEST_PG_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("SKIPPED: set SAOMA_TEST_PG_URL to run the Postgres QR floor check");
+            return Ok(());
+        };
+        let name = format!("saoma_bench_test_{}", Uuid::new_v4().simple());
+        let admin = PgPool::connect(&admin_url).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await?;
+        let mut url = url::Url::parse(&admin_url)?;
+        url.set_path(&name);
+        let checked = pg_qr_logins(url.as_str()).await;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        checked
+    }
+
+    async fn pg_qr_logins(url: &str) -> anyhow::Result<()> {
+        PostgresStore::connect(url).await?.migrate().await?;
+        let db = Db::open(url).await?;
+        let Db::Postgres(pool) = &db else {
+            anyhow::bail!("not Postgres");
+        };
+        let user_id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO auth.users (instance_id, id, aud, role, email, raw_app_meta_data, \
+             raw_user_meta_data, created_at, updated_at) \
+             VALUES ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', \
+             'authenticated', 'qr@bench.example.com', $2, '{}', now(), now())",
+        )
+        .bind(user_id)
+        .bind(serde_json::json!({ "provider": "wechat_qr", "providers": ["wechat_qr"] }))
+        .execute(pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO auth.identities (id, provider_id, provider, user_id, identity_data, \
+             created_at, updated_at) VALUES ($1, 'o-bench', 'wechat_qr', $2, $3, now(), now())",
+        )
+        .bind(Uuid::new_v4())
+        .bind(user_id)
+        .bind(serde_json::json!({ "sub": "o-bench", "nickname": "扫码" }))
+        .execute(pool)
+        .await?;
+
+        log_in(&db).await?;
+
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await
+        };
+        assert_eq!(count("SELECT count(*) FROM auth.flow_state").await?, 0);
+        assert_eq!(count("SELECT count(*) FROM auth.sessions").await?, LOGINS);
+        assert_eq!(
+            count("SELECT count(*) FROM auth.refresh_tokens").await?,
+            LOGINS
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM auth.mfa_amr_claims WHERE authentication_method = 'oauth'")
+                .await?,
+            LOGINS
+        );
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM auth.audit_log_entries \
+                 WHERE payload ->> 'action' = 'login' \
+                 AND payload -> 'traits' ->> 'provider' = 'wechat_qr'"
+            )
+            .await?,
+            LOGINS
+        );
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM auth.users WHERE phone_change = '' AND email_change = '' \
+                 AND last_sign_in_at IS NOT NULL AND updated_at > created_at"
+            )
+            .await?,
+            1
+        );
+        sign_in_and_refresh(&db).await?;
+        assert_eq!(
+            count("SELECT count(*) FROM auth.sessions").await?,
+            LOGINS + 1
+        );
+        db.close().await;
         Ok(())
     }
 }
