@@ -125,8 +125,8 @@ fn audit_payload(user_id: &str, action: &str, traits: Value) -> Value {
     })
 }
 
-/// The audit-log entry saoma writes, on `conn` (inside the caller's transaction, as a
-/// refresh writes it, or alone).
+/// The audit-log entry saoma writes, on `conn`, inside the caller's transaction (a refresh's
+/// rotation, a login's session).
 async fn sqlite_audit(
     conn: &mut sqlx::SqliteConnection,
     user_id: &str,
@@ -162,17 +162,6 @@ async fn pg_audit(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// The audit-log entry saoma writes on a login (`start_session` in crates/saoma/src/auth/
-/// tokens.rs, after the session's transaction), alone.
-async fn record_audit(db: &Db, user_id: &str, action: &str, traits: Value) -> anyhow::Result<()> {
-    match db {
-        Db::Sqlite { writer, .. } => {
-            sqlite_audit(&mut *writer.acquire().await?, user_id, action, traits).await
-        }
-        Db::Postgres(pool) => pg_audit(&mut *pool.acquire().await?, user_id, action, traits).await,
-    }
 }
 
 /// A signed-in user: ids as text (SQLite keeps them so), parsed for Postgres.
@@ -565,8 +554,8 @@ impl Job for Refresh {
 }
 
 /// Password sign-in without the hash: the user by email, then a new session (session, its
-/// first refresh token, its AMR claim, the user's last sign-in) in one transaction, then the
-/// identities.
+/// first refresh token, its AMR claim, the user's last sign-in, the `login` audit entry) in
+/// one transaction, then the identities.
 pub struct SignIn {
     db: Db,
     account: Account,
@@ -595,15 +584,9 @@ impl Job for SignIn {
                 .await?
                 .context("user not found")?;
                 let user_id: String = user.try_get("id")?;
-                sqlite_create_session(writer, &user_id, "password").await?;
+                let login = serde_json::json!({ "provider": "email" });
+                sqlite_create_session(writer, &user_id, "password", login).await?;
                 sqlite_identities_of(reader, &user_id).await?;
-                record_audit(
-                    &self.db,
-                    &user_id,
-                    "login",
-                    serde_json::json!({ "provider": "email" }),
-                )
-                .await?;
             }
             Db::Postgres(pool) => {
                 let user = sqlx::query(&format!(
@@ -615,15 +598,9 @@ impl Job for SignIn {
                 .await?
                 .context("user not found")?;
                 let user_id: Uuid = user.try_get("id")?;
-                pg_create_session(pool, user_id, "password").await?;
+                let login = serde_json::json!({ "provider": "email" });
+                pg_create_session(pool, user_id, "password", login).await?;
                 pg_identities_of(pool, user_id).await?;
-                record_audit(
-                    &self.db,
-                    &user_id.to_string(),
-                    "login",
-                    serde_json::json!({ "provider": "email" }),
-                )
-                .await?;
             }
         }
         Ok(())
@@ -631,11 +608,13 @@ impl Job for SignIn {
 }
 
 /// `create_session` (store/sqlite/sessions.rs `insert_session`), one transaction on the
-/// writer: the session, its first refresh token, its AMR claim, the user's last sign-in.
+/// writer: the session, its first refresh token, its AMR claim, the user's last sign-in, and
+/// the `login` audit entry with `login` as its traits.
 async fn sqlite_create_session(
     writer: &SqlitePool,
     user_id: &str,
     amr: &str,
+    login: Value,
 ) -> anyhow::Result<()> {
     let now = ts(Utc::now());
     let session_id = Uuid::new_v4().to_string();
@@ -684,12 +663,19 @@ async fn sqlite_create_session(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    sqlite_audit(&mut tx, user_id, "login", login).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// `create_session` (store/postgres/sessions.rs `insert_session`), in one transaction.
-async fn pg_create_session(pool: &PgPool, user_id: Uuid, amr: &str) -> anyhow::Result<()> {
+/// `create_session` (store/postgres/sessions.rs `insert_session`) with the `login` audit
+/// entry, in one transaction.
+async fn pg_create_session(
+    pool: &PgPool,
+    user_id: Uuid,
+    amr: &str,
+    login: Value,
+) -> anyhow::Result<()> {
     let now = Utc::now();
     let session_id = Uuid::new_v4();
     let mut tx = pool.begin().await?;
@@ -737,6 +723,7 @@ async fn pg_create_session(pool: &PgPool, user_id: Uuid, amr: &str) -> anyhow::R
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    pg_audit(&mut tx, &user_id.to_string(), "login", login).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -750,8 +737,8 @@ async fn pg_create_session(pool: &PgPool, user_id: Uuid, amr: &str) -> anyhow::R
 ///   user read and rewritten in one transaction (`change_user`; on Postgres the read takes
 ///   the row lock), the flow completed.
 /// - `/token?grant_type=pkce`: the flow by its code, deleted, the user, the new session (one
-///   transaction: session, refresh token, AMR claim upserted, last sign-in), the `login`
-///   audit entry, the user's identities.
+///   transaction: session, refresh token, AMR claim upserted, last sign-in, the `login`
+///   audit entry), the user's identities.
 ///
 /// The WeChat calls in between are not database work and are left out.
 pub struct QrLogin {
@@ -1012,7 +999,7 @@ impl Job for QrLogin {
                 .await?;
                 anyhow::ensure!(completed.rows_affected() == 1, "the flow was not completed");
                 // grant_type=pkce: `flow_by_auth_code`, `delete_flow`, `user_by_id`, then
-                // `start_session`: `create_session`, `record_audit`, `identities_of`.
+                // `start_session`: `create_session` with the login entry, `identities_of`.
                 sqlx::query(&format!(
                     "SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE auth_code = ?"
                 ))
@@ -1026,8 +1013,7 @@ impl Job for QrLogin {
                     .await?;
                 anyhow::ensure!(deleted.rows_affected() == 1, "the flow was not deleted");
                 sqlite_user_by_id(reader, &id.user_id).await?;
-                sqlite_create_session(writer, &id.user_id, "oauth").await?;
-                record_audit(&self.db, &id.user_id, "login", login).await?;
+                sqlite_create_session(writer, &id.user_id, "oauth", login).await?;
                 sqlite_identities_of(reader, &id.user_id).await?;
             }
             Db::Postgres(pool) => {
@@ -1094,7 +1080,7 @@ impl Job for QrLogin {
                 .await?;
                 anyhow::ensure!(completed.rows_affected() == 1, "the flow was not completed");
                 // grant_type=pkce: `flow_by_auth_code`, `delete_flow`, `user_by_id`, then
-                // `start_session`: `create_session`, `record_audit`, `identities_of`.
+                // `start_session`: `create_session` with the login entry, `identities_of`.
                 sqlx::query(&format!(
                     "SELECT {PG_FLOW_COLUMNS} FROM auth.flow_state WHERE auth_code = $1"
                 ))
@@ -1108,8 +1094,7 @@ impl Job for QrLogin {
                     .await?;
                 anyhow::ensure!(deleted.rows_affected() == 1, "the flow was not deleted");
                 pg_user_by_id(pool, user_id).await?;
-                pg_create_session(pool, user_id, "oauth").await?;
-                record_audit(&self.db, &id.user_id, "login", login).await?;
+                pg_create_session(pool, user_id, "oauth", login).await?;
                 pg_identities_of(pool, user_id).await?;
             }
         }

@@ -149,8 +149,10 @@ pub async fn start_session(
     client: &Client,
 ) -> AuthResult<Value> {
     let new = new_session(state, user, amr_method, client);
-    state.store.create_session(&new.session, &new.token).await?;
-    state.store.record_audit(&new.audit).await?;
+    state
+        .store
+        .create_session(&new.session, &new.token, Some(&new.audit))
+        .await?;
     let identities = state.store.identities_of(user.id).await?;
     issued(state, user, &identities, &new)
 }

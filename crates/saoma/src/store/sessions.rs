@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::StoreResult;
 use crate::domain::{
+    audit::AuditEntry,
     refresh::{MintedToken, RotationPolicy},
     session::LogoutScope,
     Session,
@@ -30,8 +31,14 @@ pub enum Rotation {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Creates a session with its first refresh token and AMR claims, and stamps the user's
-    /// last sign-in.
-    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()>;
+    /// last sign-in; with `login`, its audit entry in the same transaction (as GoTrue writes
+    /// a sign-in's entry with its token): no login without its entry, nor the reverse.
+    async fn create_session(
+        &self,
+        session: &Session,
+        token: &MintedToken,
+        login: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     /// The session with every AMR claim, oldest first.
     async fn session_by_id(&self, id: Uuid) -> StoreResult<Option<Session>>;
     /// Records that the user authenticated again in this session by `method` (e.g. a later

@@ -180,7 +180,7 @@ async fn postgres_transactions_cut_short_leave_nothing_half_written() {
         let token = key.mint();
         let _ = tokio::time::timeout(
             std::time::Duration::from_micros(20 + step * 12),
-            serving.create_session(&session, &token),
+            serving.create_session(&session, &token, None),
         )
         .await;
         let mut in_transaction = -1_i64;
@@ -232,7 +232,7 @@ async fn postgres_writes_survive_a_cut_connection() {
     let key = RefreshTokenKey::derive(b"conformance secret");
     let session = Session::new(alice.id, "password", now());
     serving
-        .create_session(&session, &key.mint())
+        .create_session(&session, &key.mint(), None)
         .await
         .expect("a session after the cut");
 }

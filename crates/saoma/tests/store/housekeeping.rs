@@ -26,7 +26,7 @@ conformance!(
         let mut ended = Session::new(alice.id, "password", now() - Duration::days(2));
         ended.not_after = Some(now() - Duration::days(1));
         store
-            .create_session(&ended, &key.mint())
+            .create_session(&ended, &key.mint(), None)
             .await
             .expect("ended session");
         let old_flow = FlowState::new(

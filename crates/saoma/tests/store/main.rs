@@ -138,7 +138,7 @@ async fn session_for(store: &SharedStore, user: &User, key: &RefreshTokenKey) ->
     let session = Session::new(user.id, "password", now());
     let token = key.mint();
     store
-        .create_session(&session, &token)
+        .create_session(&session, &token, None)
         .await
         .expect("session");
     (session, token.token_hash)

@@ -300,7 +300,7 @@ conformance!(
         session.not_after = Some(now() + Duration::minutes(5));
         let token = key.mint();
         store
-            .create_session(&session, &token)
+            .create_session(&session, &token, None)
             .await
             .expect("session");
         let late = store
@@ -441,7 +441,7 @@ conformance!(
         let session = Session::new(alice.id, "password", now());
         let token = key.mint();
         store
-            .create_session(&session, &token)
+            .create_session(&session, &token, None)
             .await
             .expect("session");
         let fresh = key.mint();
@@ -535,3 +535,41 @@ async fn postgres_rotates_a_token_gotrue_issued() {
         Rotation::NotFound
     );
 }
+
+conformance!(
+    a_login_entry_is_stored_with_its_session_or_not_at_all,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        store.create_user(&alice, &[]).await.expect("create");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let logged = |entries: &[AuditEntry], id: Uuid| entries.iter().any(|e| e.id == id);
+
+        let session = Session::new(alice.id, "password", now());
+        let login = AuditEntry::new(Action::Login, &alice, json!({}), "10.0.0.1", now());
+        store
+            .create_session(&session, &key.mint(), Some(&login))
+            .await
+            .expect("session");
+        let (entries, _) = store.list_audit(0, 50).await.expect("audit");
+        assert!(logged(&entries, login.id), "the login entry was not stored");
+        assert!(store
+            .session_by_id(session.id)
+            .await
+            .expect("read")
+            .is_some());
+
+        // A session that cannot be stored (its user does not exist) leaves no entry either.
+        let nobody = user(Some("nobody@example.com"));
+        let orphan = Session::new(nobody.id, "password", now());
+        let orphan_login = AuditEntry::new(Action::Login, &nobody, json!({}), "10.0.0.1", now());
+        store
+            .create_session(&orphan, &key.mint(), Some(&orphan_login))
+            .await
+            .expect_err("a session of no user");
+        let (entries, _) = store.list_audit(0, 50).await.expect("audit");
+        assert!(
+            !logged(&entries, orphan_login.id),
+            "a login entry was stored without its session"
+        );
+    }
+);

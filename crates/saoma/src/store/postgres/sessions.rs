@@ -127,9 +127,17 @@ pub(super) async fn delete_sessions(
 
 #[async_trait]
 impl SessionStore for PostgresStore {
-    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        token: &MintedToken,
+        login: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert_session(&mut tx, session, token).await?;
+        if let Some(entry) = login {
+            insert_audit(&mut tx, entry).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -152,10 +152,19 @@ pub(super) fn delete_sessions(
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(&self, session: &Session, token: &MintedToken) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        token: &MintedToken,
+        login: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let (session, token) = (session.clone(), token.clone());
+        let login = login.map(AuditRow::from);
         self.writer
-            .write(move |conn| insert_session(conn, &session, &token))
+            .write(move |conn| {
+                insert_session(conn, &session, &token)?;
+                login.as_ref().map_or(Ok(()), |row| insert_audit(conn, row))
+            })
             .await
     }
 
