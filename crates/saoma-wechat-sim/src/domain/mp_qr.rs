@@ -2,7 +2,7 @@
 //! scanning such a code does (follow, or an event for a follower) and `cgi-bin/user/info`.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,9 @@ struct Follow {
 #[derive(Debug, Default)]
 pub struct OfficialAccounts {
     tickets: HashMap<String, QrTicket>,
+    /// The tickets by when they expire (each code has its own `expire_seconds`), so that a
+    /// new code forgets the expired ones without a sweep of every live ticket.
+    expiring: BTreeSet<(Instant, String)>,
     /// (appid, persona) → follow.
     followers: HashMap<(String, String), Follow>,
 }
@@ -98,6 +101,20 @@ pub struct ScanEvent {
 pub struct TicketExpired;
 
 impl OfficialAccounts {
+    /// Keeps `code` under `ticket` until it expires, forgetting those expired at `now`.
+    fn remember(&mut self, ticket: String, code: QrTicket, now: Instant) {
+        while let Some(first) = self.expiring.first() {
+            if first.0 > now {
+                break;
+            }
+            if let Some((_, expired)) = self.expiring.pop_first() {
+                self.tickets.remove(&expired);
+            }
+        }
+        self.expiring.insert((code.expires, ticket.clone()));
+        self.tickets.insert(ticket, code);
+    }
+
     /// The live ticket of `appid`'s code for `scene` (what a phone's camera reads off the
     /// screen, for tests that do not decode the picture).
     pub fn ticket_for_scene(&self, appid: &str, scene: &str, now: Instant) -> Option<&str> {
@@ -230,9 +247,7 @@ pub fn create_qrcode(
         scene,
         expires: now + Duration::from_secs(expire_seconds),
     };
-    let accounts = &mut state.official_accounts;
-    accounts.tickets.retain(|_, code| code.expires > now);
-    accounts.tickets.insert(ticket.clone(), code);
+    state.official_accounts.remember(ticket.clone(), code, now);
     Ok(QrCreated {
         url: scan_url(&ticket),
         ticket,
@@ -316,4 +331,38 @@ pub fn user_info(
         sex: 0,
         headimgurl: "",
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(expires: Instant) -> QrTicket {
+        QrTicket {
+            appid: "wxmp".into(),
+            scene: QrScene::Id(1),
+            expires,
+        }
+    }
+
+    /// A new code forgets the codes expired by then, whatever order their lifetimes put them
+    /// in, and keeps the live ones.
+    #[test]
+    fn a_new_code_forgets_the_expired_ones() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut accounts = OfficialAccounts::default();
+        accounts.remember("long".into(), code(start + 600 * second), start);
+        accounts.remember("short".into(), code(start + 60 * second), start);
+        accounts.remember("mid".into(), code(start + 120 * second), start);
+        accounts.remember(
+            "next".into(),
+            code(start + 900 * second),
+            start + 120 * second,
+        );
+        let live: BTreeSet<&str> = accounts.tickets.keys().map(String::as_str).collect();
+        assert_eq!(live, BTreeSet::from(["long", "next"]));
+        assert_eq!(accounts.expiring.len(), 2);
+        assert!(accounts.ticket_appid("long", start + 120 * second).is_ok());
+    }
 }
