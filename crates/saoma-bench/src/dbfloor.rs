@@ -1,10 +1,14 @@
 //! The database floor: the statements saoma issues for each measured endpoint, in the same
-//! order and the same transaction grouping, through the same driver on pools laid out the
-//! same way (SQLite: a 4-connection read-only pool and a 1-connection writer, WAL,
-//! synchronous NORMAL, foreign keys, busy timeout 5 s, each write autocommitted unless saoma
-//! writes it in one transaction with others, and for the token check rusqlite on the task's
-//! own thread; Postgres: a 16-connection pool), alone: no HTTP, no JSON, no row decoding
-//! beyond what the next statement needs.
+//! order and the same transaction grouping, through sqlx on pools (SQLite: a 4-connection
+//! read-only pool and a 1-connection writer, WAL, synchronous NORMAL, foreign keys, busy
+//! timeout 5 s, each write autocommitted unless saoma writes it in one transaction with
+//! others; Postgres: a 16-connection pool), alone: no HTTP, no JSON, no row decoding beyond
+//! what the next statement needs. Where saoma left the pools, the floor follows for the
+//! measured targets: the token check reads on a connection of each worker's own (rusqlite on
+//! SQLite), and the Postgres rotation runs on one too (no ping when it is given back). The
+//! other SQLite point reads saoma now makes on its inline rusqlite readers go through the
+//! sqlx pool here, and the SQLite writer is sqlx's, not saoma's group writer (the engine
+//! floor is SQLite's limit for those writes).
 //!
 //! The token check's statement and SQLite's column lists are saoma's own constants; the other
 //! statements, and Postgres's column lists, are copied from
@@ -401,17 +405,28 @@ pub struct Refresh {
     db: Db,
     /// Hash of the token presented next (the chain's active one).
     token: String,
+    /// On Postgres, the rotation's connection: one of its own, as saoma's write connections,
+    /// which no pool pings when they are given back (issue 17, item 4).
+    write: Option<sqlx::PgConnection>,
 }
 
 pub async fn refresh_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<Refresh>> {
-    Ok(active_tokens(db, concurrency)
-        .await?
-        .into_iter()
-        .map(|(token, _)| Refresh {
+    let mut jobs = Vec::with_capacity(concurrency);
+    for (token, _) in active_tokens(db, concurrency).await? {
+        let write = match db {
+            Db::Sqlite { .. } => None,
+            Db::Postgres(pool) => Some(
+                <sqlx::PgConnection as sqlx::Connection>::connect_with(&pool.connect_options())
+                    .await?,
+            ),
+        };
+        jobs.push(Refresh {
             db: db.clone(),
             token,
-        })
-        .collect())
+            write,
+        });
+    }
+    Ok(jobs)
 }
 
 impl Job for Refresh {
@@ -441,6 +456,11 @@ impl Job for Refresh {
                 .await?
                 .context("token not found")?;
                 let presented_id: i64 = presented.try_get("id")?;
+                // What the audit entry names, read before anything changes (store/rotation.rs).
+                sqlx::query(SQLITE_AUDIT_ACTOR_SQL)
+                    .bind(&user_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
                 sqlx::query(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1"
                 ))
@@ -471,11 +491,7 @@ impl Job for Refresh {
                     .bind(&session_id)
                     .execute(&mut *conn)
                     .await?;
-                // The audit entry, in the rotation's transaction (store/rotation.rs).
-                sqlx::query(SQLITE_AUDIT_ACTOR_SQL)
-                    .bind(&user_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                // The audit entry, in the rotation's transaction.
                 let traits = serde_json::json!({ "session_id": session_id });
                 sqlite_audit(&mut conn, &user_id, "token_refreshed", traits).await?;
                 Executor::execute(&mut *conn, "COMMIT").await?;
@@ -484,7 +500,8 @@ impl Job for Refresh {
                 sqlite_identities_of(reader, &user_id).await?;
             }
             Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+                let write = self.write.as_mut().context("no write connection")?;
+                let mut tx = sqlx::Connection::begin(write).await?;
                 let session = sqlx::query(&format!(
                     "SELECT {PG_SESSION_COLUMNS} FROM auth.sessions WHERE id = \
                      (SELECT session_id FROM auth.refresh_tokens WHERE token = $1) FOR UPDATE"
@@ -503,6 +520,11 @@ impl Job for Refresh {
                 .await?
                 .context("token not found")?;
                 let presented_id: i64 = presented.try_get("id")?;
+                // What the audit entry names, read before anything changes (store/rotation.rs).
+                sqlx::query(POSTGRES_AUDIT_ACTOR_SQL)
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 sqlx::query(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false \
                      ORDER BY id DESC LIMIT 1"
@@ -536,11 +558,7 @@ impl Job for Refresh {
                 .bind(session_id)
                 .execute(&mut *tx)
                 .await?;
-                // The audit entry, in the rotation's transaction (store/rotation.rs).
-                sqlx::query(POSTGRES_AUDIT_ACTOR_SQL)
-                    .bind(user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                // The audit entry, in the rotation's transaction.
                 let traits = serde_json::json!({ "session_id": session_id });
                 pg_audit(&mut tx, &user_id.to_string(), "token_refreshed", traits).await?;
                 tx.commit().await?;

@@ -93,10 +93,9 @@ fn read_all(row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
 }
 
 /// Refresh rotation of `token` (an active token's hash): the session of the token, the
-/// token, the session's newest unrevoked token, revoke, the child, the session touched
-/// (`store/rotation.rs` on `store/sqlite/sessions.rs`), then the user's audit columns and the
-/// audit entry. Answers the
-/// child's hash, the chain's next active token.
+/// token, what the audit entry names of the user, the session's newest unrevoked token,
+/// revoke, the child, the session touched (`store/rotation.rs` on `store/sqlite/sessions.rs`),
+/// the audit entry. Answers the child's hash, the chain's next active token.
 fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
     let now = ts(Utc::now());
     let (session_id, user_id): (String, String) = conn
@@ -118,6 +117,14 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
             row.get("id")
         })
         .context("token not found")?;
+    // What the audit entry names, read before anything changes (store/rotation.rs).
+    {
+        let mut actor = conn.prepare_cached(SQLITE_AUDIT_ACTOR_SQL)?;
+        let mut rows = actor.query([&user_id])?;
+        if let Some(row) = rows.next()? {
+            read_all(row)?;
+        }
+    }
     {
         let mut active = conn.prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 \
@@ -146,15 +153,7 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
     ])?;
     conn.prepare_cached("UPDATE sessions SET refreshed_at = ?, updated_at = ? WHERE id = ?")?
         .execute(params![now, now, session_id])?;
-    // The audit entry, in the rotation's transaction (store/rotation.rs): who it names, then
-    // the entry.
-    {
-        let mut actor = conn.prepare_cached(SQLITE_AUDIT_ACTOR_SQL)?;
-        let mut rows = actor.query([&user_id])?;
-        if let Some(row) = rows.next()? {
-            read_all(row)?;
-        }
-    }
+    // The audit entry, in the rotation's transaction (store/rotation.rs).
     insert_audit(conn, &user_id, "token_refreshed", "email", &now)?;
     Ok(child)
 }

@@ -112,7 +112,9 @@ impl OfficialAccounts {
             }
         }
         self.expiring.insert((code.expires, ticket.clone()));
-        self.tickets.insert(ticket, code);
+        let replaced = self.tickets.insert(ticket, code);
+        // A ticket met twice would be forgotten at its first code's expiry.
+        debug_assert!(replaced.is_none(), "a ticket was handed out twice");
     }
 
     /// The live ticket of `appid`'s code for `scene` (what a phone's camera reads off the

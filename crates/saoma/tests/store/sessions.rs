@@ -558,18 +558,29 @@ conformance!(
             .expect("read")
             .is_some());
 
-        // A session that cannot be stored (its user does not exist) leaves no entry either.
-        let nobody = user(Some("nobody@example.com"));
-        let orphan = Session::new(nobody.id, "password", now());
-        let orphan_login = AuditEntry::new(Action::Login, &nobody, json!({}), "10.0.0.1", now());
-        store
-            .create_session(&orphan, &key.mint(), Some(&orphan_login))
+        // An entry that cannot be stored (its id is taken: the insert after the session's
+        // statements fails) leaves no session either, and the user's last sign-in as it was.
+        let before = store
+            .user_by_id(alice.id)
             .await
-            .expect_err("a session of no user");
-        let (entries, _) = store.list_audit(0, 50).await.expect("audit");
+            .expect("read")
+            .expect("alice");
+        let taken = AuditEntry::new(Action::Login, &alice, json!({}), "10.0.0.2", now());
+        store.record_audit(&taken).await.expect("entry");
+        let later = Session::new(alice.id, "password", now() + Duration::seconds(5));
+        store
+            .create_session(&later, &key.mint(), Some(&taken))
+            .await
+            .expect_err("an entry whose id is taken");
         assert!(
-            !logged(&entries, orphan_login.id),
-            "a login entry was stored without its session"
+            store.session_by_id(later.id).await.expect("read").is_none(),
+            "a session was stored without its login entry"
         );
+        let after = store
+            .user_by_id(alice.id)
+            .await
+            .expect("read")
+            .expect("alice");
+        assert_eq!(after.last_sign_in_at, before.last_sign_in_at);
     }
 );
