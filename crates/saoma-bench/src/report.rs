@@ -111,8 +111,9 @@ impl Report {
             md,
             "Command: `{}` (whole run {:.0} s). Every measurement: {} workers, each with its own \
              keep-alive HTTP/1.1 connection (or, for the database floor, its own task: with a \
-             connection of its own for the token check, as saoma's readers, on one pool for the \
-             other statements), {} s warm-up, then {} s measured; req/s counts completions in \
+             connection of its own for the token check, as saoma's readers, and for the Postgres \
+             rotation, as saoma's write connections, on one pool for the other statements), {} \
+             s warm-up, then {} s measured; req/s counts completions in \
              the measured window, latencies are of those completions. \"CPU µs/op\" is \
              user+system time per operation (/proc/PID/stat) of the server process, or of the \
              harness for the in-process floors (database, bcrypt); \"Postgres µs/op\" is that \
