@@ -18,8 +18,8 @@
 // reads a session exactly as saoma does; the user, identity and flow columns its stores read.
 use saoma::store::{
     POSTGRES_AUDIT_ACTOR_SQL, POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS,
-    SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS, SQLITE_SESSION_COLUMNS,
-    SQLITE_USER_COLUMNS,
+    POSTGRES_UPDATE_USER_SQL, SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS,
+    SQLITE_SESSION_COLUMNS, SQLITE_UPDATE_USER_SQL, SQLITE_USER_COLUMNS,
 };
 use std::{str::FromStr, time::Duration};
 
@@ -847,40 +847,36 @@ async fn sqlite_change_user(writer: &SqlitePool, user_id: &str, now: &str) -> an
     .await?
     .context("user not found")?;
     let text = |column: &str| user.try_get::<Option<String>, _>(column);
-    sqlx::query(
-        "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
-         email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-         phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
-         email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
-         reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
-         is_anonymous = ?, updated_at = ? WHERE id = ?",
-    )
-    .bind(text("aud")?)
-    .bind(text("role")?)
-    .bind(text("email")?)
-    .bind(text("encrypted_password")?)
-    .bind(text("email_confirmed_at")?)
-    .bind(text("confirmation_sent_at")?)
-    .bind(text("phone")?)
-    .bind(text("phone_confirmed_at")?)
-    // GoTrue's "none" is `''`, not null.
-    .bind(text("phone_change")?.unwrap_or_default())
-    .bind(text("phone_change_sent_at")?)
-    .bind(text("invited_at")?)
-    .bind(text("recovery_sent_at")?)
-    .bind(text("email_change")?.unwrap_or_default())
-    .bind(text("email_change_sent_at")?)
-    .bind(user.try_get::<Option<i64>, _>("email_change_confirm_status")?.unwrap_or(0))
-    .bind(text("reauthentication_sent_at")?)
-    .bind(text("last_sign_in_at")?)
-    .bind(text("raw_app_meta_data")?)
-    .bind(text("raw_user_meta_data")?)
-    .bind(text("banned_until")?)
-    .bind(user.try_get::<bool, _>("is_anonymous")?)
-    .bind(now)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(SQLITE_UPDATE_USER_SQL)
+        .bind(text("aud")?)
+        .bind(text("role")?)
+        .bind(text("email")?)
+        .bind(text("encrypted_password")?)
+        .bind(text("email_confirmed_at")?)
+        .bind(text("confirmation_sent_at")?)
+        .bind(text("phone")?)
+        .bind(text("phone_confirmed_at")?)
+        // GoTrue's "none" is `''`, not null.
+        .bind(text("phone_change")?.unwrap_or_default())
+        .bind(text("phone_change_sent_at")?)
+        .bind(text("invited_at")?)
+        .bind(text("recovery_sent_at")?)
+        .bind(text("email_change")?.unwrap_or_default())
+        .bind(text("email_change_sent_at")?)
+        .bind(
+            user.try_get::<Option<i64>, _>("email_change_confirm_status")?
+                .unwrap_or(0),
+        )
+        .bind(text("reauthentication_sent_at")?)
+        .bind(text("last_sign_in_at")?)
+        .bind(text("raw_app_meta_data")?)
+        .bind(text("raw_user_meta_data")?)
+        .bind(text("banned_until")?)
+        .bind(user.try_get::<bool, _>("is_anonymous")?)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -899,44 +895,36 @@ async fn pg_change_user(pool: &PgPool, user_id: Uuid, now: DateTime<Utc>) -> any
     let text = |column: &str| user.try_get::<Option<String>, _>(column);
     let time = |column: &str| user.try_get::<Option<DateTime<Utc>>, _>(column);
     let json = |column: &str| user.try_get::<Option<Value>, _>(column);
-    sqlx::query(
-        "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
-         email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
-         phone_change = $9, phone_change_sent_at = $10, invited_at = $11, \
-         recovery_sent_at = $12, email_change = $13, email_change_sent_at = $14, \
-         email_change_confirm_status = $15, reauthentication_sent_at = $16, \
-         last_sign_in_at = $17, raw_app_meta_data = $18, raw_user_meta_data = $19, \
-         banned_until = $20, is_anonymous = $21, updated_at = $22 WHERE id = $23",
-    )
-    .bind(text("aud")?)
-    .bind(text("role")?)
-    .bind(text("email")?)
-    .bind(text("encrypted_password")?)
-    .bind(time("email_confirmed_at")?)
-    .bind(time("confirmation_sent_at")?)
-    .bind(text("phone")?)
-    .bind(time("phone_confirmed_at")?)
-    // GoTrue's "none" is `''`, not null.
-    .bind(text("phone_change")?.unwrap_or_default())
-    .bind(time("phone_change_sent_at")?)
-    .bind(time("invited_at")?)
-    .bind(time("recovery_sent_at")?)
-    .bind(text("email_change")?.unwrap_or_default())
-    .bind(time("email_change_sent_at")?)
-    .bind(
-        user.try_get::<Option<i16>, _>("email_change_confirm_status")?
-            .unwrap_or(0),
-    )
-    .bind(time("reauthentication_sent_at")?)
-    .bind(time("last_sign_in_at")?)
-    .bind(json("raw_app_meta_data")?.unwrap_or_default())
-    .bind(json("raw_user_meta_data")?.unwrap_or_default())
-    .bind(time("banned_until")?)
-    .bind(user.try_get::<bool, _>("is_anonymous")?)
-    .bind(now)
-    .bind(user_id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(POSTGRES_UPDATE_USER_SQL)
+        .bind(text("aud")?)
+        .bind(text("role")?)
+        .bind(text("email")?)
+        .bind(text("encrypted_password")?)
+        .bind(time("email_confirmed_at")?)
+        .bind(time("confirmation_sent_at")?)
+        .bind(text("phone")?)
+        .bind(time("phone_confirmed_at")?)
+        // GoTrue's "none" is `''`, not null.
+        .bind(text("phone_change")?.unwrap_or_default())
+        .bind(time("phone_change_sent_at")?)
+        .bind(time("invited_at")?)
+        .bind(time("recovery_sent_at")?)
+        .bind(text("email_change")?.unwrap_or_default())
+        .bind(time("email_change_sent_at")?)
+        .bind(
+            user.try_get::<Option<i16>, _>("email_change_confirm_status")?
+                .unwrap_or(0),
+        )
+        .bind(time("reauthentication_sent_at")?)
+        .bind(time("last_sign_in_at")?)
+        .bind(json("raw_app_meta_data")?.unwrap_or_default())
+        .bind(json("raw_user_meta_data")?.unwrap_or_default())
+        .bind(time("banned_until")?)
+        .bind(user.try_get::<bool, _>("is_anonymous")?)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

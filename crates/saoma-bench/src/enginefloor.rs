@@ -17,7 +17,7 @@ use chrono::Utc;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use saoma::store::{
     SqliteCheckpointer, SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS,
-    SQLITE_SESSION_COLUMNS, SQLITE_USER_COLUMNS,
+    SQLITE_SESSION_COLUMNS, SQLITE_UPDATE_USER_SQL, SQLITE_USER_COLUMNS,
 };
 use uuid::Uuid;
 
@@ -497,15 +497,8 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
     let mut user = user_by_id(conn, &who.user_id)?;
     user.push(now.clone().into());
     user.push(who.user_id.clone().into());
-    conn.prepare_cached(
-        "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
-         email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-         phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
-         email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
-         reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, \
-         raw_user_meta_data = ?, banned_until = ?, is_anonymous = ?, updated_at = ? WHERE id = ?",
-    )?
-    .execute(rusqlite::params_from_iter(user))?;
+    conn.prepare_cached(SQLITE_UPDATE_USER_SQL)?
+        .execute(rusqlite::params_from_iter(user))?;
     let auth_code = Uuid::new_v4().to_string();
     let completed = conn
         .prepare_cached(

@@ -35,6 +35,7 @@ pub use postgres::AUDIT_ACTOR_SQL as POSTGRES_AUDIT_ACTOR_SQL;
 pub use postgres::PRINCIPAL_SQL as POSTGRES_PRINCIPAL_SQL;
 pub use postgres::SESSION_COLUMNS as POSTGRES_SESSION_COLUMNS;
 pub use postgres::TOKEN_CHECK_APPLICATION_NAME as POSTGRES_TOKEN_CHECK_APPLICATION_NAME;
+pub use postgres::UPDATE_USER_SQL as POSTGRES_UPDATE_USER_SQL;
 pub use postgres::WRITE_APPLICATION_NAME as POSTGRES_WRITE_APPLICATION_NAME;
 pub use principal::Principal;
 pub(crate) use principal::PrincipalKey;
@@ -48,6 +49,7 @@ pub use sqlite::FLOW_COLUMNS as SQLITE_FLOW_COLUMNS;
 pub use sqlite::IDENTITY_COLUMNS as SQLITE_IDENTITY_COLUMNS;
 pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;
 pub use sqlite::SESSION_COLUMNS as SQLITE_SESSION_COLUMNS;
+pub use sqlite::UPDATE_USER_SQL as SQLITE_UPDATE_USER_SQL;
 pub use sqlite::USER_COLUMNS as SQLITE_USER_COLUMNS;
 pub use users::{NewAccount, UserStore};
 

@@ -74,17 +74,20 @@ async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
     user_conflict(query.execute(conn).await)
 }
 
+/// `write_user`'s statement: the user's own columns, then its id. Public so that the
+/// benchmark's floors write a user as saoma does.
+pub const UPDATE_USER_SQL: &str =
+    "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
+    email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
+    phone_change = $9, phone_change_sent_at = $10, invited_at = $11, \
+    recovery_sent_at = $12, email_change = $13, email_change_sent_at = $14, \
+    email_change_confirm_status = $15, reauthentication_sent_at = $16, \
+    last_sign_in_at = $17, raw_app_meta_data = $18, raw_user_meta_data = $19, \
+    banned_until = $20, is_anonymous = $21, updated_at = $22 WHERE id = $23";
+
 /// Writes the user's own columns (under the row lock taken by `change_user`).
 async fn write_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
-    let query = sqlx::query(
-        "UPDATE auth.users SET aud = $1, role = $2, email = $3, encrypted_password = $4, \
-         email_confirmed_at = $5, confirmation_sent_at = $6, phone = $7, phone_confirmed_at = $8, \
-         phone_change = $9, phone_change_sent_at = $10, invited_at = $11, \
-         recovery_sent_at = $12, email_change = $13, email_change_sent_at = $14, \
-         email_change_confirm_status = $15, reauthentication_sent_at = $16, \
-         last_sign_in_at = $17, raw_app_meta_data = $18, raw_user_meta_data = $19, \
-         banned_until = $20, is_anonymous = $21, updated_at = $22 WHERE id = $23",
-    );
+    let query = sqlx::query(UPDATE_USER_SQL);
     user_conflict(
         bind_user_columns(query, user)
             .bind(user.id)

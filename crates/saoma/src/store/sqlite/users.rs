@@ -72,21 +72,20 @@ fn insert_user(conn: &rusqlite::Connection, values: Vec<Value>) -> StoreResult<(
     Ok(())
 }
 
+/// `write_user`'s statement: the user's own columns, then its id. Public so that the
+/// benchmark's floors write a user as saoma does.
+pub const UPDATE_USER_SQL: &str = "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
+    email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
+    phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
+    email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
+    reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
+    is_anonymous = ?, updated_at = ? WHERE id = ?";
+
 /// Writes the user's own columns (inside `change_user`'s write).
 fn write_user(conn: &rusqlite::Connection, user: &User) -> StoreResult<()> {
     let mut values = user_columns(user);
     values.push(user.id.to_string().into());
-    execute_unique(
-        conn,
-        "UPDATE users SET aud = ?, role = ?, email = ?, encrypted_password = ?, \
-         email_confirmed_at = ?, confirmation_sent_at = ?, phone = ?, phone_confirmed_at = ?, \
-         phone_change = ?, phone_change_sent_at = ?, invited_at = ?, recovery_sent_at = ?, \
-         email_change = ?, email_change_sent_at = ?, email_change_confirm_status = ?, \
-         reauthentication_sent_at = ?, last_sign_in_at = ?, raw_app_meta_data = ?, raw_user_meta_data = ?, banned_until = ?, \
-         is_anonymous = ?, updated_at = ? WHERE id = ?",
-        params_from_iter(values),
-        "user",
-    )?;
+    execute_unique(conn, UPDATE_USER_SQL, params_from_iter(values), "user")?;
     Ok(())
 }
 
