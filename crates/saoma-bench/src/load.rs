@@ -414,7 +414,7 @@ async fn watch(pid: u32, from: Instant, to: Instant) -> Watched {
     }
     let cpu_end = procs::cpu_ticks(pid);
     let harness_end = procs::cpu_ticks(std::process::id());
-    let postgres = procs::postgres_ticks(&pids).saturating_sub(postgres_start);
+    let postgres = procs::ticks_since(&postgres_start, &procs::postgres_ticks(&pids));
     let busy_end = procs::machine_busy_ticks();
     let between = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),

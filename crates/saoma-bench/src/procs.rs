@@ -2,6 +2,7 @@
 //! their memory and CPU time from /proc, stopping them.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
     sync::OnceLock,
@@ -210,9 +211,9 @@ pub fn machine_busy_ticks() -> Option<u64> {
     Some(total - idle)
 }
 
-/// CPU ticks of every Postgres process (skipping `pids`).
-pub fn postgres_ticks(pids: &[u32]) -> u64 {
-    let mut total = 0;
+/// CPU ticks of each Postgres process (skipping `pids`), by pid.
+pub fn postgres_ticks(pids: &[u32]) -> HashMap<u32, u64> {
+    let mut ticks = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
             let Some(pid) = entry
@@ -227,9 +228,33 @@ pub fn postgres_ticks(pids: &[u32]) -> u64 {
             }
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
             if comm.trim() == "postgres" {
-                total += cpu_ticks(pid).unwrap_or_default();
+                ticks.insert(pid, cpu_ticks(pid).unwrap_or_default());
             }
         }
     }
-    total
+    ticks
+}
+
+/// What the processes of `end` used since `start`: each one's growth, all of a new one's. A
+/// process that ended meanwhile counts nothing (its last ticks are gone). Summing totals
+/// instead let a backend that ended in the window (a pool closed just before it) subtract its
+/// whole life from the others' work.
+pub fn ticks_since(start: &HashMap<u32, u64>, end: &HashMap<u32, u64>) -> u64 {
+    end.iter()
+        .map(|(pid, ticks)| ticks.saturating_sub(start.get(pid).copied().unwrap_or(0)))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend that ended in the window takes nothing away from the others' work; a new one
+    /// counts whole.
+    #[test]
+    fn postgres_work_counts_each_backend_s_growth() {
+        let start = HashMap::from([(1, 1_000_000), (2, 50), (3, 10)]);
+        let end = HashMap::from([(2, 80), (3, 10), (4, 25)]);
+        assert_eq!(ticks_since(&start, &end), 30 + 25);
+    }
 }
