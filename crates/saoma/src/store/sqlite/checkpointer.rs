@@ -56,20 +56,16 @@ impl Checkpointer {
     /// `wal_autocheckpoint = 0`. The restart's last pass runs on this thread's own
     /// connection, beside the writers (the benchmark's engine floor).
     pub fn start(path: &Path) -> StoreResult<Self> {
-        Self::start_with(path, None, RESTART_AFTER_FRAMES)
+        Self::start_with(path, None)
     }
 
     /// The same for a file this process writes only through `writer`: the restart runs
     /// between two of its batches.
     pub(super) fn start_for(path: &Path, writer: GroupWriter) -> StoreResult<Self> {
-        Self::start_with(path, Some(writer), RESTART_AFTER_FRAMES)
+        Self::start_with(path, Some(writer))
     }
 
-    fn start_with(
-        path: &Path,
-        writer: Option<GroupWriter>,
-        restart_after_frames: i64,
-    ) -> StoreResult<Self> {
+    fn start_with(path: &Path, writer: Option<GroupWriter>) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         let (running, stopped) = mpsc::channel::<()>();
@@ -82,7 +78,7 @@ impl Checkpointer {
                         Err(RecvTimeoutError::Timeout) | Ok(()) => false,
                         Err(RecvTimeoutError::Disconnected) => true,
                     };
-                    match checkpoint(&conn, writer.as_ref(), restart_after_frames) {
+                    match checkpoint(&conn, writer.as_ref(), RESTART_AFTER_FRAMES) {
                         // Once per failure, not every interval (a full disk lasts).
                         Err(err) if !failing => {
                             failing = true;
@@ -168,10 +164,10 @@ mod tests {
     /// a WAL copied to its end: without the pass between the writer's batches, a storm of
     /// writes grew the file by everything it wrote, until the disk was full.
     ///
-    /// Decided by the WAL header's salt, which SQLite changes on each restart, after each of
-    /// three checkpoints called here during the storm: how fast this machine writes, or
-    /// whether a loaded CI box starves a thread, does not change the answer (the size the
-    /// WAL reached under the timed thread did, and failed CI once).
+    /// Decided by the WAL header's salt, which SQLite changes on each restart, in three rounds
+    /// of checkpoints called here during the storm (each round within three of them): how
+    /// fast this machine writes, or whether a loaded CI box starves a thread, does not change
+    /// the answer (the size the WAL reached under the timed thread did, and failed CI once).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_writes_that_never_pause() {
         let dir = tempfile::tempdir().expect("tempdir");
