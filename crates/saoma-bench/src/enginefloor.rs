@@ -10,7 +10,7 @@
 //! flows,audit}.rs (the column lists are saoma's own constants): keep them in step when those
 //! change.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use anyhow::Context;
 use chrono::Utc;
@@ -23,6 +23,40 @@ use uuid::Uuid;
 
 use crate::dbfloor::{active_tokens, random_hex, ts, Db, TOKEN_COLUMNS};
 use crate::load::{self, Phase, Stats};
+
+// The reads' statements, formatted once (each operation looks its statements up by text).
+static SESSION_OF_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SQLITE_SESSION_COLUMNS} FROM sessions WHERE id = \
+         (SELECT session_id FROM refresh_tokens WHERE token = ?)"
+    )
+});
+static TOKEN_BY_HASH: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"));
+static ACTIVE_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 \
+         ORDER BY id DESC LIMIT 1"
+    )
+});
+static USER_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL")
+});
+static FLOW_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE id = ?"));
+static FLOW_BY_AUTH_CODE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE auth_code = ?"));
+static IDENTITY_BY_PROVIDER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
+    )
+});
+static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE user_id = ? \
+         ORDER BY created_at, id"
+    )
+});
 
 /// Operations per transaction: one commit (one WAL append and, with `synchronous = NORMAL`,
 /// no fsync) for this many of them.
@@ -99,19 +133,14 @@ fn read_all(row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
 fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
     let now = ts(Utc::now());
     let (session_id, user_id): (String, String) = conn
-        .prepare_cached(&format!(
-            "SELECT {SQLITE_SESSION_COLUMNS} FROM sessions WHERE id = \
-             (SELECT session_id FROM refresh_tokens WHERE token = ?)"
-        ))?
+        .prepare_cached(&SESSION_OF_TOKEN)?
         .query_row([token], |row| {
             read_all(row)?;
             Ok((row.get("id")?, row.get("user_id")?))
         })
         .context("session of token not found")?;
     let presented_id: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE token = ?"
-        ))?
+        .prepare_cached(&TOKEN_BY_HASH)?
         .query_row([token], |row| {
             read_all(row)?;
             row.get("id")
@@ -126,10 +155,7 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
         }
     }
     {
-        let mut active = conn.prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 \
-             ORDER BY id DESC LIMIT 1"
-        ))?;
+        let mut active = conn.prepare_cached(&ACTIVE_TOKEN)?;
         let mut rows = active.query([&session_id])?;
         if let Some(row) = rows.next()? {
             read_all(row)?;
@@ -400,17 +426,15 @@ fn wechat_user(conn: &Connection) -> anyhow::Result<WeChatUser> {
 /// The user's row by id, every column read (`USER_BY_ID` in `store/sqlite/users.rs`):
 /// answers the columns `write_user` sets, in its order, as read.
 fn user_by_id(conn: &Connection, user_id: &str) -> anyhow::Result<Vec<rusqlite::types::Value>> {
-    conn.prepare_cached(&format!(
-        "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
-    ))?
-    .query_row([user_id], |row| {
-        read_all(row)?;
-        USER_UPDATED_COLUMNS
-            .iter()
-            .map(|column| row.get::<_, rusqlite::types::Value>(*column))
-            .collect()
-    })
-    .context("user not found")
+    conn.prepare_cached(&USER_BY_ID)?
+        .query_row([user_id], |row| {
+            read_all(row)?;
+            USER_UPDATED_COLUMNS
+                .iter()
+                .map(|column| row.get::<_, rusqlite::types::Value>(*column))
+                .collect()
+        })
+        .context("user not found")
 }
 
 /// The columns `write_user` sets before `updated_at`, in its statement's order.
@@ -470,19 +494,15 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
         now
     ])?;
     // /callback
-    let flow_by = |column: &str, value: &str| -> anyhow::Result<()> {
-        conn.prepare_cached(&format!(
-            "SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE {column} = ?"
-        ))?
-        .query_row([value], read_all)
-        .with_context(|| format!("flow by {column} not found"))
+    let flow_by = |sql: &str, value: &str| -> anyhow::Result<()> {
+        conn.prepare_cached(sql)?
+            .query_row([value], read_all)
+            .context("flow not found")
     };
-    flow_by("id", &flow_id)?;
-    conn.prepare_cached(&format!(
-        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
-    ))?
-    .query_row(["wechat_qr", &who.provider_id], read_all)
-    .context("identity not found")?;
+    flow_by(&FLOW_BY_ID, &flow_id)?;
+    conn.prepare_cached(&IDENTITY_BY_PROVIDER)?
+        .query_row(["wechat_qr", &who.provider_id], read_all)
+        .context("identity not found")?;
     conn.prepare_cached(
         "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
          updated_at = ? WHERE id = ?",
@@ -519,15 +539,13 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
         ])?;
     anyhow::ensure!(completed == 1, "the flow was not completed");
     // grant_type=pkce
-    flow_by("auth_code", &auth_code)?;
+    flow_by(&FLOW_BY_AUTH_CODE, &auth_code)?;
     conn.prepare_cached("DELETE FROM flow_state WHERE id = ?")?
         .execute([&flow_id])?;
     user_by_id(conn, &who.user_id)?;
     insert_session(conn, &who.user_id, "oauth", &now)?;
     insert_audit(conn, &who.user_id, "login", "wechat_qr", &now)?;
-    let mut identities = conn.prepare_cached(&format!(
-        "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
-    ))?;
+    let mut identities = conn.prepare_cached(&IDENTITIES_OF)?;
     let mut rows = identities.query([&who.user_id])?;
     while let Some(row) = rows.next()? {
         read_all(row)?;
