@@ -17,9 +17,8 @@
 // The session columns saoma's rotation reads (AMR claims included), so the refresh floor
 // reads a session exactly as saoma does; the user, identity and flow columns its stores read.
 use saoma::store::{
-    POSTGRES_AUDIT_ACTOR_SQL, POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS,
-    POSTGRES_UPDATE_USER_SQL, SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS,
-    SQLITE_SESSION_COLUMNS, SQLITE_UPDATE_USER_SQL, SQLITE_USER_COLUMNS,
+    POSTGRES_SESSION_COLUMNS as PG_SESSION_COLUMNS, POSTGRES_UPDATE_USER_SQL, SQLITE_FLOW_COLUMNS,
+    SQLITE_IDENTITY_COLUMNS, SQLITE_SESSION_COLUMNS, SQLITE_UPDATE_USER_SQL, SQLITE_USER_COLUMNS,
 };
 use std::{str::FromStr, time::Duration};
 
@@ -354,7 +353,10 @@ impl Job for DataVersion {
 }
 
 /// `user_by_id` (`USER_BY_ID` in store/sqlite/users.rs), on the reader pool.
-async fn sqlite_user_by_id(reader: &SqlitePool, id: &str) -> anyhow::Result<()> {
+async fn sqlite_user_by_id(
+    reader: impl sqlx::Executor<'_, Database = sqlx::Sqlite>,
+    id: &str,
+) -> anyhow::Result<()> {
     sqlx::query(&format!(
         "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
     ))
@@ -366,7 +368,10 @@ async fn sqlite_user_by_id(reader: &SqlitePool, id: &str) -> anyhow::Result<()> 
 }
 
 /// `identities_of` (store/sqlite/identities.rs), on the reader pool.
-async fn sqlite_identities_of(reader: &SqlitePool, user_id: &str) -> anyhow::Result<()> {
+async fn sqlite_identities_of(
+    reader: impl sqlx::Executor<'_, Database = sqlx::Sqlite>,
+    user_id: &str,
+) -> anyhow::Result<()> {
     sqlx::query(&format!(
         "SELECT {SQLITE_IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id"
     ))
@@ -376,7 +381,10 @@ async fn sqlite_identities_of(reader: &SqlitePool, user_id: &str) -> anyhow::Res
     Ok(())
 }
 
-async fn pg_user_by_id(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
+async fn pg_user_by_id(
+    pool: impl sqlx::Executor<'_, Database = sqlx::Postgres>,
+    id: Uuid,
+) -> anyhow::Result<()> {
     sqlx::query(&format!(
         "SELECT {PG_USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
     ))
@@ -387,7 +395,10 @@ async fn pg_user_by_id(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn pg_identities_of(pool: &PgPool, user_id: Uuid) -> anyhow::Result<()> {
+async fn pg_identities_of(
+    pool: impl sqlx::Executor<'_, Database = sqlx::Postgres>,
+    user_id: Uuid,
+) -> anyhow::Result<()> {
     sqlx::query(&format!(
         "SELECT {PG_IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 \
          ORDER BY created_at, id"
@@ -399,8 +410,8 @@ async fn pg_identities_of(pool: &PgPool, user_id: Uuid) -> anyhow::Result<()> {
 }
 
 /// Refresh-token rotation of an active token: in one transaction the session (locked on
-/// Postgres) by token, the token, the session's newest unrevoked token, revoke, insert the
-/// child, touch the session; then the user and its identities.
+/// Postgres) by token, the token, the user, the session's newest unrevoked token, revoke,
+/// insert the child, touch the session, the audit entry, the user's identities.
 pub struct Refresh {
     db: Db,
     /// Hash of the token presented next (the chain's active one).
@@ -435,7 +446,7 @@ impl Job for Refresh {
         let fresh = random_hex(32);
         let nonce = random_hex(16);
         match &self.db {
-            Db::Sqlite { reader, writer, .. } => {
+            Db::Sqlite { writer, .. } => {
                 let mut conn = writer.acquire().await?;
                 Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
                 let session = sqlx::query(&format!(
@@ -456,11 +467,8 @@ impl Job for Refresh {
                 .await?
                 .context("token not found")?;
                 let presented_id: i64 = presented.try_get("id")?;
-                // What the audit entry names, read before anything changes (store/rotation.rs).
-                sqlx::query(SQLITE_AUDIT_ACTOR_SQL)
-                    .bind(&user_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                // The user, read before anything changes (store/rotation.rs).
+                sqlite_user_by_id(&mut *conn, &user_id).await?;
                 sqlx::query(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM refresh_tokens WHERE session_id = ? AND revoked = 0 ORDER BY id DESC LIMIT 1"
                 ))
@@ -494,12 +502,11 @@ impl Job for Refresh {
                 // The audit entry, in the rotation's transaction.
                 let traits = serde_json::json!({ "session_id": session_id });
                 sqlite_audit(&mut conn, &user_id, "token_refreshed", traits).await?;
+                // The identities, for the answer, in the same transaction.
+                sqlite_identities_of(&mut *conn, &user_id).await?;
                 Executor::execute(&mut *conn, "COMMIT").await?;
-                drop(conn);
-                sqlite_user_by_id(reader, &user_id).await?;
-                sqlite_identities_of(reader, &user_id).await?;
             }
-            Db::Postgres(pool) => {
+            Db::Postgres(_) => {
                 let write = self.write.as_mut().context("no write connection")?;
                 let mut tx = sqlx::Connection::begin(write).await?;
                 let session = sqlx::query(&format!(
@@ -520,11 +527,8 @@ impl Job for Refresh {
                 .await?
                 .context("token not found")?;
                 let presented_id: i64 = presented.try_get("id")?;
-                // What the audit entry names, read before anything changes (store/rotation.rs).
-                sqlx::query(POSTGRES_AUDIT_ACTOR_SQL)
-                    .bind(user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                // The user, read before anything changes (store/rotation.rs).
+                pg_user_by_id(&mut *tx, user_id).await?;
                 sqlx::query(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM auth.refresh_tokens WHERE session_id = $1 AND revoked = false \
                      ORDER BY id DESC LIMIT 1"
@@ -561,9 +565,9 @@ impl Job for Refresh {
                 // The audit entry, in the rotation's transaction.
                 let traits = serde_json::json!({ "session_id": session_id });
                 pg_audit(&mut tx, &user_id.to_string(), "token_refreshed", traits).await?;
+                // The identities, for the answer, in the same transaction.
+                pg_identities_of(&mut *tx, user_id).await?;
                 tx.commit().await?;
-                pg_user_by_id(pool, user_id).await?;
-                pg_identities_of(pool, user_id).await?;
             }
         }
         self.token = fresh;
@@ -751,9 +755,9 @@ async fn pg_create_session(
 ///
 /// - `/authorize?provider=wechat_qr` (PKCE): the new flow (expired flows are swept by the
 ///   background sweeper, not here).
-/// - `/callback`: the flow by id, the identity by provider id, the identity refreshed, the
-///   user read and rewritten in one transaction (`change_user`; on Postgres the read takes
-///   the row lock), the flow completed.
+/// - `/callback`: the flow by id, the identity by provider id, the user read and rewritten
+///   with the identity's profile in one transaction (`change_user`; on Postgres the read
+///   takes the row lock), the flow completed.
 /// - `/token?grant_type=pkce`: the flow by its code, deleted, the user, the new session (one
 ///   transaction: session, refresh token, AMR claim upserted, last sign-in, the `login`
 ///   audit entry), the user's identities.
@@ -836,8 +840,10 @@ pub async fn qr_jobs(db: &Db, concurrency: usize) -> anyhow::Result<Vec<QrLogin>
 
 /// `change_user` of a login's profile refresh (`external::refresh`), as store/sqlite/users.rs
 /// runs it: in ONE write of the writer (`BEGIN IMMEDIATE`, as the group writer's batches),
-/// the user by id (`USER_BY_ID`), then `write_user`'s 22 columns, as read but `updated_at`.
-async fn sqlite_change_user(writer: &SqlitePool, user_id: &str, now: &str) -> anyhow::Result<()> {
+/// the user by id (`USER_BY_ID`), the signed-in identity's profile (`update_identity`), then
+/// `write_user`'s 22 columns, as read but `updated_at`.
+async fn sqlite_change_user(writer: &SqlitePool, id: &QrIdentity, now: &str) -> anyhow::Result<()> {
+    let user_id = id.user_id.as_str();
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let user = sqlx::query(&format!(
         "SELECT {SQLITE_USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL"
@@ -846,6 +852,17 @@ async fn sqlite_change_user(writer: &SqlitePool, user_id: &str, now: &str) -> an
     .fetch_optional(&mut *tx)
     .await?
     .context("user not found")?;
+    sqlx::query(
+        "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
+         updated_at = ? WHERE id = ?",
+    )
+    .bind(id.identity_data.to_string())
+    .bind(None::<String>)
+    .bind(now)
+    .bind(now)
+    .bind(&id.identity_id)
+    .execute(&mut *tx)
+    .await?;
     let text = |column: &str| user.try_get::<Option<String>, _>(column);
     sqlx::query(SQLITE_UPDATE_USER_SQL)
         .bind(text("aud")?)
@@ -882,8 +899,14 @@ async fn sqlite_change_user(writer: &SqlitePool, user_id: &str, now: &str) -> an
 }
 
 /// `change_user` as store/postgres/users.rs runs it: in one transaction, the user by id
-/// `FOR UPDATE` (the row lock), then `write_user`'s 22 columns, as read but `updated_at`.
-async fn pg_change_user(pool: &PgPool, user_id: Uuid, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// `FOR UPDATE` (the row lock), the signed-in identity's profile (`update_identity`), then
+/// `write_user`'s 22 columns, as read but `updated_at`.
+async fn pg_change_user(
+    pool: &PgPool,
+    id: &QrIdentity,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     let user = sqlx::query(&format!(
         "SELECT {PG_USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
@@ -892,6 +915,16 @@ async fn pg_change_user(pool: &PgPool, user_id: Uuid, now: DateTime<Utc>) -> any
     .fetch_optional(&mut *tx)
     .await?
     .context("user not found")?;
+    sqlx::query(
+        "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(&id.identity_data)
+    .bind(now)
+    .bind(now)
+    .bind(Uuid::parse_str(&id.identity_id)?)
+    .execute(&mut *tx)
+    .await?;
     let text = |column: &str| user.try_get::<Option<String>, _>(column);
     let time = |column: &str| user.try_get::<Option<DateTime<Utc>>, _>(column);
     let json = |column: &str| user.try_get::<Option<Value>, _>(column);
@@ -958,8 +991,8 @@ impl Job for QrLogin {
                 .bind(&now_s)
                 .execute(writer)
                 .await?;
-                // /callback: `flow_by_id`, `identity_by_provider`, `update_identity`,
-                // `change_user`, `complete_flow`.
+                // /callback: `flow_by_id`, `identity_by_provider`, `change_user` (the
+                // identity's profile in it), `complete_flow`.
                 sqlx::query(&format!(
                     "SELECT {SQLITE_FLOW_COLUMNS} FROM flow_state WHERE id = ?"
                 ))
@@ -975,18 +1008,7 @@ impl Job for QrLogin {
                 .fetch_optional(reader)
                 .await?
                 .context("identity not found")?;
-                sqlx::query(
-                    "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
-                     updated_at = ? WHERE id = ?",
-                )
-                .bind(id.identity_data.to_string())
-                .bind(None::<String>)
-                .bind(&now_s)
-                .bind(&now_s)
-                .bind(&id.identity_id)
-                .execute(writer)
-                .await?;
-                sqlite_change_user(writer, &id.user_id, &now_s).await?;
+                sqlite_change_user(writer, id, &now_s).await?;
                 let completed = sqlx::query(
                     "UPDATE flow_state SET user_id = ?, auth_code = ?, auth_code_issued_at = ?, \
                      provider_access_token = ?, provider_refresh_token = ?, \
@@ -1041,8 +1063,8 @@ impl Job for QrLogin {
                 .bind(now)
                 .execute(pool)
                 .await?;
-                // /callback: `flow_by_id`, `identity_by_provider`, `update_identity`,
-                // `change_user`, `complete_flow`.
+                // /callback: `flow_by_id`, `identity_by_provider`, `change_user` (the
+                // identity's profile in it), `complete_flow`.
                 sqlx::query(&format!(
                     "SELECT {PG_FLOW_COLUMNS} FROM auth.flow_state WHERE id = $1"
                 ))
@@ -1059,17 +1081,7 @@ impl Job for QrLogin {
                 .fetch_optional(pool)
                 .await?
                 .context("identity not found")?;
-                sqlx::query(
-                    "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
-                     updated_at = $3 WHERE id = $4",
-                )
-                .bind(&id.identity_data)
-                .bind(now)
-                .bind(now)
-                .bind(Uuid::parse_str(&id.identity_id)?)
-                .execute(pool)
-                .await?;
-                pg_change_user(pool, user_id, now).await?;
+                pg_change_user(pool, id, user_id, now).await?;
                 let completed = sqlx::query(
                     "UPDATE auth.flow_state SET user_id = $1, auth_code = $2, auth_code_issued_at = $3, \
                      provider_access_token = $4, provider_refresh_token = $5, provider_code_hash = $6, updated_at = $3 \

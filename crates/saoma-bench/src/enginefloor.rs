@@ -16,8 +16,8 @@ use anyhow::Context;
 use chrono::Utc;
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use saoma::store::{
-    SqliteCheckpointer, SQLITE_AUDIT_ACTOR_SQL, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS,
-    SQLITE_SESSION_COLUMNS, SQLITE_UPDATE_USER_SQL, SQLITE_USER_COLUMNS,
+    SqliteCheckpointer, SQLITE_FLOW_COLUMNS, SQLITE_IDENTITY_COLUMNS, SQLITE_SESSION_COLUMNS,
+    SQLITE_UPDATE_USER_SQL, SQLITE_USER_COLUMNS,
 };
 use uuid::Uuid;
 
@@ -127,9 +127,9 @@ fn read_all(row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
 }
 
 /// Refresh rotation of `token` (an active token's hash): the session of the token, the
-/// token, what the audit entry names of the user, the session's newest unrevoked token,
-/// revoke, the child, the session touched (`store/rotation.rs` on `store/sqlite/sessions.rs`),
-/// the audit entry. Answers the child's hash, the chain's next active token.
+/// token, the user, the session's newest unrevoked token, revoke, the child, the session
+/// touched (`store/rotation.rs` on `store/sqlite/sessions.rs`), the audit entry, the user's
+/// identities. Answers the child's hash, the chain's next active token.
 fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
     let now = ts(Utc::now());
     let (session_id, user_id): (String, String) = conn
@@ -146,14 +146,8 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
             row.get("id")
         })
         .context("token not found")?;
-    // What the audit entry names, read before anything changes (store/rotation.rs).
-    {
-        let mut actor = conn.prepare_cached(SQLITE_AUDIT_ACTOR_SQL)?;
-        let mut rows = actor.query([&user_id])?;
-        if let Some(row) = rows.next()? {
-            read_all(row)?;
-        }
-    }
+    // The user, read before anything changes (store/rotation.rs).
+    user_by_id(conn, &user_id)?;
     {
         let mut active = conn.prepare_cached(&ACTIVE_TOKEN)?;
         let mut rows = active.query([&session_id])?;
@@ -181,6 +175,8 @@ fn rotate(conn: &Connection, token: &str) -> anyhow::Result<String> {
         .execute(params![now, now, session_id])?;
     // The audit entry, in the rotation's transaction (store/rotation.rs).
     insert_audit(conn, &user_id, "token_refreshed", "email", &now)?;
+    // The identities, for the answer.
+    identities_of(conn, &user_id)?;
     Ok(child)
 }
 
@@ -464,8 +460,8 @@ const USER_UPDATED_COLUMNS: [&str; 21] = [
 
 /// One WeChat QR login of an existing user, every statement saoma's SQLite store runs for
 /// its three requests (`/authorize`, WeChat's `/callback`, the PKCE exchange), in order,
-/// reads included: the new flow; the flow, the identity, the identity refreshed, the user
-/// read and rewritten (`change_user`), the flow completed; the flow by its code, deleted,
+/// reads included: the new flow; the flow, the identity, the user read and rewritten with
+/// the identity's profile (`change_user`), the flow completed; the flow by its code, deleted,
 /// the user, the new session, the `login` audit entry, the user's identities. The WeChat
 /// calls between them are not database work. The reads run here on the writer's connection
 /// inside the batch; saoma runs them on its read connections, each its own read transaction
@@ -503,6 +499,8 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
     conn.prepare_cached(&IDENTITY_BY_PROVIDER)?
         .query_row(["wechat_qr", &who.provider_id], read_all)
         .context("identity not found")?;
+    // change_user: the user, the identity's profile, the user written.
+    let mut user = user_by_id(conn, &who.user_id)?;
     conn.prepare_cached(
         "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
          updated_at = ? WHERE id = ?",
@@ -514,7 +512,6 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
         now,
         who.identity_id
     ])?;
-    let mut user = user_by_id(conn, &who.user_id)?;
     user.push(now.clone().into());
     user.push(who.user_id.clone().into());
     conn.prepare_cached(SQLITE_UPDATE_USER_SQL)?
@@ -545,8 +542,13 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
     user_by_id(conn, &who.user_id)?;
     insert_session(conn, &who.user_id, "oauth", &now)?;
     insert_audit(conn, &who.user_id, "login", "wechat_qr", &now)?;
+    identities_of(conn, &who.user_id)
+}
+
+/// The user's identities, every column read (`IDENTITIES_OF` in `store/sqlite/identities.rs`).
+fn identities_of(conn: &Connection, user_id: &str) -> anyhow::Result<()> {
     let mut identities = conn.prepare_cached(&IDENTITIES_OF)?;
-    let mut rows = identities.query([&who.user_id])?;
+    let mut rows = identities.query([user_id])?;
     while let Some(row) = rows.next()? {
         read_all(row)?;
     }

@@ -369,12 +369,14 @@ impl Report {
                 &[
                     (
                         "db.refresh",
-                        "database floor: its transaction + 2 SELECTs via sqlx",
+                        "database floor: its transaction (the user and identities read in \
+                         it, the audit entry) via sqlx",
                     ),
                     (
                         "engine.refresh",
-                        "engine floor (rusqlite, batched): its transaction's statements + \
-                         the audit entry, one thread, 64 rotations per commit",
+                        "engine floor (rusqlite, batched): its transaction's statements (the \
+                         user and identities read in it, the audit entry), one thread, 64 \
+                         rotations per commit",
                     ),
                 ],
             ),

@@ -212,7 +212,7 @@ async fn owner_of(state: &AppState, identity: &Identity) -> AuthResult<User> {
 }
 
 /// A known identity signed in again: nicknames and avatars change, so the profile is copied
-/// over, as GoTrue does.
+/// over to the identity and the user's metadata, as GoTrue does, in one transaction.
 async fn refresh(
     state: &AppState,
     mut identity: Identity,
@@ -222,12 +222,17 @@ async fn refresh(
     identity.identity_data = merged(&identity.identity_data, profile);
     identity.last_sign_in_at = Some(now);
     identity.updated_at = now;
-    state.store.update_identity(&identity).await?;
+    let user_id = identity.user_id;
     let changes = UserChanges {
         user_metadata: Some(profile.user_metadata.clone()),
+        signed_in_identity: Some(identity),
         ..Default::default()
     };
-    changed(state, identity.user_id, &changes).await
+    match changed(state, user_id, &changes).await {
+        // Unlinked since it was looked up: this sign-in no longer leads to that user.
+        Err(AuthError::Store(StoreError::Conflict(_))) => Err(AuthError::IdentityNotFound),
+        other => other,
+    }
 }
 
 /// Applies `changes` to the user `id` (see [`UserChanges`]); the user as written.

@@ -28,8 +28,13 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
             Some(&client.ip),
         )
         .await?;
-    let (session, nonce) = match outcome {
-        Rotation::Issued { session, nonce } => (session, nonce),
+    let (session, nonce, user, identities) = match outcome {
+        Rotation::Issued {
+            session,
+            nonce,
+            user,
+            identities,
+        } => (session, nonce, user, identities),
         Rotation::NotFound => return Err(AuthError::RefreshTokenNotFound),
         Rotation::SessionExpired => return Err(AuthError::SessionExpired),
         Rotation::UserBanned => return Err(AuthError::RefreshUserBanned),
@@ -49,16 +54,11 @@ pub async fn refresh(state: &AppState, client: &Client, presented: &str) -> Auth
             return Err(AuthError::RefreshTokenAlreadyUsed);
         }
     };
-    let user = state
-        .store
-        .user_by_id(session.user_id)
-        .await?
-        .ok_or(AuthError::RefreshTokenNotFound)?;
-    // The ban was checked inside the rotation (`Rotation::UserBanned`); refusing here, after
-    // the rotation committed, would leave the client a revoked token that ends its session
-    // as reuse once a ban that landed meanwhile is lifted. GoTrue answers such a race with
+    // The ban was decided inside the rotation (`Rotation::UserBanned`), on the user this
+    // answer shows, read in the same transaction: a ban that lands after that commit does not
+    // take back tokens already issued (refusing then would leave the client a revoked token
+    // that ends its session as reuse once the ban is lifted). GoTrue answers that race with
     // the tokens too.
-    let identities = state.store.identities_of(user.id).await?;
     let plaintext = state.refresh_key.reveal(&nonce);
     tokens::session_json(state, &user, &identities, &session, &plaintext, now)
 }

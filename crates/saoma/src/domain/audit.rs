@@ -67,10 +67,9 @@ pub struct AuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// What an entry says of the user it names: enough to write one from inside a store's
-/// transaction, which reads these columns rather than the whole user.
+/// What an entry says of the user it names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AuditActor {
+struct AuditActor {
     pub id: Uuid,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -100,7 +99,7 @@ impl AuditEntry {
     }
 
     /// The same from what [`AuditActor`] keeps of the user.
-    pub fn about(
+    fn about(
         action: Action,
         actor: &AuditActor,
         traits: Value,

@@ -43,6 +43,10 @@ pub struct UserChanges {
     /// An identity linked or unlinked in the same transaction; `app_metadata.provider(s)`
     /// then follow the identities the user has (see [`providers_patch`]).
     pub identity: Option<IdentityChange>,
+    /// An identity the user just signed in with, its profile as the provider reported it
+    /// (`identity_data`, `last_sign_in_at`, `updated_at`), written in the same transaction:
+    /// a sign-in's identity and the user's metadata copied from it change together.
+    pub signed_in_identity: Option<Identity>,
     /// Recorded in the same transaction: the log holds the change if and only if it happened.
     pub audit: Option<AuditEntry>,
     /// Voids every one-time code the user has, in the same transaction (a followed link, a

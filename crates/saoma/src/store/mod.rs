@@ -31,7 +31,6 @@ pub use one_time_tokens::OneTimeTokenStore;
 pub use postgres::PostgresStore;
 /// The token check's statement in each dialect, public so that the benchmark's database floor
 /// issues exactly what saoma issues.
-pub use postgres::AUDIT_ACTOR_SQL as POSTGRES_AUDIT_ACTOR_SQL;
 pub use postgres::PRINCIPAL_SQL as POSTGRES_PRINCIPAL_SQL;
 pub use postgres::SESSION_COLUMNS as POSTGRES_SESSION_COLUMNS;
 pub use postgres::TOKEN_CHECK_APPLICATION_NAME as POSTGRES_TOKEN_CHECK_APPLICATION_NAME;
@@ -44,7 +43,6 @@ pub use scan_tickets::ScanTicketStore;
 pub use sessions::{Rotation, SessionStore};
 pub use sqlite::Checkpointer as SqliteCheckpointer;
 pub use sqlite::SqliteStore;
-pub use sqlite::AUDIT_ACTOR_SQL as SQLITE_AUDIT_ACTOR_SQL;
 pub use sqlite::FLOW_COLUMNS as SQLITE_FLOW_COLUMNS;
 pub use sqlite::IDENTITY_COLUMNS as SQLITE_IDENTITY_COLUMNS;
 pub use sqlite::PRINCIPAL_SQL as SQLITE_PRINCIPAL_SQL;

@@ -1,7 +1,11 @@
 //! Refresh-token rotation, once for both backends: each supplies the row-level steps inside
 //! its own transaction, this module runs [`decide`] and applies the decision, and writes the
 //! `token_refreshed` audit entry of an issued token in the same transaction (as GoTrue does):
-//! one commit per refresh, and no rotation without its entry.
+//! one commit per refresh, and no rotation without its entry. The user and identities the
+//! answer shows are read in that transaction too: the answer is the user as the rotation saw
+//! it, and a refresh reads nothing after its commit (on Postgres, each read after it was a
+//! pool checkout and its release ping; on SQLite, a reader whose page cache every commit
+//! empties).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,10 +13,10 @@ use uuid::Uuid;
 
 use super::{Rotation, StoreResult};
 use crate::domain::{
-    audit::{Action, AuditActor, AuditEntry},
+    audit::{Action, AuditEntry},
     refresh::{decide, Decision, MintedToken, RefreshToken, RotationPolicy},
     user::banned_at,
-    Session,
+    Identity, Session, User,
 };
 
 /// The statements rotation needs, run inside one transaction of the backend.
@@ -33,12 +37,11 @@ pub(super) trait RotationSteps: Send {
     ) -> StoreResult<()>;
     async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     async fn delete_session(&mut self, session_id: Uuid) -> StoreResult<()>;
-    /// What an audit entry names of the user, and until when the user is banned (read before
-    /// anything changes); `None` when the user is gone.
-    async fn audit_actor(
-        &mut self,
-        user_id: Uuid,
-    ) -> StoreResult<Option<(AuditActor, Option<DateTime<Utc>>)>>;
+    /// The session's user, read before anything changes (its ban decides, its audit entry
+    /// names it, the answer shows it); `None` when the user is gone.
+    async fn user(&mut self, user_id: Uuid) -> StoreResult<Option<User>>;
+    /// The user's identities, oldest first, for the answer.
+    async fn identities_of(&mut self, user_id: Uuid) -> StoreResult<Vec<Identity>>;
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
 }
 
@@ -60,25 +63,43 @@ pub(super) async fn rotate(
     let Some(presented) = steps.token(presented).await? else {
         return Ok(Rotation::NotFound);
     };
-    let Some((actor, banned_until)) = steps.audit_actor(session.user_id).await? else {
+    let Some(user) = steps.user(session.user_id).await? else {
         return Ok(Rotation::NotFound);
     };
     // As GoTrue, first of all: a banned user's refresh is refused before anything changes,
     // so that the client's token still works once the ban is lifted (rotated during the ban,
     // it would be a reused token then, and end the session).
-    if banned_at(banned_until, now) {
+    if banned_at(user.banned_until, now) {
         return Ok(Rotation::UserBanned);
     }
     if session.is_expired(now) {
         return Ok(Rotation::SessionExpired);
     }
-    let outcome = decide_and_apply(steps, &presented, session, fresh, now, policy).await?;
-    if let (Rotation::Issued { session, .. }, Some(ip)) = (&outcome, audit_ip) {
+    let (session, nonce) =
+        match decide_and_apply(steps, &presented, session, fresh, now, policy).await? {
+            Applied::Issued { session, nonce } => (session, nonce),
+            Applied::Refused(refused) => return Ok(refused),
+        };
+    if let Some(ip) = audit_ip {
         let traits = serde_json::json!({ "session_id": session.id });
-        let entry = AuditEntry::about(Action::TokenRefreshed, &actor, traits, ip, now);
+        let entry = AuditEntry::new(Action::TokenRefreshed, &user, traits, ip, now);
         steps.insert_audit(&entry).await?;
     }
-    Ok(outcome)
+    let identities = steps.identities_of(user.id).await?;
+    Ok(Rotation::Issued {
+        session,
+        nonce,
+        user,
+        identities,
+    })
+}
+
+/// What [`decide_and_apply`] did: a token to hand out, or the answer without one.
+// Returned once per rotation, as `Rotation` (see there).
+#[allow(clippy::large_enum_variant)]
+enum Applied {
+    Issued { session: Session, nonce: String },
+    Refused(Rotation),
 }
 
 async fn decide_and_apply(
@@ -88,11 +109,11 @@ async fn decide_and_apply(
     fresh: &MintedToken,
     now: DateTime<Utc>,
     policy: &RotationPolicy,
-) -> StoreResult<Rotation> {
+) -> StoreResult<Applied> {
     let active = steps.active_token(session.id).await?;
     match decide(presented, active.as_ref(), now, policy) {
         Decision::ReturnActive => match active {
-            Some(active) if !active.is_from_gotrue() => Ok(Rotation::Issued {
+            Some(active) if !active.is_from_gotrue() => Ok(Applied::Issued {
                 session,
                 nonce: active.nonce,
             }),
@@ -100,16 +121,16 @@ async fn decide_and_apply(
             // it can derive, so the active token gets a child instead. Its own holder, if any,
             // then presents the parent of the active token and is given that child too.
             Some(active) => issue_child(steps, &active, session, fresh, now).await,
-            None => Ok(Rotation::NotFound),
+            None => Ok(Applied::Refused(Rotation::NotFound)),
         },
         Decision::Reject { end_session } => {
             if end_session {
                 steps.delete_session(session.id).await?;
             }
-            Ok(Rotation::Reused {
+            Ok(Applied::Refused(Rotation::Reused {
                 session_ended: end_session,
                 user_id: session.user_id,
-            })
+            }))
         }
         Decision::IssueChild => issue_child(steps, presented, session, fresh, now).await,
     }
@@ -123,7 +144,7 @@ async fn issue_child(
     session: Session,
     fresh: &MintedToken,
     now: DateTime<Utc>,
-) -> StoreResult<Rotation> {
+) -> StoreResult<Applied> {
     if !parent.revoked {
         steps.revoke(parent.id, now).await?;
     }
@@ -136,7 +157,7 @@ async fn issue_child(
         updated_at: now,
         ..session
     };
-    Ok(Rotation::Issued {
+    Ok(Applied::Issued {
         session,
         nonce: fresh.nonce.clone(),
     })

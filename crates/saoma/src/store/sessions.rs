@@ -9,10 +9,13 @@ use crate::domain::{
     audit::AuditEntry,
     refresh::{MintedToken, RotationPolicy},
     session::LogoutScope,
-    Session,
+    Identity, Session, User,
 };
 
 /// The result of presenting a refresh token.
+// A value returned once per refresh and consumed at once, never stored or moved in bulk: its
+// size does not matter, and boxing the issued answer would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rotation {
     /// No such token (or its session, or its user, is gone).
@@ -22,8 +25,14 @@ pub enum Rotation {
     /// Reused outside the reuse window; `session_ended` when the session was ended for it.
     Reused { session_ended: bool, user_id: Uuid },
     /// A token to hand to the client: either the freshly minted one or, for a client that lost
-    /// its last answer, the active token's nonce.
-    Issued { session: Session, nonce: String },
+    /// its last answer, the active token's nonce; with the user and identities as read in the
+    /// rotation's transaction, for the answer.
+    Issued {
+        session: Session,
+        nonce: String,
+        user: User,
+        identities: Vec<Identity>,
+    },
     /// The user is banned: nothing changed (GoTrue refuses before rotating too).
     UserBanned,
 }

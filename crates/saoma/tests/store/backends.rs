@@ -265,10 +265,12 @@ async fn sqlite_writes_reach_the_database_file_within_moments() {
     );
 }
 
-/// Metadata no JSON parser accepts (written into the file by another program) does not make
-/// the refresh's audit entry, and so the refresh, fail.
+/// Metadata no JSON parser accepts (written into the file by another program): the refresh,
+/// which answers the user, is refused before anything changes, so that the token still works
+/// once the row is repaired (rotated first, it would be burnt by a refresh that answered an
+/// error).
 #[tokio::test]
-async fn sqlite_refreshes_a_user_whose_metadata_is_not_json() {
+async fn sqlite_refuses_a_refresh_for_metadata_that_is_not_json_and_keeps_the_token() {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = store::connect(&db.url).await.expect("connect");
     store.migrate().await.expect("migrate");
@@ -276,19 +278,33 @@ async fn sqlite_refreshes_a_user_whose_metadata_is_not_json() {
     store.create_user(&alice, &[]).await.expect("create");
     let key = RefreshTokenKey::derive(b"conformance secret");
     let (_, token) = session_for(&store, &alice, &key).await;
-    rusqlite::Connection::open(&db.url)
-        .expect("open")
-        .execute(
-            "UPDATE users SET raw_user_meta_data = '{\"full_name\": ' WHERE id = ?",
-            [alice.id.to_string()],
-        )
-        .expect("corrupt");
-    let issued = store
+    let set_metadata = |metadata: &str| {
+        rusqlite::Connection::open(&db.url)
+            .expect("open")
+            .execute(
+                "UPDATE users SET raw_user_meta_data = ? WHERE id = ?",
+                [metadata.to_owned(), alice.id.to_string()],
+            )
+            .expect("metadata");
+    };
+    set_metadata("{\"full_name\": ");
+    let refused = store
         .rotate_refresh_token(&token, &key.mint(), now(), &POLICY, Some("::1"))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.list_audit(0, 1).await.expect("audit").1, 0);
+
+    set_metadata("{}");
+    let fresh = key.mint();
+    let issued = store
+        .rotate_refresh_token(&token, &fresh, now(), &POLICY, Some("::1"))
         .await
         .expect("rotate");
-    assert!(matches!(issued, Rotation::Issued { .. }));
-    let (entries, _) = store.list_audit(0, 1).await.expect("audit");
-    assert_eq!(entries[0].payload["actor_id"], alice.id.to_string());
-    assert!(entries[0].payload.get("actor_name").is_none());
+    assert!(
+        matches!(&issued, Rotation::Issued { nonce, .. } if *nonce == fresh.nonce),
+        "the token was not burnt by the refused refresh: {issued:?}"
+    );
 }

@@ -8,7 +8,7 @@
 //! |-------------------------------|---------------------------------------------------------|
 //! | UserStore::create_user        | users::users_round_trip, users::emails_and_identities_are_unique |
 //! | UserStore::create_account     | users::an_account_is_written_whole_or_not_at_all        |
-//! | UserStore::change_user        | users::users_round_trip, users::concurrent_changes_to_one_user_all_hold, users::identities_change_with_the_user_in_one_transaction, one_time_tokens::links_are_found_by_hash_and_cleared_with_a_user_change |
+//! | UserStore::change_user        | users::users_round_trip, users::concurrent_changes_to_one_user_all_hold, users::identities_change_with_the_user_in_one_transaction, users::a_sign_ins_identity_and_metadata_change_together_or_not_at_all, one_time_tokens::links_are_found_by_hash_and_cleared_with_a_user_change |
 //! | UserStore::user_by_id         | users::users_round_trip                                 |
 //! | UserStore::principal          | users::principal_reads_user_session_and_identities_together, users::concurrent_principal_reads_each_get_their_own_answer, backends::* |
 //! | UserStore::user_by_email      | users::users_round_trip, users::soft_deleting_frees_the_email_and_ends_everything |
@@ -26,7 +26,7 @@
 //! | SessionStore::session_by_id   | sessions::sessions_and_sign_in_stamp                    |
 //! | SessionStore::record_amr_claim | sessions::every_amr_method_is_kept_in_order            |
 //! | SessionStore::end_sessions    | sessions::ending_sessions_by_scope                      |
-//! | SessionStore::rotate_refresh_token | sessions::rotation_follows_gotrue_rules, sessions::rotation_without_family_revocation, sessions::expired_sessions_do_not_refresh, sessions::a_rotation_writes_its_audit_entry_with_it, sessions::a_rotations_audit_entry_survives_any_metadata |
+//! | SessionStore::rotate_refresh_token | sessions::rotation_follows_gotrue_rules, sessions::rotation_without_family_revocation, sessions::expired_sessions_do_not_refresh, sessions::a_rotation_writes_its_audit_entry_with_it, sessions::a_rotations_audit_entry_survives_any_metadata, sessions::a_rotation_answers_the_user_and_identities_as_stored, backends::sqlite_refuses_a_refresh_for_metadata_that_is_not_json_and_keeps_the_token |
 //! | SessionStore::rotate_gotrue_refresh_token | sessions::a_stored_hash_is_never_a_gotrue_token, sessions::postgres_rotates_a_token_gotrue_issued |
 //! | SessionStore::present_refresh_token | sessions::a_token_is_presented_as_the_client_sent_it |
 //! | FlowStore::create_flow        | flows::a_flow_is_completed_once_and_used_once           |

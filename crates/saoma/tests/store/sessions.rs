@@ -119,6 +119,68 @@ conformance!(
 );
 
 conformance!(
+    a_rotation_answers_the_user_and_identities_as_stored,
+    |store: SharedStore| async move {
+        let alice = user(Some("alice@example.com"));
+        let email = Identity::email(alice.id, "alice@example.com", now());
+        let mut wechat = Identity::email(alice.id, "unused", now() + Duration::seconds(1));
+        wechat.provider = "wechat_qr".into();
+        wechat.provider_id = "o6_bmasdasdsad6_2sgVt7hMZOPfL".into();
+        wechat.email = None;
+        wechat.identity_data = json!({"nickname": "小明"});
+        store
+            .create_user(&alice, &[wechat.clone(), email.clone()])
+            .await
+            .expect("alice");
+        let key = RefreshTokenKey::derive(b"conformance secret");
+        let (_, token) = session_for(&store, &alice, &key).await;
+        // A change committed before the refresh shows in its answer (the response's user).
+        let changes = UserChanges {
+            user_metadata: Some(json!({"n": 2}).as_object().cloned().expect("object")),
+            ..Default::default()
+        };
+        store
+            .change_user(alice.id, &changes, now())
+            .await
+            .expect("change")
+            .expect("alice");
+        let fresh = key.mint();
+        let Rotation::Issued {
+            user, identities, ..
+        } = store
+            .rotate_refresh_token(&token, &fresh, now(), &POLICY, None)
+            .await
+            .expect("rotate")
+        else {
+            panic!("live token must rotate");
+        };
+        assert_eq!(
+            Some(user.clone()),
+            store.user_by_id(alice.id).await.expect("user")
+        );
+        assert_eq!(user.user_metadata["n"], 2);
+        assert_eq!(identities, vec![email.clone(), wechat.clone()]);
+
+        // The same for a client that lost its answer and is handed the active token again.
+        let Rotation::Issued {
+            user: again,
+            identities: again_identities,
+            nonce,
+            ..
+        } = store
+            .rotate_refresh_token(&token, &key.mint(), now(), &POLICY, None)
+            .await
+            .expect("rotate again")
+        else {
+            panic!("a retry inside the reuse interval gets the active token");
+        };
+        assert_eq!(nonce, fresh.nonce);
+        assert_eq!(again, user);
+        assert_eq!(again_identities, vec![email, wechat]);
+    }
+);
+
+conformance!(
     a_rotations_audit_entry_survives_any_metadata,
     |store: SharedStore| async move {
         let key = RefreshTokenKey::derive(b"conformance secret");
@@ -193,7 +255,9 @@ conformance!(
         assert_eq!(unknown, Rotation::NotFound);
 
         let t2 = key.mint();
-        let Rotation::Issued { session: s, nonce } = store
+        let Rotation::Issued {
+            session: s, nonce, ..
+        } = store
             .rotate_refresh_token(&t1, &t2, t0, &POLICY, None)
             .await
             .expect("rotate")
@@ -450,7 +514,7 @@ conformance!(
             .await
             .expect("present");
         assert!(
-            matches!(&issued, Rotation::Issued { session: s, nonce } if s.id == session.id && *nonce == fresh.nonce),
+            matches!(&issued, Rotation::Issued { session: s, nonce, .. } if s.id == session.id && *nonce == fresh.nonce),
             "{issued:?}"
         );
         // What the store keeps is not a token.
@@ -518,7 +582,7 @@ async fn postgres_rotates_a_token_gotrue_issued() {
         .await
         .expect("rotate");
     assert!(
-        matches!(&issued, Rotation::Issued { session: s, nonce } if s.id == session.id && *nonce == fresh.nonce),
+        matches!(&issued, Rotation::Issued { session: s, nonce, .. } if s.id == session.id && *nonce == fresh.nonce),
         "{issued:?}"
     );
     // The child is saoma's: found by its hash from now on.

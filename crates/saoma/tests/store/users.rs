@@ -606,3 +606,98 @@ conformance!(users_are_found_by_phone, |store: SharedStore| async move {
     store.soft_delete_user(alice.id, now()).await.expect("soft");
     assert_eq!(store.user_by_phone("8613800000000").await.expect("q"), None);
 });
+
+conformance!(
+    a_sign_ins_identity_and_metadata_change_together_or_not_at_all,
+    |store: SharedStore| async move {
+        let alice = user(None);
+        let mut wechat = Identity::email(alice.id, "unused", now());
+        wechat.provider = "wechat_qr".into();
+        wechat.provider_id = "o6_signed_in".into();
+        wechat.email = None;
+        wechat.last_sign_in_at = None;
+        wechat.identity_data = json!({"nickname": "小明"});
+        store
+            .create_user(&alice, &[wechat.clone()])
+            .await
+            .expect("alice");
+        let later = now() + Duration::seconds(5);
+        let signed_in = Identity {
+            identity_data: json!({"nickname": "小明明", "headimgurl": "https://example.com/a.png"}),
+            last_sign_in_at: Some(later),
+            updated_at: later,
+            ..wechat.clone()
+        };
+        let login = UserChanges {
+            user_metadata: json!({"nickname": "小明明"}).as_object().cloned(),
+            signed_in_identity: Some(signed_in.clone()),
+            ..Default::default()
+        };
+        let written = store
+            .change_user(alice.id, &login, later)
+            .await
+            .expect("sign-in")
+            .expect("alice");
+        assert_eq!(written.user_metadata["nickname"], "小明明");
+        assert_eq!(
+            store.identities_of(alice.id).await.expect("identities"),
+            vec![signed_in.clone()]
+        );
+
+        // A change that fails after the identity's write (the address is taken) leaves the
+        // identity as it was: the sign-in's writes roll back together.
+        let bob = user(Some("bob@example.com"));
+        store.create_user(&bob, &[]).await.expect("bob");
+        let failing = UserChanges {
+            email: Some(Some("bob@example.com".into())),
+            signed_in_identity: Some(Identity {
+                identity_data: json!({"nickname": "lost"}),
+                ..signed_in.clone()
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.change_user(alice.id, &failing, later).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.identities_of(alice.id).await.expect("identities"),
+            vec![signed_in.clone()]
+        );
+
+        // Another user's identity is not written through alice's change, nor one unlinked
+        // meanwhile: nothing of either change is.
+        let bobs = Identity::email(bob.id, "bob@example.com", now());
+        store.add_identity(&bobs).await.expect("bob's identity");
+        for stray in [
+            Identity {
+                identity_data: json!({"nickname": "hijacked"}),
+                ..bobs.clone()
+            },
+            Identity {
+                id: Uuid::new_v4(),
+                ..signed_in.clone()
+            },
+        ] {
+            let stray_login = UserChanges {
+                user_metadata: json!({"nickname": "stray"}).as_object().cloned(),
+                signed_in_identity: Some(stray),
+                ..Default::default()
+            };
+            assert!(matches!(
+                store.change_user(alice.id, &stray_login, later).await,
+                Err(StoreError::Conflict(_))
+            ));
+        }
+        assert_eq!(
+            store.identities_of(bob.id).await.expect("identities"),
+            vec![bobs]
+        );
+        let alice_now = store
+            .user_by_id(alice.id)
+            .await
+            .expect("read")
+            .expect("alice");
+        assert_eq!(alice_now.user_metadata["nickname"], "小明明");
+    }
+);

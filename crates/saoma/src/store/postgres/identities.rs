@@ -1,3 +1,5 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -9,6 +11,38 @@ use super::{
 };
 use crate::domain::{user_changes::IdentityChange, Identity};
 use crate::store::{retry_read, IdentityStore, StoreError, StoreResult};
+
+/// A user's identities, oldest first: `identities_of`, and inside a refresh's rotation.
+pub(super) static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 ORDER BY created_at, id"
+    )
+});
+
+/// Writes what a sign-in refreshes of an identity: its profile and when it was last used
+/// (`email` is generated from the profile in Supabase's schema). Only the identity's own
+/// user's row (`identity.user_id`); `Conflict("identity")` when it has none by that id any
+/// more (unlinked meanwhile).
+pub(super) async fn update_identity(
+    conn: impl sqlx::PgExecutor<'_>,
+    identity: &Identity,
+) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
+         updated_at = $3 WHERE id = $4 AND user_id = $5",
+    )
+    .bind(&identity.identity_data)
+    .bind(identity.last_sign_in_at)
+    .bind(identity.updated_at)
+    .bind(identity.id)
+    .bind(identity.user_id)
+    .execute(conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::Conflict("identity"));
+    }
+    Ok(())
+}
 
 pub(super) async fn insert_identity(
     conn: &mut PgConnection,
@@ -72,13 +106,10 @@ pub(super) async fn change_identity(
 impl IdentityStore for PostgresStore {
     async fn identities_of(&self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
         let rows = retry_read(|| async {
-            Ok(sqlx::query(&format!(
-                "SELECT {IDENTITY_COLUMNS} FROM auth.identities WHERE user_id = $1 \
-                 ORDER BY created_at, id"
-            ))
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?)
+            Ok(sqlx::query(&IDENTITIES_OF)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
         })
         .await?;
         rows.iter().map(identity_from_row).collect()
@@ -131,16 +162,6 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
-             updated_at = $3 WHERE id = $4",
-        )
-        .bind(&identity.identity_data)
-        .bind(identity.last_sign_in_at)
-        .bind(identity.updated_at)
-        .bind(identity.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        update_identity(&self.pool, identity).await
     }
 }

@@ -29,7 +29,6 @@ mod write_conns;
 
 pub use columns::{PRINCIPAL_SQL, SESSION_COLUMNS};
 pub use reads::APPLICATION_NAME as TOKEN_CHECK_APPLICATION_NAME;
-pub use sessions::AUDIT_ACTOR_SQL;
 pub use users::UPDATE_USER_SQL;
 pub use write_conns::APPLICATION_NAME as WRITE_APPLICATION_NAME;
 

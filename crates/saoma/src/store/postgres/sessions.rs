@@ -6,26 +6,22 @@ use uuid::Uuid;
 use super::{
     audit::insert_audit,
     columns::{SESSION_COLUMNS, TOKEN_COLUMNS},
-    decode::{session_from_row, token_from_row},
+    decode::{identity_from_row, session_from_row, token_from_row, user_from_row},
+    identities::IDENTITIES_OF,
+    users::USER_BY_ID,
     PostgresStore,
 };
 use crate::domain::{
-    audit::{AuditActor, AuditEntry},
+    audit::AuditEntry,
     refresh::{could_be_from_gotrue, plaintext_matches, MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
-    Session,
+    Identity, Session, User,
 };
 use crate::store::{
     retry_read,
     rotation::{rotate, RotationSteps},
     Rotation, SessionStore, StoreResult,
 };
-
-/// What a rotation's audit entry names of the user, and until when the user is banned.
-pub const AUDIT_ACTOR_SQL: &str = "SELECT email, phone, \
-    CASE WHEN jsonb_typeof(raw_user_meta_data -> 'full_name') = 'string' \
-    THEN raw_user_meta_data ->> 'full_name' END AS full_name, banned_until \
-    FROM auth.users WHERE id = $1 AND deleted_at IS NULL";
 
 async fn insert_token(
     conn: &mut PgConnection,
@@ -329,28 +325,24 @@ impl RotationSteps for PgRotation<'_> {
         Ok(())
     }
 
-    async fn audit_actor(
-        &mut self,
-        user_id: Uuid,
-    ) -> StoreResult<Option<(AuditActor, Option<DateTime<Utc>>)>> {
-        let row: Option<(
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<DateTime<Utc>>,
-        )> = sqlx::query_as(AUDIT_ACTOR_SQL)
+    async fn user(&mut self, user_id: Uuid) -> StoreResult<Option<User>> {
+        sqlx::query(&USER_BY_ID)
             .bind(user_id)
             .fetch_optional(&mut *self.conn)
-            .await?;
-        Ok(row.map(|(email, phone, full_name, banned_until)| {
-            let actor = AuditActor {
-                id: user_id,
-                email,
-                phone,
-                full_name,
-            };
-            (actor, banned_until)
-        }))
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn identities_of(&mut self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
+        sqlx::query(&IDENTITIES_OF)
+            .bind(user_id)
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(identity_from_row)
+            .collect()
     }
 
     async fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()> {

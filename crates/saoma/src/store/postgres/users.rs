@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,7 +9,7 @@ use super::{
     audit::insert_audit,
     columns::USER_COLUMNS,
     decode::{is_unique_violation, user_from_row},
-    identities::{change_identity, insert_identity},
+    identities::{change_identity, insert_identity, update_identity},
     sessions::{delete_sessions, insert_session},
     PostgresStore,
 };
@@ -74,6 +74,11 @@ async fn insert_user(conn: &mut PgConnection, user: &User) -> StoreResult<()> {
     user_conflict(query.execute(conn).await)
 }
 
+/// A user by id, for `user_by_id` and inside a refresh's rotation.
+pub(super) static USER_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL")
+});
+
 /// `write_user`'s statement: the user's own columns, then its id. Public so that the
 /// benchmark's floors write a user as saoma does.
 pub const UPDATE_USER_SQL: &str =
@@ -136,6 +141,12 @@ impl UserStore for PostgresStore {
             let providers = change_identity(&mut tx, id, change).await?;
             merge(&mut user.app_metadata, &providers_patch(&providers));
         }
+        if let Some(identity) = &changes.signed_in_identity {
+            if identity.user_id != id {
+                return Err(StoreError::Conflict("identity"));
+            }
+            update_identity(&mut *tx, identity).await?;
+        }
         write_user(&mut tx, &user).await?;
         if let Some((scope, current)) = changes.end_sessions {
             delete_sessions(&mut tx, id, current, scope).await?;
@@ -155,12 +166,10 @@ impl UserStore for PostgresStore {
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
         let row = retry_read(|| async {
-            Ok(sqlx::query(&format!(
-                "SELECT {USER_COLUMNS} FROM auth.users WHERE id = $1 AND deleted_at IS NULL"
-            ))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+            Ok(sqlx::query(&USER_BY_ID)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
         })
         .await?;
         row.as_ref().map(user_from_row).transpose()

@@ -12,7 +12,7 @@ use super::super::{
 };
 use crate::domain::{
     app_token::AppToken,
-    audit::{AuditActor, AuditEntry},
+    audit::AuditEntry,
     flow::{Challenge, ChallengeMethod, FlowState},
     one_time_token::{OneTimeToken, TokenType},
     refresh::RefreshToken,
@@ -250,20 +250,6 @@ pub(super) fn token_from_row(row: &impl Columns) -> StoreResult<RefreshToken> {
         created_at: req_ts(row, "created_at")?,
         updated_at: req_ts(row, "updated_at")?,
     })
-}
-
-/// What a rotation's audit entry names of user `id`, and until when the user is banned.
-pub(super) fn audit_actor_from_row(
-    row: &impl Columns,
-    id: Uuid,
-) -> StoreResult<(AuditActor, Option<DateTime<Utc>>)> {
-    let actor = AuditActor {
-        id,
-        email: row.text("email")?,
-        phone: row.text("phone")?,
-        full_name: row.text("full_name")?,
-    };
-    Ok((actor, get_ts(row, "banned_until")?))
 }
 
 /// A row of [`super::columns::AUDIT_COLUMNS`].

@@ -12,7 +12,7 @@ use super::{
 use crate::domain::{user_changes::IdentityChange, Identity};
 use crate::store::{IdentityStore, StoreError, StoreResult};
 
-static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
+pub(super) static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, id")
 });
 
@@ -38,6 +38,29 @@ pub(super) fn insert_identity(conn: &rusqlite::Connection, identity: &Identity) 
         ],
         "identity",
     )?;
+    Ok(())
+}
+
+/// Writes what a sign-in refreshes of an identity: its profile and when it was last used.
+/// Only the identity's own user's row (`identity.user_id`); `Conflict("identity")` when it has
+/// none by that id any more (unlinked meanwhile).
+pub(super) fn update_identity(conn: &rusqlite::Connection, identity: &Identity) -> StoreResult<()> {
+    let updated = execute(
+        conn,
+        "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
+         updated_at = ? WHERE id = ? AND user_id = ?",
+        rusqlite::params![
+            identity.identity_data.to_string(),
+            identity.email,
+            opt_ts(identity.last_sign_in_at),
+            ts(identity.updated_at),
+            identity.id.to_string(),
+            identity.user_id.to_string()
+        ],
+    )?;
+    if updated == 0 {
+        return Err(StoreError::Conflict("identity"));
+    }
     Ok(())
 }
 
@@ -131,21 +154,7 @@ impl IdentityStore for SqliteStore {
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let identity = identity.clone();
         self.writer
-            .write(move |conn| {
-                execute(
-                    conn,
-                    "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
-                     updated_at = ? WHERE id = ?",
-                    rusqlite::params![
-                        identity.identity_data.to_string(),
-                        identity.email,
-                        opt_ts(identity.last_sign_in_at),
-                        ts(identity.updated_at),
-                        identity.id.to_string()
-                    ],
-                )?;
-                Ok(())
-            })
+            .write(move |conn| update_identity(conn, &identity))
             .await
     }
 }

@@ -35,7 +35,6 @@ mod users;
 
 pub use checkpointer::Checkpointer;
 pub use columns::{FLOW_COLUMNS, IDENTITY_COLUMNS, PRINCIPAL_SQL, SESSION_COLUMNS, USER_COLUMNS};
-pub use sessions::AUDIT_ACTOR_SQL;
 pub use users::UPDATE_USER_SQL;
 
 #[derive(Debug, Clone)]

@@ -7,16 +7,18 @@ use uuid::Uuid;
 use super::{
     audit::{insert_audit, AuditRow},
     columns::{SESSION_COLUMNS, TOKEN_COLUMNS},
-    decode::{audit_actor_from_row, opt_ts, session_from_row, token_from_row, ts},
+    decode::{identity_from_row, opt_ts, session_from_row, token_from_row, ts, user_from_row},
     group_writer::run_now,
-    statements::{execute, optional},
+    identities::IDENTITIES_OF,
+    statements::{all, execute, optional},
+    users::USER_BY_ID,
     SqliteStore,
 };
 use crate::domain::{
-    audit::{AuditActor, AuditEntry},
+    audit::AuditEntry,
     refresh::{MintedToken, RefreshToken, RotationPolicy},
     session::LogoutScope,
-    Session,
+    Identity, Session, User,
 };
 use crate::store::{
     rotation::{rotate, RotationSteps},
@@ -39,15 +41,6 @@ static ACTIVE_TOKEN: LazyLock<String> = LazyLock::new(|| {
 const REVOKE_TOKEN: &str = "UPDATE refresh_tokens SET revoked = 1, updated_at = ? WHERE id = ?";
 const TOUCH_SESSION: &str = "UPDATE sessions SET refreshed_at = ?1, updated_at = ?1 WHERE id = ?2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = ?";
-/// What a rotation's audit entry names of the user. `full_name` only when the metadata is
-/// JSON and it is a string there (nested CASEs: SQLite evaluates a THEN only when its WHEN
-/// held, so malformed metadata is never parsed by `json_type`).
-pub const AUDIT_ACTOR_SQL: &str = "SELECT email, phone, \
-    CASE WHEN json_valid(raw_user_meta_data) THEN \
-        CASE WHEN json_type(raw_user_meta_data, '$.full_name') = 'text' \
-        THEN json_extract(raw_user_meta_data, '$.full_name') END END AS full_name, \
-    banned_until FROM users WHERE id = ? AND deleted_at IS NULL";
-
 fn insert_token(
     conn: &rusqlite::Connection,
     token: &MintedToken,
@@ -285,12 +278,15 @@ impl RotationSteps for GroupRotation<'_> {
         Ok(())
     }
 
-    async fn audit_actor(
-        &mut self,
-        user_id: Uuid,
-    ) -> StoreResult<Option<(AuditActor, Option<DateTime<Utc>>)>> {
-        optional(self.0, AUDIT_ACTOR_SQL, [user_id.to_string()], |row| {
-            audit_actor_from_row(row, user_id)
+    async fn user(&mut self, user_id: Uuid) -> StoreResult<Option<User>> {
+        optional(self.0, &USER_BY_ID, [user_id.to_string()], |row| {
+            user_from_row(row)
+        })
+    }
+
+    async fn identities_of(&mut self, user_id: Uuid) -> StoreResult<Vec<Identity>> {
+        all(self.0, &IDENTITIES_OF, [user_id.to_string()], |row| {
+            identity_from_row(row)
         })
     }
 

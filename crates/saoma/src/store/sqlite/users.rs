@@ -9,7 +9,7 @@ use super::{
     audit::{insert_audit, AuditRow},
     columns::{PRINCIPAL_SQL, USER_COLUMNS},
     decode::{opt_ts, principal_from_row, ts, user_from_row},
-    identities::{change_identity, insert_identity},
+    identities::{change_identity, insert_identity, update_identity},
     sessions::{delete_sessions, insert_session},
     statements::{execute, execute_unique, optional},
     SqliteStore,
@@ -18,7 +18,7 @@ use crate::domain::{
     user_changes::{merge, providers_patch},
     User, UserChanges,
 };
-use crate::store::{NewAccount, Principal, StoreResult, UserStore};
+use crate::store::{NewAccount, Principal, StoreError, StoreResult, UserStore};
 
 /// The user's own columns, in the order both statements below name them.
 fn user_columns(user: &User) -> Vec<Value> {
@@ -89,7 +89,7 @@ fn write_user(conn: &rusqlite::Connection, user: &User) -> StoreResult<()> {
     Ok(())
 }
 
-static USER_BY_ID: LazyLock<String> = LazyLock::new(|| {
+pub(super) static USER_BY_ID: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted_at IS NULL")
 });
 
@@ -141,6 +141,12 @@ impl UserStore for SqliteStore {
                     let providers = change_identity(conn, id, change)?;
                     merge(&mut user.app_metadata, &providers_patch(&providers));
                 }
+                if let Some(identity) = &changes.signed_in_identity {
+                    if identity.user_id != id {
+                        return Err(StoreError::Conflict("identity"));
+                    }
+                    update_identity(conn, identity)?;
+                }
                 write_user(conn, &user)?;
                 if let Some((scope, current)) = changes.end_sessions {
                     delete_sessions(conn, id, current, scope)?;
@@ -160,8 +166,8 @@ impl UserStore for SqliteStore {
             .await
     }
 
-    /// On the request's thread (every refresh and sign-in reads its user): sqlx's hand-off
-    /// to a connection thread and back cost more than the lookup.
+    /// On the request's thread (every sign-in reads its user): sqlx's hand-off to a
+    /// connection thread and back cost more than the lookup.
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.inline.read(|conn| {
             optional(conn, &USER_BY_ID, [id.to_string()], |row| {
