@@ -129,6 +129,17 @@ fn user(email: Option<&str>) -> User {
     user
 }
 
+/// A `wechat_qr` identity of `user`, created at `at`, with a nickname.
+fn wechat_identity(user: &User, openid: &str, at: DateTime<Utc>) -> Identity {
+    let mut wechat = Identity::email(user.id, "unused", at);
+    wechat.provider = "wechat_qr".into();
+    wechat.provider_id = openid.into();
+    wechat.email = None;
+    wechat.last_sign_in_at = None;
+    wechat.identity_data = json!({"nickname": "小明"});
+    wechat
+}
+
 const POLICY: RotationPolicy = RotationPolicy {
     rotation_enabled: true,
     reuse_interval: Duration::seconds(10),

@@ -123,11 +123,7 @@ conformance!(
     |store: SharedStore| async move {
         let alice = user(Some("alice@example.com"));
         let email = Identity::email(alice.id, "alice@example.com", now());
-        let mut wechat = Identity::email(alice.id, "unused", now() + Duration::seconds(1));
-        wechat.provider = "wechat_qr".into();
-        wechat.provider_id = "o6_bmasdasdsad6_2sgVt7hMZOPfL".into();
-        wechat.email = None;
-        wechat.identity_data = json!({"nickname": "小明"});
+        let wechat = wechat_identity(&alice, "o6_answer", now() + Duration::seconds(1));
         store
             .create_user(&alice, &[wechat.clone(), email.clone()])
             .await

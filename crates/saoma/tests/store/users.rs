@@ -258,11 +258,11 @@ conformance!(
     |store: SharedStore| async move {
         let alice = user(Some("alice@example.com"));
         let email = Identity::email(alice.id, "alice@example.com", now());
-        let mut wechat = Identity::email(alice.id, "unused", now() + Duration::seconds(1));
-        wechat.provider = "wechat_qr".into();
-        wechat.provider_id = "o6_bmasdasdsad6_2sgVt7hMZOPfL".into();
-        wechat.email = None;
-        wechat.last_sign_in_at = None;
+        let mut wechat = wechat_identity(
+            &alice,
+            "o6_bmasdasdsad6_2sgVt7hMZOPfL",
+            now() + Duration::seconds(1),
+        );
         wechat.identity_data = json!({"nickname": "小明", "privilege": [], "sex": 1});
         // Inserted newest first: the answer is ordered by creation, not by insertion.
         store
@@ -611,12 +611,7 @@ conformance!(
     a_sign_ins_identity_and_metadata_change_together_or_not_at_all,
     |store: SharedStore| async move {
         let alice = user(None);
-        let mut wechat = Identity::email(alice.id, "unused", now());
-        wechat.provider = "wechat_qr".into();
-        wechat.provider_id = "o6_signed_in".into();
-        wechat.email = None;
-        wechat.last_sign_in_at = None;
-        wechat.identity_data = json!({"nickname": "小明"});
+        let wechat = wechat_identity(&alice, "o6_signed_in", now());
         store
             .create_user(&alice, &[wechat.clone()])
             .await
