@@ -854,13 +854,14 @@ async fn sqlite_change_user(writer: &SqlitePool, id: &QrIdentity, now: &str) -> 
     .context("user not found")?;
     sqlx::query(
         "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
-         updated_at = ? WHERE id = ?",
+         updated_at = ? WHERE id = ? AND user_id = ?",
     )
     .bind(id.identity_data.to_string())
     .bind(None::<String>)
     .bind(now)
     .bind(now)
     .bind(&id.identity_id)
+    .bind(user_id)
     .execute(&mut *tx)
     .await?;
     let text = |column: &str| user.try_get::<Option<String>, _>(column);
@@ -917,12 +918,13 @@ async fn pg_change_user(
     .context("user not found")?;
     sqlx::query(
         "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
-         updated_at = $3 WHERE id = $4",
+         updated_at = $3 WHERE id = $4 AND user_id = $5",
     )
     .bind(&id.identity_data)
     .bind(now)
     .bind(now)
     .bind(Uuid::parse_str(&id.identity_id)?)
+    .bind(user_id)
     .execute(&mut *tx)
     .await?;
     let text = |column: &str| user.try_get::<Option<String>, _>(column);

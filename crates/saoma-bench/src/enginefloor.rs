@@ -503,14 +503,15 @@ fn qr_login(conn: &Connection, who: &WeChatUser) -> anyhow::Result<()> {
     let mut user = user_by_id(conn, &who.user_id)?;
     conn.prepare_cached(
         "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
-         updated_at = ? WHERE id = ?",
+         updated_at = ? WHERE id = ? AND user_id = ?",
     )?
     .execute(params![
         who.identity_data,
         no_text,
         now,
         now,
-        who.identity_id
+        who.identity_id,
+        who.user_id
     ])?;
     user.push(now.clone().into());
     user.push(who.user_id.clone().into());

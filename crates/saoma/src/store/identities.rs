@@ -23,7 +23,6 @@ pub trait IdentityStore: Send + Sync {
     /// Deletes an identity of `user_id`; `false` when there was none.
     async fn delete_identity(&self, user_id: Uuid, identity_id: Uuid) -> StoreResult<bool>;
     /// Writes `identity_data` and `last_sign_in_at` / `updated_at` of an identity of
-    /// `identity.user_id`; `Conflict("identity")` when that user has no such identity (any
-    /// more).
+    /// `identity.user_id`; nothing when that user has no such identity (any more).
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()>;
 }

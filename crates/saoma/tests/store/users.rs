@@ -613,7 +613,7 @@ conformance!(
         let alice = user(None);
         let wechat = wechat_identity(&alice, "o6_signed_in", now());
         store
-            .create_user(&alice, &[wechat.clone()])
+            .create_user(&alice, std::slice::from_ref(&wechat))
             .await
             .expect("alice");
         let later = now() + Duration::seconds(5);
@@ -666,6 +666,12 @@ conformance!(
         store.add_identity(&bobs).await.expect("bob's identity");
         for stray in [
             Identity {
+                identity_data: json!({"nickname": "hijacked"}),
+                ..bobs.clone()
+            },
+            // Named as alice's: the row itself must be alice's for the write to happen.
+            Identity {
+                user_id: alice.id,
                 identity_data: json!({"nickname": "hijacked"}),
                 ..bobs.clone()
             },

@@ -20,13 +20,13 @@ pub(super) static IDENTITIES_OF: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Writes what a sign-in refreshes of an identity: its profile and when it was last used
-/// (`email` is generated from the profile in Supabase's schema). Only the identity's own
-/// user's row (`identity.user_id`); `Conflict("identity")` when it has none by that id any
-/// more (unlinked meanwhile).
+/// (`email` is generated from the profile in Supabase's schema). Only a row of the
+/// identity's own user (`identity.user_id`); `false` when that user has no identity by that
+/// id (any more).
 pub(super) async fn update_identity(
     conn: impl sqlx::PgExecutor<'_>,
     identity: &Identity,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let updated = sqlx::query(
         "UPDATE auth.identities SET identity_data = $1, last_sign_in_at = $2, \
          updated_at = $3 WHERE id = $4 AND user_id = $5",
@@ -38,10 +38,7 @@ pub(super) async fn update_identity(
     .bind(identity.user_id)
     .execute(conn)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Err(StoreError::Conflict("identity"));
-    }
-    Ok(())
+    Ok(updated.rows_affected() > 0)
 }
 
 pub(super) async fn insert_identity(
@@ -162,6 +159,6 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
-        update_identity(&self.pool, identity).await
+        update_identity(&self.pool, identity).await.map(|_| ())
     }
 }

@@ -142,10 +142,9 @@ impl UserStore for PostgresStore {
             merge(&mut user.app_metadata, &providers_patch(&providers));
         }
         if let Some(identity) = &changes.signed_in_identity {
-            if identity.user_id != id {
+            if identity.user_id != id || !update_identity(&mut *tx, identity).await? {
                 return Err(StoreError::Conflict("identity"));
             }
-            update_identity(&mut *tx, identity).await?;
         }
         write_user(&mut tx, &user).await?;
         if let Some((scope, current)) = changes.end_sessions {

@@ -42,9 +42,12 @@ pub(super) fn insert_identity(conn: &rusqlite::Connection, identity: &Identity) 
 }
 
 /// Writes what a sign-in refreshes of an identity: its profile and when it was last used.
-/// Only the identity's own user's row (`identity.user_id`); `Conflict("identity")` when it has
-/// none by that id any more (unlinked meanwhile).
-pub(super) fn update_identity(conn: &rusqlite::Connection, identity: &Identity) -> StoreResult<()> {
+/// Only a row of the identity's own user (`identity.user_id`); `false` when that user has
+/// no identity by that id (any more).
+pub(super) fn update_identity(
+    conn: &rusqlite::Connection,
+    identity: &Identity,
+) -> StoreResult<bool> {
     let updated = execute(
         conn,
         "UPDATE identities SET identity_data = ?, email = ?, last_sign_in_at = ?, \
@@ -58,10 +61,7 @@ pub(super) fn update_identity(conn: &rusqlite::Connection, identity: &Identity) 
             identity.user_id.to_string()
         ],
     )?;
-    if updated == 0 {
-        return Err(StoreError::Conflict("identity"));
-    }
-    Ok(())
+    Ok(updated > 0)
 }
 
 /// Applies a link or unlink inside the caller's write (under the user's lock), then answers
@@ -154,7 +154,7 @@ impl IdentityStore for SqliteStore {
     async fn update_identity(&self, identity: &Identity) -> StoreResult<()> {
         let identity = identity.clone();
         self.writer
-            .write(move |conn| update_identity(conn, &identity))
+            .write(move |conn| update_identity(conn, &identity).map(|_| ()))
             .await
     }
 }

@@ -142,10 +142,9 @@ impl UserStore for SqliteStore {
                     merge(&mut user.app_metadata, &providers_patch(&providers));
                 }
                 if let Some(identity) = &changes.signed_in_identity {
-                    if identity.user_id != id {
+                    if identity.user_id != id || !update_identity(conn, identity)? {
                         return Err(StoreError::Conflict("identity"));
                     }
-                    update_identity(conn, identity)?;
                 }
                 write_user(conn, &user)?;
                 if let Some((scope, current)) = changes.end_sessions {
