@@ -3,9 +3,9 @@
 //! `token_refreshed` audit entry of an issued token in the same transaction (as GoTrue does):
 //! one commit per refresh, and no rotation without its entry. The user and identities the
 //! answer shows are read in that transaction too: the answer is the user as the rotation saw
-//! it, and an issued refresh reads nothing after its commit (on Postgres, each read after it was a
-//! pool checkout and its release ping; on SQLite, a reader whose page cache every commit
-//! empties).
+//! it, and an issued refresh reads nothing after its commit (on Postgres, each read after it
+//! was a pool checkout and its release ping; on SQLite, a reader whose page cache every
+//! commit empties).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
