@@ -67,49 +67,14 @@ pub struct AuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// What an entry says of the user it names.
-#[derive(Debug, Clone, PartialEq)]
-struct AuditActor {
-    pub id: Uuid,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    /// `full_name` of the user's metadata, when it is a string.
-    pub full_name: Option<String>,
-}
-
-impl From<&User> for AuditActor {
-    fn from(user: &User) -> Self {
-        Self {
-            id: user.id,
-            email: user.email.clone(),
-            phone: user.phone.clone(),
-            full_name: user
-                .user_metadata
-                .get("full_name")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        }
-    }
-}
-
 impl AuditEntry {
-    /// An entry about `actor`; `traits` add detail (the provider, the session, ...).
+    /// An entry about `actor`; `traits` add detail (the provider, the session, ...). The user
+    /// is named by email, else phone, and by `full_name` of its metadata when that is a string.
     pub fn new(action: Action, actor: &User, traits: Value, ip: &str, now: DateTime<Utc>) -> Self {
-        Self::about(action, &AuditActor::from(actor), traits, ip, now)
-    }
-
-    /// The same from what [`AuditActor`] keeps of the user.
-    fn about(
-        action: Action,
-        actor: &AuditActor,
-        traits: Value,
-        ip: &str,
-        now: DateTime<Utc>,
-    ) -> Self {
         let username = actor
             .email
-            .clone()
-            .or_else(|| actor.phone.clone())
+            .as_deref()
+            .or(actor.phone.as_deref())
             .unwrap_or_default();
         let mut payload = json!({
             "actor_id": actor.id,
@@ -118,7 +83,7 @@ impl AuditEntry {
             "action": action.as_str(),
             "log_type": action.log_type(),
         });
-        if let Some(name) = &actor.full_name {
+        if let Some(name) = actor.user_metadata.get("full_name").and_then(Value::as_str) {
             payload["actor_name"] = json!(name);
         }
         if traits.as_object().is_some_and(|t| !t.is_empty()) {
